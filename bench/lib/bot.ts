@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { APPROVE_ACTION } from '../../src/slack/blocks.js';
+import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
+import { type Child, startChild } from './processes.js';
+import { APPROVER, BENCH_SLACK, CHANNEL, REQUESTER } from './slack.js';
+
+/**
+ * opsbot as the bench runs it: in its own process (bench/children/bot.ts), started with
+ * `startOpsbot` from a config document exactly as production loads one, logging at info to a file
+ * whose warnings and errors are counted afterwards. The parent talks to it only over HTTP, with
+ * signed requests as Slack sends them.
+ */
+
+export const REFRESH_ACTION = 'arcgis.deployment.refresh';
+
+export interface BotOptions {
+  slackApiUrl: string;
+  redisUrl: string;
+  prefix: string;
+  arcgis: ArcgisSimulator;
+  roles?: Array<'web' | 'worker'>;
+  /** Per-channel pacing; the bot's defaults (1/s, burst 3) unless given. */
+  pacing?: { perChannelPerSecond: number; burst: number } | undefined;
+  /** Timing of the refresh action (`5ms`, `30s`…); the action's defaults unless given. */
+  timing?: { pollInterval?: string; firstPollDelay?: string; deadline?: string } | undefined;
+}
+
+/** The config document, as `opsbot.yml` would hold it (secrets as environment references). */
+export function botDocument(options: BotOptions): Record<string, unknown> {
+  return {
+    slack: {
+      botToken: { env: 'SLACK_BOT_TOKEN' },
+      signingSecret: { env: 'SLACK_SIGNING_SECRET' },
+      apiUrl: options.slackApiUrl,
+      botId: BENCH_SLACK.botId,
+      botUserId: BENCH_SLACK.botUserId,
+      ...options.pacing,
+    },
+    redis: { url: options.redisUrl, prefix: options.prefix },
+    server: { port: 0, host: '127.0.0.1' },
+    roles: options.roles ?? ['web', 'worker'],
+    worker: { shutdownGrace: '5s' },
+    targets: {
+      arcgis: {
+        prod: {
+          url: options.arcgis.url,
+          username: options.arcgis.username,
+          password: { env: 'ARCGIS_PASSWORD' },
+        },
+      },
+    },
+    policy: {
+      channels: [CHANNEL],
+      defaults: { requesters: { users: ['*'] }, approvers: { users: [APPROVER] } },
+      actions: { [REFRESH_ACTION]: { ...options.timing } },
+    },
+    log: { level: 'info' },
+  };
+}
+
+export interface LogSummary {
+  lines: number;
+  warnings: number;
+  errors: number;
+  /** A few distinct warning and error messages. */
+  samples: string[];
+}
+
+export interface BotProcess {
+  url: string;
+  peer: SlackPeer;
+  child: Child;
+  /** Stops the bot and summarizes its log (once; later calls answer the same summary). */
+  stop(): Promise<LogSummary>;
+}
+
+export async function startBot(options: BotOptions): Promise<BotProcess> {
+  const logFile = join(tmpdir(), `opsbot-bench-${randomBytes(6).toString('hex')}.log`);
+  const child = await startChild('bot', {
+    type: 'start',
+    document: botDocument(options),
+    env: {
+      SLACK_BOT_TOKEN: BENCH_SLACK.botToken,
+      SLACK_SIGNING_SECRET: BENCH_SLACK.signingSecret,
+      ARCGIS_PASSWORD: options.arcgis.password,
+    },
+    logFile,
+  });
+  const url = String(child.ready.url);
+  let stopped: Promise<LogSummary> | undefined;
+  return {
+    url,
+    peer: { botUrl: url, signingSecret: BENCH_SLACK.signingSecret },
+    child,
+    stop: () => {
+      stopped ??= child.stop().then(() => {
+        const summary = summarizeLog(logFile);
+        rmSync(logFile, { force: true });
+        return summary;
+      });
+      return stopped;
+    },
+  };
+}
+
+function summarizeLog(file: string): LogSummary {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { lines: 0, warnings: 0, errors: 0, samples: [] };
+  }
+  const summary: LogSummary = { lines: 0, warnings: 0, errors: 0, samples: [] };
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    summary.lines += 1;
+    const level = /"level":"(\w+)"/.exec(line)?.[1];
+    if (level === 'warn') summary.warnings += 1;
+    if (level === 'error' || level === 'fatal') summary.errors += 1;
+    if ((level === 'warn' || level === 'error' || level === 'fatal') && summary.samples.length < 5) {
+      const message = /"msg":"([^"]*)"/.exec(line)?.[1] ?? line.slice(0, 200);
+      if (!summary.samples.includes(message)) summary.samples.push(message);
+    }
+  }
+  return summary;
+}
+
+/** `/ops arcgis refresh-deployment <id>` from the requester, signed as Slack signs it. */
+export async function requestRefresh(
+  peer: SlackPeer,
+  deploymentId: string,
+  responseUrl: string,
+  channelId = CHANNEL,
+): Promise<number> {
+  const sent = await sendSlashCommand(peer, {
+    command: '/ops',
+    text: `arcgis refresh-deployment ${deploymentId}`,
+    userId: REQUESTER,
+    channelId,
+    responseUrl,
+  });
+  return sent.status;
+}
+
+/** The approver clicks Approve on an approval message. */
+export async function approve(
+  peer: SlackPeer,
+  root: { requestId: string; ts: string; channel: string },
+  responseUrl: string,
+): Promise<number> {
+  const sent = await sendButtonClick(peer, {
+    actionId: APPROVE_ACTION,
+    value: root.requestId,
+    userId: APPROVER,
+    channelId: root.channel,
+    messageTs: root.ts,
+    responseUrl,
+  });
+  return sent.status;
+}

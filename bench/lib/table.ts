@@ -1,0 +1,62 @@
+/**
+ * The one table `npm run bench` prints: every figure beside the baseline it is compared with (measured
+ * in the same run), their ratio, the target and whether it is met. The same rows go to the JSON file.
+ */
+
+export interface Row {
+  section: string;
+  figure: string;
+  /** Median over runs unless the figure says otherwise. */
+  value: number;
+  unit: string;
+  baseline?: { name: string; value: number } | undefined;
+  /** value ÷ baseline, when the target is a ratio. */
+  ratio?: number | undefined;
+  target?: string | undefined;
+  met?: boolean | undefined;
+  /** The value of every run, for the JSON file. */
+  runs?: number[] | undefined;
+  note?: string | undefined;
+}
+
+export function formatValue(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  const digits = Math.abs(value) >= 100 || Number.isInteger(value) ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const text = value.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+  return unit ? `${text} ${unit}` : text;
+}
+
+export function renderTable(rows: Row[]): string {
+  const header = ['Section', 'Figure', 'Value', 'Baseline', 'Ratio', 'Target', 'Met'];
+  const cells = rows.map((row) => [
+    row.section,
+    row.figure,
+    formatValue(row.value, row.unit),
+    row.baseline ? `${formatValue(row.baseline.value, row.unit)} (${row.baseline.name})` : '',
+    row.ratio === undefined ? '' : `${Number.isFinite(row.ratio) ? row.ratio.toFixed(2) : 'n/a'}×`,
+    row.target ?? '',
+    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => value.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const out = [line(header), line(widths.map((width) => '-'.repeat(width)))];
+  let section = '';
+  for (const values of cells) {
+    if (values[0] === section) values[0] = '';
+    else section = values[0]!;
+    out.push(line(values));
+  }
+  const notes = rows.filter((row) => row.note);
+  if (notes.length > 0) {
+    out.push('', 'Notes:');
+    for (const row of notes) out.push(`- ${row.section} / ${row.figure}: ${row.note}`);
+  }
+  return out.join('\n');
+}

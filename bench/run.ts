@@ -1,0 +1,91 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { economyRows, runEconomy } from './economy.js';
+import { measureIngress } from './ingress.js';
+import type { BenchContext } from './lib/context.js';
+import { machineInfo } from './lib/processes.js';
+import { openBenchRedis } from './lib/redis.js';
+import { type Row, renderTable } from './lib/table.js';
+import { measurePipeline, type PipelineResult } from './pipeline.js';
+import { measureScale } from './scale.js';
+
+/**
+ * `npm run bench [-- --quick] [-- --only=ingress,pipeline,scale,economy]`
+ *
+ * Prints one table (stdout) and writes it with every per-run figure and the machine to
+ * bench/results/latest.json. Progress goes to stderr. Redis: a private redis-server on a free
+ * port, or REDIS_URL. The economy run is paced by Slack's 1 message/s limit, so it starts first
+ * and runs beside the others.
+ */
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const wanted = (name: string) => !only || only.includes(name);
+
+const started = Date.now();
+const redis = await openBenchRedis();
+const machine = machineInfo(redis.version);
+const ctx: BenchContext = {
+  quick,
+  runs: quick ? 1 : 3,
+  redis,
+  progress: (message) =>
+    process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`),
+};
+ctx.progress(
+  `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, Redis ${machine.redis}${quick ? ' (quick)' : ''}`,
+);
+
+const rows: Row[] = [];
+const details: Record<string, unknown> = {};
+try {
+  const economy = wanted('economy') ? runEconomy(ctx) : undefined;
+  // A failure here must not leave the background run unobserved.
+  economy?.catch(() => undefined);
+  if (wanted('ingress')) {
+    const result = await measureIngress(ctx);
+    rows.push(...result.rows);
+    details.ingress = result.details;
+  }
+  let pipeline: PipelineResult | undefined;
+  if (wanted('pipeline')) {
+    pipeline = await measurePipeline(ctx);
+    rows.push(...pipeline.rows);
+    details.pipeline = pipeline.details;
+  }
+  if (wanted('scale')) {
+    const result = await measureScale(ctx);
+    rows.push(...result.rows);
+    details.scale = result.details;
+  }
+  if (economy) {
+    ctx.progress('waiting for the economy run (paced by the 1 message/s limit)');
+    const run = await economy;
+    rows.push(...economyRows(run, pipeline));
+    details.economy = run;
+  }
+} finally {
+  await redis.close();
+}
+
+const minutes = (Date.now() - started) / 60_000;
+rows.push({
+  section: 'bench',
+  figure: `whole bench${quick ? ' (--quick)' : ''}`,
+  value: minutes,
+  unit: 'min',
+  target: '< 10 min',
+  met: minutes < 10,
+});
+const table = renderTable(rows);
+process.stdout.write(
+  `opsbot bench · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.node} · Redis ${machine.redis} · ${new Date().toISOString()}\n\n${table}\n`,
+);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(
+  new URL('./results/latest.json', import.meta.url),
+  `${JSON.stringify({ at: new Date().toISOString(), quick, machine, rows, details }, null, 2)}\n`,
+);

@@ -1,0 +1,171 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, ExpressReceiver } from '@slack/bolt';
+import { WebClient } from '@slack/web-api';
+import express from 'express';
+import type { Logger } from 'pino';
+import { registerApprovalButtons } from './commands/approval-buttons.js';
+import { registerOpsCommand } from './commands/ops-command.js';
+import type { Config } from './config/load.js';
+import { healthRoutes } from './http/health.js';
+import { startWorkers, type Workers } from './jobs/workers.js';
+import { createLogger } from './log.js';
+import { auditVendorCall } from './observability/audit.js';
+import { Metrics } from './observability/metrics.js';
+import { RequestLifecycle } from './requests/lifecycle.js';
+import { Policy } from './requests/policy.js';
+import type { RequestStore } from './requests/store.js';
+import { boltLogger } from './slack/bolt-logger.js';
+import { ChannelPacer } from './slack/pacer.js';
+import { connectState, untilRedisReady } from './state.js';
+import { VendorClients } from './vendors/clients.js';
+
+/**
+ * Wiring only: build every part from the config, start the roles this process has, and stop
+ * them in order. Behaviour lives in the modules named here.
+ */
+
+export interface Opsbot {
+  /** Base URL of the HTTP server (`/slack/events`, `/healthz`, `/readyz`, `/metrics`). */
+  url: string;
+  log: Logger;
+  metrics: Metrics;
+  store: RequestStore;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+export async function startOpsbot(config: Config, options: StartOptions = {}): Promise<Opsbot> {
+  const log = options.log ?? createLogger({ level: config.log.level });
+  const metrics = new Metrics();
+  const isWeb = config.roles.includes('web');
+  const isWorker = config.roles.includes('worker');
+
+  const connect = (patient: boolean) =>
+    connectState({
+      url: config.redis.url,
+      prefix: config.redis.prefix,
+      patient,
+      retentionMs: config.audit.retention,
+      onAudit: (record) => log.info({ audit: record }, 'audit'),
+    });
+  const webState = isWeb ? connect(false) : undefined;
+  const workerState = isWorker ? connect(true) : undefined;
+  const state = (webState ?? workerState)!;
+  for (const { redis } of [webState, workerState].filter((s) => s !== undefined)) {
+    await untilRedisReady(redis, () => log.warn('waiting for Redis to accept connections'));
+  }
+  const slack = new WebClient(config.slack.botToken.reveal(), {
+    slackApiUrl: config.slack.apiUrl,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+    logger: boltLogger(log),
+  });
+  const clients = new VendorClients(config.targets, log, (call) => {
+    metrics.observeVendorCall(call);
+    auditVendorCall((workerState ?? state).store, call, log);
+  });
+  for (const target of clients.insecureTargets()) {
+    log.warn({ target }, 'TLS certificate checks are OFF for this target (tls.insecureSkipVerify)');
+  }
+  const policy = new Policy(config, slack);
+
+  const web = express();
+  web.disable('x-powered-by');
+  let workers: Workers | undefined;
+  web.use(
+    healthRoutes({
+      redis: state.redis,
+      metrics,
+      queues: state.queues,
+      workerRunning: () => (isWorker ? (workers?.running() ?? false) : true),
+    }),
+  );
+
+  let bolt: App | undefined;
+  if (webState) {
+    const { store, locks, queues, outbox } = webState;
+    const lifecycle = new RequestLifecycle({ store, outbox, queues, policy, log, metrics });
+    const common = {
+      token: config.slack.botToken.reveal(),
+      logger: boltLogger(log),
+      clientOptions: { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 } },
+      ...(config.slack.botId ? { botId: config.slack.botId } : {}),
+      ...(config.slack.botUserId ? { botUserId: config.slack.botUserId } : {}),
+    };
+    if (config.slack.appToken) {
+      bolt = new App({ ...common, appToken: config.slack.appToken.reveal(), socketMode: true });
+    } else {
+      const receiver = new ExpressReceiver({
+        signingSecret: config.slack.signingSecret!.reveal(),
+        endpoints: '/slack/events',
+        app: web,
+        logger: boltLogger(log),
+      });
+      bolt = new App({ ...common, receiver });
+    }
+    registerOpsCommand(bolt, { config, policy, lifecycle, store, locks, clients, slack, log, metrics });
+    registerApprovalButtons(bolt, { lifecycle, log });
+    bolt.error(async (error) => {
+      log.error({ err: error }, 'Slack handler failed');
+    });
+  }
+
+  if (workerState) {
+    const { redis, queues, store, outbox, locks } = workerState;
+    workers = await startWorkers({
+      connection: redis.duplicate(),
+      prefix: config.redis.prefix,
+      concurrency: config.worker.concurrency,
+      lockDuration: config.worker.lockDuration,
+      stalledInterval: config.worker.stalledInterval,
+      slackConcurrency: config.worker.slackConcurrency,
+      queues,
+      run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
+      deliver: {
+        store,
+        outbox,
+        pacer: new ChannelPacer(
+          redis,
+          config.redis.prefix,
+          config.slack.perChannelPerSecond,
+          config.slack.burst,
+        ),
+        slack,
+        command: config.slack.command,
+        log,
+        metrics,
+      },
+      log,
+    });
+  }
+
+  const server: Server = createServer(web);
+  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+  if (bolt && config.slack.appToken) await bolt.start();
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  log.info({ url, roles: config.roles, socketMode: Boolean(config.slack.appToken) }, 'opsbot started');
+
+  return {
+    url,
+    log,
+    metrics,
+    store: state.store,
+    stop: async () => {
+      log.info('opsbot stopping');
+      server.closeIdleConnections();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if (bolt && config.slack.appToken) await bolt.stop();
+      await workers?.close(config.worker.shutdownGrace);
+      await Promise.all([webState?.close(), workerState?.close()]);
+      server.closeAllConnections();
+      await closed;
+      log.info('opsbot stopped');
+    },
+  };
+}

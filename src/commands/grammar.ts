@@ -1,0 +1,111 @@
+import type { z } from 'zod';
+import { InputError } from '../errors.js';
+import type { ParamSpec } from '../vendors/types.js';
+
+/**
+ * The `/ops` grammar: words, `--flag` and `--option value` (or `--option=value`), checked against
+ * declared `ParamSpec`s and validated by the command's own zod schema. Nothing here knows about
+ * any particular command; usage lines and help are derived from the same declarations.
+ */
+
+export interface CommandShape {
+  /** Words naming the command after the slash command, e.g. `['ece', 'restart']`. */
+  words: string[];
+  params: ParamSpec[];
+  args: z.ZodType;
+}
+
+/** Options every vendor action understands, handled by the pipeline rather than the vendor. */
+export const TARGET_PARAM: ParamSpec = {
+  name: 'target',
+  kind: 'option',
+  flag: '--target',
+  label: '<name>',
+  help: 'which configured instance (needed when the vendor has several)',
+  optional: true,
+};
+export const DRY_RUN_PARAM: ParamSpec = {
+  name: 'dryRun',
+  kind: 'flag',
+  flag: '--dry-run',
+  label: '',
+  help: 'show what would be called and how things stand now; changes nothing',
+  optional: true,
+};
+
+export type RawArgs = Record<string, string | true>;
+
+export function tokenize(text: string): string[] {
+  // Slack turns quotes into smart quotes and may send non-breaking spaces; ids never need either.
+  return text
+    .replace(/[\u00a0\u2000-\u200b]/g, ' ')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+export function usageOf(command: string, shape: Pick<CommandShape, 'words' | 'params'>): string {
+  const parts = shape.params.map((param) => {
+    const word =
+      param.kind === 'positional'
+        ? param.label
+        : param.kind === 'flag'
+          ? param.flag!
+          : `${param.flag} ${param.label}`;
+    return param.optional ? `[${word}]` : word;
+  });
+  return [command, ...shape.words, ...parts].join(' ');
+}
+
+/** Maps the words after the command name onto the declared params (no validation of values yet). */
+export function bindWords(
+  words: string[],
+  shape: Pick<CommandShape, 'words' | 'params'>,
+  usage: string,
+): RawArgs {
+  const raw: RawArgs = {};
+  const positional = shape.params.filter((param) => param.kind === 'positional');
+  const byFlag = new Map(shape.params.filter((param) => param.flag).map((param) => [param.flag!, param]));
+  let next = 0;
+  for (let i = 0; i < words.length; i += 1) {
+    const word = words[i]!;
+    if (word.startsWith('--')) {
+      const eq = word.indexOf('=');
+      const name = eq > 0 ? word.slice(0, eq) : word;
+      const param = byFlag.get(name);
+      if (!param) {
+        const known = [...byFlag.keys()].join(', ') || 'none';
+        throw new InputError(
+          `unknown option ${name} for \`${shape.words.join(' ')}\` (options: ${known})`,
+          usage,
+        );
+      }
+      if (param.name in raw) throw new InputError(`${name} is given twice`, usage);
+      if (param.kind === 'flag') {
+        if (eq > 0) throw new InputError(`${name} takes no value`, usage);
+        raw[param.name] = true;
+      } else {
+        const value = eq > 0 ? word.slice(eq + 1) : words[++i];
+        if (value === undefined || value === '' || value.startsWith('--')) {
+          throw new InputError(`${name} needs a value: ${name} ${param.label}`, usage);
+        }
+        raw[param.name] = value;
+      }
+      continue;
+    }
+    const param = positional[next++];
+    if (!param) throw new InputError(`unexpected extra word "${word.slice(0, 60)}"`, usage);
+    raw[param.name] = word;
+  }
+  const missing = positional.slice(next).find((param) => !param.optional);
+  if (missing) throw new InputError(`${missing.label} is missing`, usage);
+  return raw;
+}
+
+/** Validates bound words with the command's schema; the first problem becomes the message. */
+export function validateArgs<T>(schema: z.ZodType<T>, raw: RawArgs, usage: string): T {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const messages = [...new Set(result.error.issues.map((issue) => issue.message))];
+  throw new InputError(messages.join('; '), usage);
+}

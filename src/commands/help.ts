@@ -1,0 +1,45 @@
+import { VENDORS } from '../vendors/registry.js';
+import { usageOf } from './grammar.js';
+import { actionUsage, BUILTINS } from './parse.js';
+
+/**
+ * Help is generated from the same declarations the parser uses, and lists only the actions the
+ * caller may request, so it can never drift from what actually works.
+ */
+export async function helpText(options: {
+  command: string;
+  vendor?: string | undefined;
+  mayRequest: (actionId: string) => Promise<boolean>;
+}): Promise<string> {
+  const { command } = options;
+  const lines: string[] = [];
+  for (const vendor of VENDORS) {
+    if (options.vendor && vendor.name !== options.vendor) continue;
+    const allowed = [];
+    for (const action of vendor.actions) if (await options.mayRequest(action.id)) allowed.push(action);
+    if (allowed.length === 0) continue;
+    lines.push(`*${vendor.title}*`);
+    for (const action of allowed) {
+      const approval = action.mode === 'read' ? 'no approval needed' : 'needs approval';
+      lines.push(`• \`${actionUsage(command, vendor, action)}\``);
+      lines.push(`   ${action.summary} (${approval}). Example: \`${command} ${action.examples[0] ?? ''}\``);
+    }
+  }
+  if (lines.length === 0) {
+    lines.push(
+      options.vendor
+        ? `You may not request any ${options.vendor} action here.`
+        : 'You may not request any vendor action. Ask an opsbot admin to add you to the policy.',
+    );
+  }
+  if (!options.vendor) {
+    lines.push('*Requests*');
+    for (const [word, builtin] of Object.entries(BUILTINS)) {
+      lines.push(`• \`${usageOf(command, { words: [word], params: builtin.params })}\` — ${builtin.summary}`);
+    }
+    lines.push(
+      `Every vendor action takes \`--target <name>\` (when several are configured) and \`--dry-run\`.`,
+    );
+  }
+  return lines.join('\n');
+}

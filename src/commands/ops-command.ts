@@ -1,0 +1,192 @@
+import type { App, RespondFn, SlashCommand } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import { scrubSecrets } from '../config/secret.js';
+import { InputError, toOpsError } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestLifecycle } from '../requests/lifecycle.js';
+import type { Policy } from '../requests/policy.js';
+import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
+import type { RequestStore } from '../requests/store.js';
+import { dryRunMessage, readAnswerMessage, type SlackMessage, section } from '../slack/blocks.js';
+import { historyMessage, statusMessage } from '../slack/request-views.js';
+import type { VendorClients } from '../vendors/clients.js';
+import { helpText } from './help.js';
+import { type OpsCommand, parseOpsCommand } from './parse.js';
+
+/**
+ * The `/ops` slash command. It acknowledges at once (Slack allows 3 s), then parses, checks
+ * policy and answers: ephemerally for help, errors, reads and dry runs; with an in-channel
+ * approval message (through the outbox) for actions.
+ */
+
+export interface OpsCommandDeps {
+  config: Pick<Config, 'slack' | 'policy'>;
+  policy: Policy;
+  lifecycle: RequestLifecycle;
+  store: RequestStore;
+  locks: ResourceLocks;
+  clients: VendorClients;
+  slack: WebClient;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export function registerOpsCommand(app: App, deps: OpsCommandDeps): void {
+  app.command(deps.config.slack.command, async ({ command, ack, respond }) => {
+    await ack();
+    await handleOpsCommand(deps, command, respond);
+  });
+}
+
+export async function handleOpsCommand(
+  deps: OpsCommandDeps,
+  command: SlashCommand,
+  respond: RespondFn,
+): Promise<void> {
+  const reply = (message: SlackMessage) =>
+    respond({ response_type: 'ephemeral', text: scrubSecrets(message.text), blocks: message.blocks }).catch(
+      (error: Error) => deps.log.warn({ err: error.message }, 'could not answer through response_url'),
+    );
+  try {
+    const parsed = parseOpsCommand(command.text ?? '', deps.config.slack.command);
+    await dispatch(deps, command, parsed, reply);
+  } catch (error) {
+    const failure = toOpsError(error);
+    if (failure.code === 'internal') deps.log.error({ err: error }, 'slash command failed');
+    const usage = failure instanceof InputError && failure.usage ? `\nUsage: \`${failure.usage}\`` : '';
+    deps.metrics.requests.inc({
+      action: 'none',
+      outcome: failure instanceof InputError ? 'bad_input' : 'error',
+    });
+    await reply(section(`:warning: ${failure.message}${usage}`));
+  }
+}
+
+async function dispatch(
+  deps: OpsCommandDeps,
+  command: SlashCommand,
+  parsed: OpsCommand,
+  reply: (message: SlackMessage) => Promise<unknown>,
+): Promise<void> {
+  const user = command.user_id;
+  const channel = command.channel_id;
+  const name = deps.config.slack.command;
+  if (!deps.policy.channelAllowed(channel)) {
+    throw new InputError(
+      `${name} is not enabled in this channel; ask an opsbot admin to add it to policy.channels.`,
+    );
+  }
+
+  switch (parsed.kind) {
+    case 'help': {
+      const text = await helpText({
+        command: name,
+        vendor: parsed.vendor,
+        mayRequest: (id) => deps.policy.mayRequest(id, user),
+      });
+      await reply(section(text));
+      return;
+    }
+    case 'status': {
+      const request = await deps.store.get(parsed.requestId);
+      if (!request || (request.requester !== user && !(await deps.policy.isAuditor(user)))) {
+        throw new InputError(`no request ${parsed.requestId} that you may see`);
+      }
+      const permalink = request.rootTs
+        ? await deps.slack.chat
+            .getPermalink({ channel: request.channel, message_ts: request.rootTs })
+            .then((answer) => answer.permalink)
+            .catch(() => undefined)
+        : undefined;
+      await reply(statusMessage(request, await deps.store.timeline(request.id), permalink));
+      return;
+    }
+    case 'history': {
+      const everyone = await deps.policy.isAuditor(user);
+      const recent = await deps.store.recentInChannel(channel, 200);
+      const shown = recent
+        .filter((r) => (parsed.mine || !everyone ? r.requester === user : true))
+        .filter((r) => !parsed.target || r.target === parsed.target)
+        .slice(0, parsed.limit);
+      await reply(
+        historyMessage(shown, parsed.mine || !everyone ? 'of yours in this channel' : 'in this channel'),
+      );
+      return;
+    }
+    case 'cancel': {
+      const request = await deps.store.get(parsed.requestId);
+      if (request && request.state !== 'pending') {
+        throw new InputError(
+          `request ${parsed.requestId} is ${request.state.replace('_', ' ')}; only a pending request can be cancelled from Slack`,
+        );
+      }
+      const decision = await deps.lifecycle.withdraw(parsed.requestId, user);
+      await reply(
+        section(decision.ok ? `Request \`${parsed.requestId}\` cancelled.` : `:warning: ${decision.reason}`),
+      );
+      return;
+    }
+    case 'action': {
+      const { vendor, action } = parsed;
+      if (!(await deps.policy.mayRequest(action.id, user))) {
+        deps.metrics.requests.inc({ action: action.id, outcome: 'not_allowed' });
+        throw new InputError(
+          `you are not allowed to request ${action.id}; \`${name} help\` lists what you may do.`,
+        );
+      }
+      const target = deps.clients.resolveTarget(vendor.name, parsed.target);
+      const context = () => ({ client: deps.clients.get(vendor.name, target), target, log: deps.log });
+      if (action.mode === 'read') {
+        await reply(readAnswerMessage(await action.read!(context(), parsed.args)));
+        return;
+      }
+      if (parsed.dryRun) {
+        if (!action.dryRun) throw new InputError(`${action.id} has no dry run`);
+        await reply(
+          dryRunMessage(action.id, `${vendor.name}/${target}`, await action.dryRun(context(), parsed.args)),
+        );
+        return;
+      }
+      const policy = deps.policy.action(action.id)!;
+      const summary = action.describe(parsed.args);
+      const busy = await busyNote(
+        deps,
+        { vendor: vendor.name, target },
+        resourceOf(action, parsed.args),
+        policy.whenBusy,
+      );
+      if (busy) summary.warnings.push(busy);
+      const now = Date.now();
+      await deps.lifecycle.open({
+        actionId: action.id,
+        vendor: vendor.name,
+        target,
+        args: parsed.args,
+        summary,
+        channel,
+        requester: user,
+        createdAt: now,
+        expiresAt: now + deps.config.policy.approvalTimeout,
+        highRisk: policy.highRisk,
+        responseUrl: command.response_url,
+      });
+      return;
+    }
+  }
+}
+
+/** Says up front when another request is already working on the same resource. */
+async function busyNote(
+  deps: OpsCommandDeps,
+  where: { vendor: string; target: string },
+  resource: string,
+  whenBusy: 'wait' | 'refuse',
+): Promise<string | undefined> {
+  const holder = await deps.locks.holder(deps.locks.key(where, resource));
+  if (!holder) return undefined;
+  const other = await deps.store.get(holder);
+  const who = other ? `\`${holder}\` (asked by <@${other.requester}>)` : `\`${holder}\``;
+  return `${who} is already working on \`${resource}\`: this request will ${whenBusy === 'wait' ? 'wait for it to end' : 'be refused if it is still running'}.`;
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { InputError } from '../errors.js';
+import { findVendor, VENDORS } from '../vendors/registry.js';
+import type { ActionDef, ParamSpec, VendorModule } from '../vendors/types.js';
+import { bindWords, DRY_RUN_PARAM, TARGET_PARAM, tokenize, usageOf, validateArgs } from './grammar.js';
+
+/** What a person asked for, once the words are understood and every argument validated. */
+export type OpsCommand =
+  | { kind: 'help'; vendor?: string | undefined }
+  | {
+      kind: 'action';
+      vendor: VendorModule;
+      action: ActionDef;
+      args: unknown;
+      target: string | undefined;
+      dryRun: boolean;
+    }
+  | { kind: 'status'; requestId: string }
+  | { kind: 'cancel'; requestId: string }
+  | { kind: 'history'; mine: boolean; target: string | undefined; limit: number };
+
+const requestIdSchema = z
+  .string({ error: '<request-id> is missing' })
+  .regex(/^op-[a-z0-9]{6,12}$/, 'request ids look like op-7k3m9q (shown on every approval message)');
+
+/** The built-in subcommands, declared like actions so help and parsing treat them alike. */
+export const BUILTINS = {
+  status: {
+    summary: 'show a request: its state, timeline and thread',
+    params: [
+      { name: 'requestId', kind: 'positional', label: '<request-id>', help: 'e.g. op-7k3m9q' },
+    ] as ParamSpec[],
+    args: z.object({ requestId: requestIdSchema }),
+    example: 'status op-7k3m9q',
+  },
+  history: {
+    summary: 'recent requests in this channel',
+    params: [
+      { name: 'mine', kind: 'flag', flag: '--mine', label: '', help: 'only my requests', optional: true },
+      {
+        name: 'target',
+        kind: 'option',
+        flag: '--target',
+        label: '<name>',
+        help: 'only this target',
+        optional: true,
+      },
+      {
+        name: 'limit',
+        kind: 'option',
+        flag: '--limit',
+        label: '<n>',
+        help: 'how many (default 10)',
+        optional: true,
+      },
+    ] as ParamSpec[],
+    args: z.object({
+      mine: z.literal(true).optional().transform(Boolean),
+      target: z
+        .string()
+        .regex(/^[a-z0-9_-]{1,32}$/, 'target names are lowercase letters, digits, _ and -')
+        .optional(),
+      limit: z.coerce
+        .number({ error: '--limit must be a number' })
+        .int('--limit must be a whole number')
+        .min(1, '--limit must be at least 1')
+        .max(50, '--limit can be at most 50')
+        .default(10),
+    }),
+    example: 'history --mine --limit 5',
+  },
+  cancel: {
+    summary: 'withdraw a pending request, or stop one in flight',
+    params: [
+      { name: 'requestId', kind: 'positional', label: '<request-id>', help: 'e.g. op-7k3m9q' },
+    ] as ParamSpec[],
+    args: z.object({ requestId: requestIdSchema }),
+    example: 'cancel op-7k3m9q',
+  },
+} as const;
+
+export function actionParams(action: ActionDef): ParamSpec[] {
+  return action.mode === 'read'
+    ? [...action.params, TARGET_PARAM]
+    : [...action.params, TARGET_PARAM, DRY_RUN_PARAM];
+}
+
+export function actionUsage(command: string, vendor: VendorModule, action: ActionDef): string {
+  return usageOf(command, { words: [vendor.name, action.verb], params: actionParams(action) });
+}
+
+/** Parses the text after the slash command. Throws InputError with the right usage on bad input. */
+export function parseOpsCommand(text: string, command: string): OpsCommand {
+  const words = tokenize(text);
+  const [first, second, ...rest] = words;
+  const overview = `${command} help`;
+  if (first === undefined || first === 'help') return { kind: 'help', vendor: second };
+
+  if (first === 'status' || first === 'cancel' || first === 'history') {
+    const builtin = BUILTINS[first];
+    const usage = usageOf(command, { words: [first], params: builtin.params });
+    const raw = bindWords(words.slice(1), { words: [first], params: builtin.params }, usage);
+    const args = validateArgs(builtin.args as z.ZodType, raw, usage) as Record<string, unknown>;
+    if (first === 'history') {
+      return {
+        kind: 'history',
+        mine: args.mine as boolean,
+        target: args.target as string | undefined,
+        limit: args.limit as number,
+      };
+    }
+    return { kind: first, requestId: args.requestId as string };
+  }
+
+  const vendor = findVendor(first.toLowerCase());
+  if (!vendor) {
+    const names = [...VENDORS.map((v) => v.name), 'status', 'history', 'cancel', 'help'].join(', ');
+    throw new InputError(`unknown command "${first.slice(0, 40)}" (commands: ${names})`, overview);
+  }
+  const verbs = vendor.actions.map((a) => a.verb).join(', ');
+  if (second === undefined || second === 'help') return { kind: 'help', vendor: vendor.name };
+  const action = vendor.actions.find((a) => a.verb === second.toLowerCase());
+  if (!action) {
+    throw new InputError(
+      `${vendor.name} has no action "${second.slice(0, 40)}" (actions: ${verbs})`,
+      `${command} help ${vendor.name}`,
+    );
+  }
+  const usage = actionUsage(command, vendor, action);
+  const raw = bindWords(rest, { words: [vendor.name, action.verb], params: actionParams(action) }, usage);
+  const { target, dryRun, ...own } = raw;
+  const args = validateArgs(action.args, own, usage);
+  return {
+    kind: 'action',
+    vendor,
+    action,
+    args,
+    target: typeof target === 'string' ? target : undefined,
+    dryRun: dryRun === true,
+  };
+}

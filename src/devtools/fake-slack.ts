@@ -1,0 +1,329 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local stand-in for the Slack Web API, used by the tests, the sandbox and the benchmarks. It
+ * answers like Slack (form or JSON bodies, `blocks` as a JSON string, `ok:false` errors, 429 with
+ * Retry-After), checks what it receives (token, channel, block limits, thread roots), records every
+ * call, and keeps channels with their threads so a page or a test can read them back.
+ */
+
+export interface FakeSlackMessage {
+  ts: string;
+  channel: string;
+  thread_ts?: string | undefined;
+  user: string;
+  text: string;
+  blocks?: unknown[] | undefined;
+  metadata?: unknown;
+  reply_broadcast?: boolean | undefined;
+  edited?: boolean;
+  /** Ephemeral messages (response_url) are shown to one user only. */
+  ephemeralTo?: string | undefined;
+}
+
+export interface FakeSlackCall {
+  method: string;
+  args: Record<string, unknown>;
+  at: number;
+  ok: boolean;
+  error?: string | undefined;
+}
+
+export interface FakeSlackOptions {
+  port?: number;
+  botToken: string;
+  botUserId?: string;
+  /** user group id → member user ids */
+  userGroups?: Record<string, string[]>;
+  /** Enforce Slack's write limit per channel (messages per second, burst) with 429s. */
+  rateLimit?: { perSecond: number; burst: number } | undefined;
+}
+
+export interface FakeSlack {
+  url: string;
+  /** Base for `slackApiUrl` (`…/api/`). */
+  apiUrl: string;
+  calls: FakeSlackCall[];
+  messages: FakeSlackMessage[];
+  /** A response_url for a new slash command or click; messages sent to it become ephemerals. */
+  responseUrl(user: string, channel: string): string;
+  /** Makes the next `times` calls (of `method`, or any) fail like Slack does. */
+  fail(fault: {
+    method?: string;
+    times: number;
+    status?: number;
+    error?: string;
+    retryAfterSeconds?: number;
+  }): void;
+  thread(channel: string, rootTs: string): FakeSlackMessage[];
+  /** Subscribe to every change (used by the sandbox page to stream updates). */
+  onChange(listener: (message: FakeSlackMessage) => void): () => void;
+  setRateLimit(limit: FakeSlackOptions['rateLimit']): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSlack> {
+  const calls: FakeSlackCall[] = [];
+  const messages: FakeSlackMessage[] = [];
+  const listeners = new Set<(message: FakeSlackMessage) => void>();
+  const faults: Array<{
+    method?: string;
+    times: number;
+    status?: number;
+    error?: string;
+    retryAfterSeconds?: number;
+  }> = [];
+  const responseTargets = new Map<string, { user: string; channel: string; uses: number }>();
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let rateLimit = options.rateLimit;
+  let clock = 1_700_000_000_000;
+  let responseSeq = 0;
+  const botUserId = options.botUserId ?? 'UOPSBOT01';
+
+  const nextTs = () => {
+    clock = Math.max(clock + 1, Date.now() * 1000);
+    const micros = String(clock);
+    return `${micros.slice(0, -6)}.${micros.slice(-6)}`;
+  };
+  const emit = (message: FakeSlackMessage) => {
+    for (const listener of listeners) listener(message);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://slack');
+    const body = await readBody(req);
+    if (url.pathname.startsWith('/respond/'))
+      return handleResponseUrl(url.pathname.slice('/respond/'.length), body, res);
+    if (!url.pathname.startsWith('/api/')) return json(res, 404, { ok: false, error: 'unknown_method' });
+    const method = url.pathname.slice('/api/'.length);
+    const args = parseArgs(req.headers['content-type'] ?? '', body);
+    const record = (ok: boolean, error?: string) => calls.push({ method, args, at: Date.now(), ok, error });
+
+    const auth = req.headers.authorization ?? (args.token ? `Bearer ${args.token}` : '');
+    // The token is the credential, not content: keep it out of the recorded call.
+    delete args.token;
+    if (auth !== `Bearer ${options.botToken}`) {
+      record(false, 'invalid_auth');
+      return json(res, 200, { ok: false, error: 'invalid_auth' });
+    }
+    const faultIndex = faults.findIndex((f) => !f.method || f.method === method);
+    if (faultIndex >= 0) {
+      const fault = faults[faultIndex]!;
+      if (--fault.times <= 0) faults.splice(faultIndex, 1);
+      record(false, fault.error ?? `http_${fault.status ?? 500}`);
+      if (fault.status === 429 || fault.error === 'ratelimited') {
+        return json(
+          res,
+          429,
+          { ok: false, error: 'ratelimited' },
+          { 'retry-after': String(fault.retryAfterSeconds ?? 1) },
+        );
+      }
+      if (fault.error) return json(res, 200, { ok: false, error: fault.error });
+      return json(res, fault.status ?? 500, { ok: false, error: 'internal_error' });
+    }
+    if (
+      (method === 'chat.postMessage' || method === 'chat.update') &&
+      rateLimit &&
+      typeof args.channel === 'string'
+    ) {
+      const wait = takeToken(buckets, args.channel, rateLimit);
+      if (wait > 0) {
+        record(false, 'ratelimited');
+        return json(
+          res,
+          429,
+          { ok: false, error: 'ratelimited' },
+          { 'retry-after': String(Math.ceil(wait / 1000)) },
+        );
+      }
+    }
+    const answer = api(method, args);
+    record(answer.ok === true, answer.error as string | undefined);
+    return json(res, 200, answer);
+  };
+
+  const api = (method: string, args: Record<string, unknown>): Record<string, unknown> => {
+    switch (method) {
+      case 'auth.test':
+        return {
+          ok: true,
+          url: 'https://sandbox.slack.local/',
+          team: 'Sandbox',
+          user: 'opsbot',
+          team_id: 'T0SANDBOX',
+          user_id: botUserId,
+          bot_id: 'B0OPSBOT1',
+        };
+      case 'chat.postMessage': {
+        const problem = checkMessage(args);
+        if (problem) return { ok: false, error: problem };
+        const channel = String(args.channel);
+        const threadTs = args.thread_ts ? String(args.thread_ts) : undefined;
+        if (threadTs && !messages.some((m) => m.channel === channel && m.ts === threadTs && !m.thread_ts)) {
+          return { ok: false, error: 'thread_not_found' };
+        }
+        const message: FakeSlackMessage = {
+          ts: nextTs(),
+          channel,
+          thread_ts: threadTs,
+          user: botUserId,
+          text: String(args.text ?? ''),
+          blocks: args.blocks as unknown[] | undefined,
+          metadata: args.metadata,
+          reply_broadcast: args.reply_broadcast === true || args.reply_broadcast === 'true',
+        };
+        messages.push(message);
+        emit(message);
+        return { ok: true, channel, ts: message.ts, message };
+      }
+      case 'chat.update': {
+        const problem = checkMessage(args);
+        if (problem) return { ok: false, error: problem };
+        const message = messages.find((m) => m.channel === args.channel && m.ts === args.ts);
+        if (!message) return { ok: false, error: 'message_not_found' };
+        message.text = String(args.text ?? '');
+        message.blocks = args.blocks as unknown[] | undefined;
+        message.edited = true;
+        emit(message);
+        return { ok: true, channel: message.channel, ts: message.ts };
+      }
+      case 'chat.getPermalink':
+        return {
+          ok: true,
+          permalink: `https://sandbox.slack.local/archives/${args.channel}/p${String(args.message_ts).replace('.', '')}`,
+        };
+      case 'usergroups.users.list':
+        return { ok: true, users: options.userGroups?.[String(args.usergroup)] ?? [] };
+      case 'conversations.history': {
+        const oldest = Number(args.oldest ?? 0);
+        const history = messages
+          .filter(
+            (m) => m.channel === args.channel && !m.thread_ts && !m.ephemeralTo && Number(m.ts) >= oldest,
+          )
+          .reverse();
+        return { ok: true, messages: history, has_more: false };
+      }
+      case 'conversations.replies': {
+        const replies = messages.filter(
+          (m) => m.channel === args.channel && (m.ts === args.ts || m.thread_ts === args.ts),
+        );
+        return { ok: true, messages: replies, has_more: false };
+      }
+      default:
+        return { ok: false, error: 'unknown_method' };
+    }
+  };
+
+  const handleResponseUrl = (id: string, body: string, res: ServerResponse) => {
+    const target = responseTargets.get(id);
+    if (!target) return json(res, 404, { ok: false, error: 'expired_url' });
+    if (++target.uses > 5) return json(res, 404, { ok: false, error: 'used_url' });
+    const payload = JSON.parse(body || '{}') as Record<string, unknown>;
+    const message: FakeSlackMessage = {
+      ts: nextTs(),
+      channel: target.channel,
+      user: botUserId,
+      text: String(payload.text ?? ''),
+      blocks: payload.blocks as unknown[] | undefined,
+      ephemeralTo: payload.response_type === 'in_channel' ? undefined : target.user,
+    };
+    calls.push({ method: 'response_url', args: payload, at: Date.now(), ok: true });
+    messages.push(message);
+    emit(message);
+    return json(res, 200, { ok: true });
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    apiUrl: `${url}/api/`,
+    calls,
+    messages,
+    responseUrl: (user, channel) => {
+      const id = `r${++responseSeq}`;
+      responseTargets.set(id, { user, channel, uses: 0 });
+      return `${url}/respond/${id}`;
+    },
+    fail: (fault) => faults.push({ ...fault }),
+    thread: (channel, rootTs) => messages.filter((m) => m.channel === channel && m.thread_ts === rootTs),
+    onChange: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    setRateLimit: (limit) => {
+      rateLimit = limit;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Rejects what Slack rejects: missing channel or content, too many blocks, oversized sections. */
+function checkMessage(args: Record<string, unknown>): string | undefined {
+  if (typeof args.channel !== 'string' || args.channel === '') return 'channel_not_found';
+  const blocks = args.blocks;
+  if (!args.text && !blocks) return 'no_text';
+  if (blocks !== undefined) {
+    if (!Array.isArray(blocks) || blocks.length > 50) return 'invalid_blocks';
+    for (const block of blocks as Array<{ type?: unknown; text?: { text?: unknown }; fields?: unknown }>) {
+      if (typeof block.type !== 'string') return 'invalid_blocks';
+      const text = block.text?.text;
+      if (block.type === 'section' && typeof text === 'string' && text.length > 3000) return 'invalid_blocks';
+      if (block.type === 'section' && Array.isArray(block.fields) && block.fields.length > 10)
+        return 'invalid_blocks';
+    }
+  }
+  return undefined;
+}
+
+function parseArgs(contentType: string, body: string): Record<string, unknown> {
+  if (contentType.includes('application/json')) return JSON.parse(body || '{}') as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(body)) {
+    // The Web API client sends nested values (blocks, metadata) as JSON strings inside the form.
+    out[key] =
+      (key === 'blocks' || key === 'metadata' || key === 'attachments') && value ? JSON.parse(value) : value;
+  }
+  return out;
+}
+
+function takeToken(
+  buckets: Map<string, { tokens: number; at: number }>,
+  channel: string,
+  limit: { perSecond: number; burst: number },
+): number {
+  const now = Date.now();
+  const bucket = buckets.get(channel) ?? { tokens: limit.burst, at: now };
+  bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.at) * limit.perSecond) / 1000);
+  bucket.at = now;
+  buckets.set(channel, bucket);
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    return 0;
+  }
+  return Math.ceil(((1 - bucket.tokens) * 1000) / limit.perSecond);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function json(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type ChatPostMessageArguments,
+  ErrorCode,
+  type WebAPICallError,
+  type WebClient,
+} from '@slack/web-api';
+import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { scrubSecrets } from '../config/secret.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestStore } from '../requests/store.js';
+import type { OpsRequest } from '../requests/types.js';
+import { rootMessage, type SlackMessage } from '../slack/blocks.js';
+import type { DeliverJobData, Outbox, OutboxItem } from '../slack/outbox.js';
+import type { ChannelPacer } from '../slack/pacer.js';
+import { notifyRequester } from '../slack/respond.js';
+
+/**
+ * Drains one request's outbox in order. Only one delivery runs per request at a time (a short
+ * lease in Redis); the others wait their turn without holding a worker slot. Rate limits, 429s
+ * and Slack outages delay the delivery, never drop it; only errors Slack calls final (the bot is
+ * not in the channel, say) drop an item, and those are logged and told to the requester.
+ */
+
+export interface DeliverDeps {
+  store: RequestStore;
+  outbox: Outbox;
+  pacer: ChannelPacer;
+  slack: WebClient;
+  command: string;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * How long one delivery owns a request's outbox without renewing it (it renews after each
+ * message). Longer than a Slack call may take (the client times out at 10 s); short enough that a
+ * crashed worker's outbox is taken over quickly.
+ */
+const LEASE_MS = 12_000;
+const MAX_BACKOFF_MS = 30_000;
+/** Slack errors that mean "try again later". */
+const TRANSIENT_SLACK_ERRORS = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'ratelimited',
+]);
+
+export function createDeliverProcessor(deps: DeliverDeps) {
+  return async (job: Job<DeliverJobData>, token?: string): Promise<void> => {
+    const { requestId } = job.data;
+    const leaseKey = `${deps.outbox.listKey(requestId)}:lease`;
+    const holder = randomUUID();
+    const delay = async (ms: number, faults: number): Promise<never> => {
+      await deps.store.redis.eval(RELEASE, 1, leaseKey, holder);
+      await job.updateData({ ...job.data, faults } as DeliverJobData);
+      await job.moveToDelayed(Date.now() + Math.max(50, ms), token);
+      throw new DelayedError();
+    };
+    const faults = (job.data as DeliverJobData & { faults?: number }).faults ?? 0;
+
+    const got = await deps.store.redis.set(leaseKey, holder, 'PX', LEASE_MS, 'NX');
+    if (got !== 'OK') {
+      // Another delivery holds this request's outbox; look again shortly (it may finish first).
+      await job.moveToDelayed(Date.now() + 250 + Math.floor(Math.random() * 250), token);
+      throw new DelayedError();
+    }
+
+    for (;;) {
+      const head = await deps.store.redis.lindex(deps.outbox.listKey(requestId), 0);
+      if (head === null) {
+        await deps.store.redis.eval(RELEASE, 1, leaseKey, holder);
+        // An item pushed while we held the lease may have found the lease taken: look once more.
+        if ((await deps.store.redis.llen(deps.outbox.listKey(requestId))) === 0) return;
+        if ((await deps.store.redis.set(leaseKey, holder, 'PX', LEASE_MS, 'NX')) !== 'OK') return;
+        continue;
+      }
+      const item = JSON.parse(head) as OutboxItem;
+      const request = await deps.store.get(requestId);
+      if (!request) {
+        await deps.store.redis.lpop(deps.outbox.listKey(requestId));
+        continue;
+      }
+      if (item.kind === 'root' && request.rootTs && (await laterRootQueued(deps, requestId))) {
+        // Root updates render the current state, so only the newest queued one needs sending.
+        await deps.store.redis.lpop(deps.outbox.listKey(requestId));
+        continue;
+      }
+      if (item.kind === 'reply' && !request.rootTs) {
+        // The root was never posted (Slack refused it for good): there is no thread to reply in.
+        await deps.store.redis.lpop(deps.outbox.listKey(requestId));
+        continue;
+      }
+
+      const wait = await deps.pacer.take(request.channel);
+      if (wait > 0) await delay(wait, faults);
+
+      const posts = item.kind === 'reply' || !request.rootTs;
+      const inflightKey = `${deps.outbox.listKey(requestId)}:inflight`;
+      if (posts && (await deps.store.redis.get(inflightKey)) === item.key) {
+        // A delivery died after sending this message and before recording it: look in Slack first.
+        const postedTs = await findPosted(deps, request, item);
+        if (postedTs) {
+          if (item.kind === 'root') await deps.store.patch(request.id, { rootTs: postedTs });
+          await deps.store.redis.multi().lpop(deps.outbox.listKey(requestId)).del(inflightKey).exec();
+          continue;
+        }
+      }
+      if (posts) await deps.store.redis.set(inflightKey, item.key, 'PX', 86_400_000);
+
+      try {
+        await send(deps, request, item);
+        deps.metrics.slackCalls.inc({
+          method: item.kind === 'reply' || !request.rootTs ? 'chat.postMessage' : 'chat.update',
+        });
+      } catch (error) {
+        const failure = classify(error);
+        if (failure.kind === 'rate-limited') {
+          deps.metrics.slack429.inc();
+          await deps.pacer.block(request.channel, failure.waitMs);
+          await delay(failure.waitMs, faults);
+        }
+        if (failure.kind === 'transient') {
+          deps.log.warn(
+            { requestId, correlationId: request.correlationId, err: failure.reason, faults },
+            'Slack delivery failed; will retry',
+          );
+          await delay(backoff(faults), faults + 1);
+        }
+        await dropUndeliverable(deps, request, item, failure.reason);
+      }
+      await deps.store.redis.multi().lpop(deps.outbox.listKey(requestId)).del(inflightKey).exec();
+      await deps.store.redis.pexpire(leaseKey, LEASE_MS);
+    }
+  };
+}
+
+/**
+ * Finds a message a previous delivery may have posted, by the metadata every opsbot message
+ * carries (request id and update key). Needs the `channels:history` / `groups:history` scopes;
+ * without them the message is sent again (at least once rather than lost).
+ */
+async function findPosted(
+  deps: DeliverDeps,
+  request: OpsRequest,
+  item: OutboxItem,
+): Promise<string | undefined> {
+  const mine = (message: { metadata?: { event_payload?: Record<string, unknown> } }) =>
+    message.metadata?.event_payload?.request_id === request.id &&
+    message.metadata.event_payload.update === item.key;
+  try {
+    const answer = request.rootTs
+      ? await deps.slack.conversations.replies({
+          channel: request.channel,
+          ts: request.rootTs,
+          include_all_metadata: true,
+          limit: 200,
+        })
+      : await deps.slack.conversations.history({
+          channel: request.channel,
+          oldest: String(Math.floor(request.createdAt / 1000) - 60),
+          include_all_metadata: true,
+          limit: 200,
+        });
+    const found = (answer.messages ?? []).find((message) => mine(message as Parameters<typeof mine>[0]));
+    return found?.ts;
+  } catch (error) {
+    deps.log.warn(
+      { requestId: request.id, err: (error as Error).message },
+      'cannot check Slack for an earlier delivery; sending again',
+    );
+    return undefined;
+  }
+}
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+async function laterRootQueued(deps: DeliverDeps, requestId: string): Promise<boolean> {
+  const items = await deps.store.redis.lrange(deps.outbox.listKey(requestId), 1, -1);
+  return items.some((raw) => (JSON.parse(raw) as OutboxItem).kind === 'root');
+}
+
+async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): Promise<void> {
+  const metadata = {
+    event_type: 'opsbot_update',
+    event_payload: { request_id: request.id, update: item.key },
+  };
+  if (item.kind === 'root') {
+    const message = scrubbed(rootMessage(request, deps.command));
+    if (request.rootTs) {
+      await deps.slack.chat.update({ channel: request.channel, ts: request.rootTs, ...message });
+      return;
+    }
+    const posted = await deps.slack.chat.postMessage({ channel: request.channel, ...message, metadata });
+    await deps.store.patch(request.id, { rootTs: posted.ts as string });
+    return;
+  }
+  const message = scrubbed(item.message);
+  await deps.slack.chat.postMessage({
+    channel: request.channel,
+    thread_ts: request.rootTs!,
+    text: message.text,
+    blocks: message.blocks ?? [],
+    ...(item.broadcast ? { reply_broadcast: true } : {}),
+    metadata,
+  } as ChatPostMessageArguments);
+}
+
+/** Last line of defence: no configured or minted secret ever leaves in a Slack message. */
+function scrubbed(message: SlackMessage): SlackMessage {
+  return JSON.parse(scrubSecrets(JSON.stringify(message))) as SlackMessage;
+}
+
+type Failure =
+  | { kind: 'rate-limited'; waitMs: number; reason: string }
+  | { kind: 'transient' | 'permanent'; reason: string };
+
+function classify(error: unknown): Failure {
+  const err = error as WebAPICallError & {
+    retryAfter?: number;
+    statusCode?: number;
+    data?: { error?: string };
+  };
+  switch (err.code) {
+    case ErrorCode.RateLimitedError:
+      return { kind: 'rate-limited', waitMs: (err.retryAfter ?? 1) * 1000, reason: 'ratelimited' };
+    case ErrorCode.RequestError:
+      return { kind: 'transient', reason: 'network error' };
+    case ErrorCode.HTTPError:
+      return { kind: 'transient', reason: `HTTP ${err.statusCode ?? '?'}` };
+    case ErrorCode.PlatformError: {
+      const reason = err.data?.error ?? 'unknown_error';
+      return { kind: TRANSIENT_SLACK_ERRORS.has(reason) ? 'transient' : 'permanent', reason };
+    }
+    default:
+      return { kind: 'transient', reason: (error as Error).message ?? 'unknown error' };
+  }
+}
+
+async function dropUndeliverable(deps: DeliverDeps, request: OpsRequest, item: OutboxItem, reason: string) {
+  deps.log.error(
+    { requestId: request.id, update: item.key, slackError: reason },
+    'Slack refused a message for good; dropped',
+  );
+  await deps.store.addEvent(request.id, {
+    kind: 'slack-error',
+    text: `Slack refused ${item.key}: ${reason}`,
+  });
+  if (item.kind === 'root' && !request.rootTs) {
+    const outcome = `Slack refused the approval message (${reason})${reason === 'not_in_channel' || reason === 'channel_not_found' ? ': invite the bot to this channel with /invite' : ''}`;
+    await deps.store.transition(
+      request.id,
+      ['pending'],
+      'failed',
+      { kind: 'failed', text: outcome },
+      { outcome, finishedAt: Date.now() },
+    );
+    await notifyRequester(
+      request,
+      `:warning: ${outcome}. Request \`${request.id}\` was not created.`,
+      deps.log,
+    );
+  }
+}
+
+function backoff(faults: number): number {
+  const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** faults);
+  return base / 2 + Math.random() * (base / 2);
+}

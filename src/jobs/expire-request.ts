@@ -1,0 +1,28 @@
+import type { Job } from 'bullmq';
+import type { Metrics } from '../observability/metrics.js';
+import type { RequestStore } from '../requests/store.js';
+import { Outbox } from '../slack/outbox.js';
+
+/**
+ * Fires when a request's approval window closes, whether or not anyone clicked: a pending request
+ * becomes expired and its message says so. Anything already decided is left alone.
+ */
+export function createExpireProcessor(deps: { store: RequestStore; outbox: Outbox; metrics: Metrics }) {
+  return async (job: Job<{ requestId: string }>): Promise<void> => {
+    const { requestId } = job.data;
+    const result = await deps.store.transition(
+      requestId,
+      ['pending'],
+      'expired',
+      { kind: 'expired', text: 'nobody approved it in time' },
+      { decidedAt: Date.now(), finishedAt: Date.now(), phase: 'done' },
+    );
+    const request = await deps.store.get(requestId);
+    if (request?.state !== 'expired') return;
+    if (result.ok) {
+      const action = request.actionId;
+      deps.metrics.requests.inc({ action, outcome: 'expired' });
+    }
+    await deps.outbox.push(requestId, Outbox.root(request.version));
+  };
+}

@@ -1,0 +1,69 @@
+import { type ConnectionOptions, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+
+/**
+ * Queue names, job options and Redis connections, in one place.
+ * - `opsbot-actions`: one `run` job per approved request (jobId `run-<request id>`), `expire`
+ *   jobs (delayed until a request's approval window closes) and the periodic `reconcile`.
+ * - `opsbot-slack`: `deliver` jobs that drain a request's Slack outbox in order.
+ */
+
+export const ACTIONS_QUEUE = 'opsbot-actions';
+export const SLACK_QUEUE = 'opsbot-slack';
+
+export const RUN_JOB = 'run';
+export const EXPIRE_JOB = 'expire';
+export const RECONCILE_JOB = 'reconcile';
+
+/**
+ * Finished jobs are kept for a week so a job id cannot be reused to run an action twice inside
+ * that window (BullMQ only refuses a duplicate id while the old job still exists); the request
+ * record's own state is the second guard after that.
+ */
+export const KEEP_FINISHED = { age: 7 * 86_400, count: 100_000 };
+
+export const DEFAULT_JOB_OPTIONS = {
+  removeOnComplete: KEEP_FINISHED,
+  removeOnFail: KEEP_FINISHED,
+  // Attempts only count unexpected crashes inside a step; vendor faults and waits are handled by
+  // the state machine with delays, which do not use attempts up.
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+} as const;
+
+export interface RedisRole {
+  /** Workers block on Redis and must retry forever; web processes must fail fast instead. */
+  blocking: boolean;
+}
+
+export function createRedis(url: string, role: RedisRole): Redis {
+  return new Redis(url, {
+    maxRetriesPerRequest: role.blocking ? null : 2,
+    enableOfflineQueue: role.blocking,
+    // Reconnect forever with a capped delay: Redis restarts must heal by themselves.
+    retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 5_000),
+    lazyConnect: false,
+  });
+}
+
+export interface Queues {
+  actions: Queue;
+  slack: Queue;
+  close(): Promise<void>;
+}
+
+export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
+  const actions = new Queue(ACTIONS_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  const slack = new Queue(SLACK_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: { age: 3_600, count: 10_000 } },
+  });
+  return {
+    actions,
+    slack,
+    close: async () => {
+      await Promise.all([actions.close(), slack.close()]);
+    },
+  };
+}

@@ -1,0 +1,340 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ResolvedActionPolicy } from '../config/load.js';
+import { OpsError, toOpsError } from '../errors.js';
+import { workContext } from '../observability/context.js';
+import type { Metrics } from '../observability/metrics.js';
+import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
+import type { RequestStore } from '../requests/store.js';
+import { FINAL_STATES, type OpsRequest, type RequestState } from '../requests/types.js';
+import { failureBroadcastText, finalReply, progressReply, section } from '../slack/blocks.js';
+import { Outbox } from '../slack/outbox.js';
+import type { VendorClients } from '../vendors/clients.js';
+import { findActionById } from '../vendors/registry.js';
+import type { ActionContext, ActionProgress } from '../vendors/types.js';
+
+/**
+ * The action state machine. Its state lives in the request record in Redis (phase, progress,
+ * counters), so any worker can take the next step after a crash; the job itself carries only the
+ * request id. Each step: read the record, do one thing, record the result, then either finish or
+ * sleep in Redis (moveToDelayed) without holding a worker slot.
+ *
+ *   queued ──start()──▶ polling ──poll()…──▶ done
+ *      └─ crash while submitting ─▶ the call's fate is unknown: never sent again
+ */
+
+export interface RunJobData {
+  requestId: string;
+}
+
+export interface RunDeps {
+  store: RequestStore;
+  outbox: Outbox;
+  clients: VendorClients;
+  locks: ResourceLocks;
+  policies: ReadonlyMap<string, ResolvedActionPolicy>;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/** A start call that surely never reached the vendor is tried again this many times. */
+const MAX_SUBMIT_RETRIES = 5;
+const MAX_FAULT_BACKOFF_MS = 60_000;
+
+export function createRunProcessor(deps: RunDeps) {
+  return async (job: Job<RunJobData>, token?: string): Promise<void> => {
+    const sleep = async (ms: number): Promise<never> => {
+      await job.moveToDelayed(Date.now() + Math.max(0, ms), token);
+      throw new DelayedError();
+    };
+    const found = await deps.store.get(job.data.requestId);
+    if (!found) return;
+    // Logs and vendor-call audit records made anywhere inside this step name the request.
+    return workContext.run({ requestId: found.id, correlationId: found.correlationId }, () =>
+      advance(found, sleep),
+    );
+  };
+
+  async function advance(initial: OpsRequest, sleep: (ms: number) => Promise<never>): Promise<void> {
+    let request = initial;
+    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep);
+
+    if (request.state === 'approved') {
+      const now = Date.now();
+      const policy = deps.policies.get(request.actionId);
+      await deps.store.transition(
+        request.id,
+        ['approved'],
+        'running',
+        { kind: 'running', text: 'started' },
+        { phase: 'queued', startedAt: now, deadlineAt: now + (policy?.timing.deadlineMs ?? 30 * 60_000) },
+      );
+      request = (await deps.store.get(request.id))!;
+    }
+    if (FINAL_STATES.has(request.state)) {
+      // A crash between recording the end and queueing its messages: queue them (idempotent).
+      if (request.phase !== 'done') await step.announceEnd(request);
+      return;
+    }
+    if (request.state !== 'running') return;
+
+    switch (request.phase) {
+      case 'queued':
+        return step.submit(request);
+      case 'submitting':
+        return step.finish(request, 'unknown', {
+          outcome:
+            'opsbot stopped while sending the request to the vendor, so it may or may not have been received. Check the vendor before trying again.',
+        });
+      case 'polling':
+        return step.poll(request);
+      case 'done':
+        return;
+    }
+  }
+}
+
+/**
+ * A run job that kept crashing inside a step (a bug, not a vendor fault) has used up its attempts:
+ * the request must still end, visibly, rather than stay "running" forever.
+ */
+export function createRunGiveUp(deps: RunDeps) {
+  return async (requestId: string): Promise<void> => {
+    const request = await deps.store.get(requestId);
+    if (!request || FINAL_STATES.has(request.state)) return;
+    const outcome =
+      'opsbot could not go on following this action (an internal error; the details are in its logs)';
+    const step = new Step(deps, deps.log.child({ requestId, action: request.actionId }), () =>
+      Promise.reject(new Error('no sleep')),
+    );
+    const submitted = request.phase === 'submitting' || request.phase === 'polling';
+    const result = await deps.store.transition(
+      requestId,
+      ['approved', 'running'],
+      submitted ? 'unknown' : 'failed',
+      { kind: 'failed', text: outcome },
+      { outcome, finishedAt: Date.now() },
+    );
+    if (result.ok) await step.announceEnd((await deps.store.get(requestId))!);
+  };
+}
+
+class Step {
+  constructor(
+    private readonly deps: RunDeps,
+    private readonly log: Logger,
+    private readonly sleep: (ms: number) => Promise<never>,
+  ) {}
+
+  private context(request: OpsRequest): ActionContext<unknown> {
+    return {
+      client: this.deps.clients.get(request.vendor, request.target),
+      target: request.target,
+      log: this.log,
+    };
+  }
+
+  private action(request: OpsRequest) {
+    const found = findActionById(request.actionId);
+    if (!found)
+      throw new OpsError('action.unknown', `action ${request.actionId} is no longer known to this opsbot`);
+    return found.action;
+  }
+
+  private timing(request: OpsRequest) {
+    const policy = this.deps.policies.get(request.actionId);
+    return policy?.timing ?? { ...this.action(request).timing };
+  }
+
+  /** The lock lease outlives the wait between two polls comfortably; the holder renews it each step. */
+  private leaseMs(request: OpsRequest): number {
+    const timing = this.timing(request);
+    return Math.max(timing.pollIntervalMs, timing.firstPollDelayMs ?? 0) * 4 + 120_000;
+  }
+
+  private lockKey(request: OpsRequest): string {
+    return this.deps.locks.key(request, resourceOf(this.action(request), request.args));
+  }
+
+  /** Takes the resource's lock, or waits (or refuses, per policy) while another request holds it. */
+  private async holdResource(request: OpsRequest): Promise<boolean> {
+    const holder = await this.deps.locks.acquire(this.lockKey(request), request.id, this.leaseMs(request));
+    if (holder === request.id) return true;
+    const other = await this.deps.store.get(holder);
+    const who = other
+      ? `\`${holder}\` (asked by <@${other.requester}>, started ${new Date(other.startedAt ?? other.createdAt).toISOString().slice(11, 16)} UTC)`
+      : `\`${holder}\``;
+    const resource = resourceOf(this.action(request), request.args);
+    if (this.deps.policies.get(request.actionId)?.whenBusy === 'refuse') {
+      await this.finish(request, 'failed', {
+        outcome: `${resource} on ${request.vendor}/${request.target} is busy: ${who} holds it`,
+      });
+      return false;
+    }
+    await this.deps.outbox.push(request.id, {
+      key: `waiting-for-${holder}`,
+      kind: 'reply',
+      message: section(`:lock: Waiting: ${who} is working on \`${resource}\`; this starts when it ends.`),
+    });
+    return this.sleep(2_000 + Math.random() * 3_000);
+  }
+
+  async submit(request: OpsRequest): Promise<void> {
+    const action = this.action(request);
+    if (!(await this.holdResource(request))) return;
+    // Recorded before the call: if this process dies during it, the next worker knows the call's
+    // fate is unknown and must not blindly send it again.
+    await this.deps.store.patch(
+      request.id,
+      { phase: 'submitting' },
+      { kind: 'vendor-call', text: `calling ${request.vendor}` },
+    );
+    let progress: ActionProgress;
+    try {
+      if (!action.start) throw new OpsError('action.no-start', `${action.id} cannot be started`);
+      progress = await action.start(this.context(request), request.args);
+    } catch (error) {
+      const failure = toOpsError(error);
+      if (failure.retryable && failure.delivery === 'not-sent' && request.faults < MAX_SUBMIT_RETRIES) {
+        this.log.warn(
+          { err: failure.message, faults: request.faults },
+          'vendor not reachable; will try the call again',
+        );
+        await this.deps.store.patch(request.id, { phase: 'queued', faults: request.faults + 1 });
+        return this.sleep(failure.retryAfterMs ?? backoff(request.faults));
+      }
+      if (failure.delivery === 'uncertain') {
+        return this.finish(request, 'unknown', {
+          outcome: `${failure.message}. The request may or may not have reached the vendor; check it before trying again.`,
+        });
+      }
+      this.logFailure(failure);
+      return this.finish(request, 'failed', { outcome: failure.message });
+    }
+    const polling = progress.outcome === 'running';
+    await this.deps.outbox.push(request.id, {
+      key: 'submitted',
+      kind: 'reply',
+      message: progressReply(request, progress, true),
+    });
+    await this.deps.store.patch(
+      request.id,
+      // A synchronous action is also 'polling' here: its progress is already final, so a crash
+      // before `finish` is repaired by the poll step without calling the vendor again.
+      { phase: 'polling', progress, faults: 0, reported: 1 },
+      {
+        kind: 'submitted',
+        text: `submitted${progress.vendorJobId ? `, vendor job ${progress.vendorJobId}` : ''}: ${progress.status}`,
+      },
+    );
+    if (!polling) return this.finish({ ...request, progress }, outcomeState(progress), {});
+    const timing = this.timing(request);
+    return this.sleep(timing.firstPollDelayMs ?? timing.pollIntervalMs);
+  }
+
+  async poll(request: OpsRequest): Promise<void> {
+    const action = this.action(request);
+    const last = request.progress!;
+    if (last.outcome !== 'running') return this.finish(request, outcomeState(last), {});
+    await this.deps.locks.acquire(this.lockKey(request), request.id, this.leaseMs(request));
+    if (Date.now() >= (request.deadlineAt ?? Number.POSITIVE_INFINITY)) {
+      return this.finish(request, 'timed_out', {
+        outcome: `timed out waiting; last known status ${last.status}${last.detail ? ` (${last.detail})` : ''}`,
+      });
+    }
+    let next: ActionProgress;
+    try {
+      next = await action.poll!(this.context(request), request.args, last);
+    } catch (error) {
+      const failure = toOpsError(error);
+      if (!failure.retryable) {
+        this.logFailure(failure);
+        return this.finish(request, 'failed', { outcome: failure.message });
+      }
+      this.log.warn(
+        { err: failure.message, faults: request.faults },
+        'polling the vendor failed; will try again',
+      );
+      await this.deps.store.patch(request.id, { faults: request.faults + 1 });
+      const untilDeadline = (request.deadlineAt ?? Date.now()) - Date.now();
+      return this.sleep(
+        Math.min(failure.retryAfterMs ?? backoff(request.faults), Math.max(0, untilDeadline)),
+      );
+    }
+    const changed = next.status !== last.status || next.detail !== last.detail;
+    if (changed && next.outcome === 'running') {
+      // Queue the message first, keyed by its number: a crash before the patch re-queues nothing.
+      await this.deps.outbox.push(request.id, {
+        key: `progress-${request.reported + 1}`,
+        kind: 'reply',
+        message: progressReply(request, next, false),
+      });
+    }
+    await this.deps.store.patch(
+      request.id,
+      { progress: next, faults: 0, reported: changed ? request.reported + 1 : request.reported },
+      changed
+        ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
+        : undefined,
+    );
+    if (next.outcome !== 'running')
+      return this.finish({ ...request, progress: next }, outcomeState(next), {});
+    return this.sleep(this.timing(request).pollIntervalMs);
+  }
+
+  async finish(request: OpsRequest, state: RequestState, fields: { outcome?: string }): Promise<void> {
+    const finishedAt = Date.now();
+    const result = await this.deps.store.transition(
+      request.id,
+      ['running'],
+      state,
+      { kind: state, text: fields.outcome ?? state },
+      { ...fields, progress: request.progress, finishedAt },
+    );
+    const current = (await this.deps.store.get(request.id))!;
+    await this.deps.locks.release(this.lockKey(request), request.id);
+    if (result.ok) {
+      this.deps.metrics.requests.inc({ action: request.actionId, outcome: state });
+      const started = current.startedAt ?? current.createdAt;
+      this.deps.metrics.jobDuration.observe(
+        { action: request.actionId, outcome: state },
+        (finishedAt - started) / 1000,
+      );
+      this.log.info({ state, outcome: fields.outcome }, 'action finished');
+    }
+    if (FINAL_STATES.has(current.state) && current.phase !== 'done') await this.announceEnd(current);
+  }
+
+  /** Queues the closing reply and the root update, then marks the run done. Safe to repeat. */
+  async announceEnd(request: OpsRequest): Promise<void> {
+    const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
+    await this.deps.outbox.push(
+      request.id,
+      {
+        key: 'final',
+        kind: 'reply',
+        message: failed
+          ? { ...finalReply(request), text: failureBroadcastText(request) }
+          : finalReply(request),
+        broadcast: failed,
+      },
+      Outbox.root(request.version),
+    );
+    await this.deps.store.patch(request.id, { phase: 'done' });
+  }
+
+  private logFailure(failure: OpsError): void {
+    if (failure.code === 'internal')
+      this.log.error({ err: failure.cause }, 'action failed with an internal error');
+    else this.log.warn({ code: failure.code }, failure.message);
+  }
+}
+
+function outcomeState(progress: ActionProgress): RequestState {
+  return progress.outcome === 'running' ? 'running' : progress.outcome;
+}
+
+function backoff(faults: number): number {
+  const base = Math.min(MAX_FAULT_BACKOFF_MS, 1_000 * 2 ** faults);
+  return base / 2 + Math.random() * (base / 2);
+}

@@ -1,0 +1,110 @@
+import { type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createDeliverProcessor, type DeliverDeps } from './deliver-slack.js';
+import { createExpireProcessor } from './expire-request.js';
+import { ACTIONS_QUEUE, EXPIRE_JOB, type Queues, RECONCILE_JOB, RUN_JOB, SLACK_QUEUE } from './queues.js';
+import { createReconcileProcessor } from './reconcile.js';
+import { createRunGiveUp, createRunProcessor, type RunDeps } from './run-action.js';
+
+/** The worker half of opsbot: one BullMQ worker per queue, and a bounded, graceful close. */
+
+export interface WorkersOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  slackConcurrency: number;
+  lockDuration: number;
+  stalledInterval: number;
+  queues: Queues;
+  run: RunDeps;
+  deliver: DeliverDeps;
+  log: Logger;
+  /** How often approved-but-unqueued requests are looked for. */
+  reconcileEveryMs?: number;
+}
+
+export interface Workers {
+  /** True while both workers are running (for /readyz). */
+  running(): boolean;
+  /** Stops taking jobs, lets active steps finish for up to `graceMs`, then hands the rest back. */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startWorkers(options: WorkersOptions): Promise<Workers> {
+  const run = createRunProcessor(options.run);
+  const giveUp = createRunGiveUp(options.run);
+  const expire = createExpireProcessor(options.run);
+  const reconcile = createReconcileProcessor({
+    store: options.run.store,
+    queues: options.queues,
+    log: options.log,
+  });
+  const actions = new Worker(
+    ACTIONS_QUEUE,
+    async (job: Job, token?: string) => {
+      switch (job.name) {
+        case RUN_JOB:
+          return run(job, token);
+        case EXPIRE_JOB:
+          return expire(job);
+        case RECONCILE_JOB:
+          return reconcile();
+        default:
+          options.log.warn({ job: job.name }, 'unknown job name; ignored');
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDuration,
+      stalledInterval: options.stalledInterval,
+      autorun: false,
+    },
+  );
+  const slack = new Worker(SLACK_QUEUE, createDeliverProcessor(options.deliver), {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.slackConcurrency,
+    lockDuration: options.lockDuration,
+    stalledInterval: options.stalledInterval,
+    autorun: false,
+  });
+  for (const worker of [actions, slack]) {
+    worker.on('error', (error) => options.log.error({ err: error, queue: worker.name }, 'worker error'));
+    worker.on('failed', (job, error) => {
+      options.log.error({ err: error, job: job?.id, attempts: job?.attemptsMade }, 'job step failed');
+      if (job?.name === RUN_JOB && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        giveUp((job.data as { requestId: string }).requestId).catch((failure: Error) =>
+          options.log.error({ err: failure, job: job.id }, 'could not record the end of a failed run'),
+        );
+      }
+    });
+  }
+  await options.queues.actions.upsertJobScheduler(
+    'reconcile-enqueues',
+    { every: options.reconcileEveryMs ?? 15_000 },
+    { name: RECONCILE_JOB, data: {} },
+  );
+  void actions.run();
+  void slack.run();
+  await Promise.all([actions.waitUntilReady(), slack.waitUntilReady()]);
+
+  return {
+    running: () => actions.isRunning() && slack.isRunning(),
+    close: async (graceMs) => {
+      const closing = Promise.all([actions.close(), slack.close()]);
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
+      ]);
+      if (timedOut) {
+        // Active steps did not finish in time: stop waiting. Their locks lapse and another worker
+        // picks them up as stalled; every step is safe to repeat.
+        options.log.warn({ graceMs }, 'steps still active at shutdown; handing them back');
+        await Promise.all([actions.close(true), slack.close(true)]);
+      }
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * The request a piece of work belongs to, carried implicitly through async calls so that log
+ * lines and vendor-call audit records made deep inside a vendor client still name it.
+ */
+export interface WorkContext {
+  requestId: string;
+  correlationId: string;
+}
+
+export const workContext = new AsyncLocalStorage<WorkContext>();

@@ -1,0 +1,143 @@
+import type { Logger } from 'pino';
+import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
+import { enqueueRun } from '../jobs/reconcile.js';
+import type { Metrics } from '../observability/metrics.js';
+import { Outbox } from '../slack/outbox.js';
+import type { Policy } from './policy.js';
+import type { NewRequest, RequestStore } from './store.js';
+import type { OpsRequest } from './types.js';
+
+/**
+ * Opening a request and deciding on it (approve, cancel). Called by the Slack handlers of any web
+ * process; every decision is one compare-and-set in Redis, so concurrent clicks, users, processes
+ * and Slack retries produce exactly one outcome.
+ */
+
+export type Decision = { ok: true; request: OpsRequest } | { ok: false; reason: string };
+
+export interface LifecycleDeps {
+  store: RequestStore;
+  outbox: Outbox;
+  queues: Queues;
+  policy: Policy;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export class RequestLifecycle {
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  /** Records a new request, arms its expiry and queues its approval message. */
+  async open(fields: NewRequest): Promise<OpsRequest> {
+    const request = await this.deps.store.create(fields);
+    await this.deps.queues.actions.add(
+      EXPIRE_JOB,
+      { requestId: request.id },
+      { jobId: `expire-${request.id}`, delay: Math.max(0, request.expiresAt - Date.now()) },
+    );
+    await this.deps.outbox.push(request.id, Outbox.root(request.version));
+    this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'requested' });
+    this.deps.log.info(
+      {
+        requestId: request.id,
+        correlationId: request.correlationId,
+        action: request.actionId,
+        target: request.target,
+        user: request.requester,
+      },
+      'request opened',
+    );
+    return request;
+  }
+
+  async approve(requestId: string, user: string, now = Date.now()): Promise<Decision> {
+    const request = await this.deps.store.get(requestId);
+    if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+    if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
+    if (now >= request.expiresAt)
+      return this.refuse('late', `request ${requestId} expired; ask for it again.`);
+    if (!(await this.deps.policy.mayApprove(request.actionId, user))) {
+      return this.refuse(
+        'refused',
+        `you are not allowed to approve ${request.actionId}. Nothing was changed.`,
+      );
+    }
+    if (this.deps.policy.selfApprovalRefused(request.actionId, request.highRisk, request.requester, user)) {
+      return this.refuse(
+        'refused',
+        `${request.actionId} is high-risk: someone other than the requester must approve it.`,
+      );
+    }
+    const result = await this.deps.store.transition(
+      requestId,
+      ['pending'],
+      'approved',
+      { kind: 'approved', actor: user, text: 'approved' },
+      { approver: user, decidedAt: now },
+      { notAfterExpiry: true, markToEnqueue: true, now },
+    );
+    if (!result.ok) {
+      const current = await this.deps.store.get(requestId);
+      return this.refuse(
+        result.state === 'late' ? 'late' : 'duplicate',
+        result.state === 'late'
+          ? `request ${requestId} expired; ask for it again.`
+          : alreadyDecided(current ?? request),
+      );
+    }
+    await enqueueRun(this.deps.queues.actions, requestId);
+    await this.deps.store.enqueued(requestId);
+    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
+    this.deps.metrics.approvals.inc({ result: 'approved' });
+    this.deps.log.info({ requestId, correlationId: request.correlationId, user }, 'request approved');
+    return {
+      ok: true,
+      request: { ...request, state: 'approved', approver: user, version: request.version + 1 },
+    };
+  }
+
+  /** Withdraws a pending request. The requester and anyone who may approve it can do this. */
+  async withdraw(requestId: string, user: string, now = Date.now()): Promise<Decision> {
+    const request = await this.deps.store.get(requestId);
+    if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+    if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
+    const allowed = user === request.requester || (await this.deps.policy.mayApprove(request.actionId, user));
+    if (!allowed)
+      return this.refuse(
+        'refused',
+        `only the requester or an approver of ${request.actionId} can cancel it.`,
+      );
+    const result = await this.deps.store.transition(
+      requestId,
+      ['pending'],
+      'cancelled',
+      { kind: 'cancelled', actor: user, text: 'withdrawn before approval' },
+      { cancelledBy: user, decidedAt: now, finishedAt: now, phase: 'done' },
+    );
+    if (!result.ok)
+      return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
+    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
+    this.deps.metrics.approvals.inc({ result: 'cancelled' });
+    this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'cancelled' });
+    return { ok: true, request: { ...request, state: 'cancelled', cancelledBy: user } };
+  }
+
+  private refuse(result: string, reason: string): Decision {
+    this.deps.metrics.approvals.inc({ result });
+    return { ok: false, reason };
+  }
+}
+
+function alreadyDecided(request: OpsRequest): string {
+  switch (request.state) {
+    case 'approved':
+    case 'running':
+      return `request ${request.id} was already approved by <@${request.approver}>.`;
+    case 'cancelled':
+      return `request ${request.id} was already cancelled${request.cancelledBy ? ` by <@${request.cancelledBy}>` : ''}.`;
+    case 'expired':
+      return `request ${request.id} expired; ask for it again.`;
+    default:
+      return `request ${request.id} is already ${request.state.replace('_', ' ')}.`;
+  }
+}

@@ -1,0 +1,336 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { ActionProgress } from '../vendors/types.js';
+import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
+
+/**
+ * Requests live in Redis hashes, one per request, with its timeline beside it. Every state change
+ * is one Lua script that checks the current state and writes the new one, so "pending → approved"
+ * happens exactly once however many processes race for it.
+ */
+
+type RedisClient = Redis | Cluster;
+
+/** Compare-and-set on `state`. ARGV: allowed states (comma list), new state, notAfter (ms or ''),
+ * now, event JSON, marker member (or ''), audit min id, then field/value pairs.
+ * KEYS: request, timeline, marker set, audit stream. */
+const TRANSITION = `
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return 'missing' end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
+if not allowed then return current end
+if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
+  return 'late'
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('RPUSH', KEYS[2], ARGV[5])
+redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[7], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[5])
+if ARGV[6] ~= '' then redis.call('SADD', KEYS[3], ARGV[6]) end
+return 'ok'
+`;
+
+/** Creates a request unless the id is taken. KEYS: request, timeline, channel index, all index,
+ * audit stream. ARGV: created at, event JSON, audit min id, then field/value pairs. */
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[3], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
+redis.call('ZADD', KEYS[4], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
+return 1
+`;
+
+const JSON_FIELDS = new Set(['args', 'summary', 'progress']);
+const NUMBER_FIELDS = new Set([
+  'createdAt',
+  'expiresAt',
+  'version',
+  'decidedAt',
+  'startedAt',
+  'deadlineAt',
+  'finishedAt',
+  'reported',
+  'faults',
+]);
+
+export type TransitionResult = { ok: true } | { ok: false; state: RequestState | 'missing' | 'late' };
+
+export type NewRequest = Omit<
+  OpsRequest,
+  'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'correlationId'
+>;
+
+export interface AuditRecord extends TimelineEvent {
+  requestId: string | undefined;
+}
+
+export interface StoreOptions {
+  /** How long finished requests and audit records are kept. Default 90 days. */
+  retentionMs?: number;
+  /** Called with every audit record written (opsbot logs them as JSON). */
+  onAudit?: (record: AuditRecord) => void;
+}
+
+export class RequestStore {
+  readonly retentionMs: number;
+  readonly #onAudit: (record: AuditRecord) => void;
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly prefix: string,
+    options: StoreOptions = {},
+  ) {
+    this.retentionMs = options.retentionMs ?? 90 * 86_400_000;
+    this.#onAudit = options.onAudit ?? (() => {});
+    redis.defineCommand('opsTransition', { numberOfKeys: 4, lua: TRANSITION });
+    redis.defineCommand('opsCreate', { numberOfKeys: 5, lua: CREATE });
+  }
+
+  /** The append-only audit trail of every request, bounded by the retention period. */
+  auditKey(): string {
+    return `${this.prefix}:audit`;
+  }
+
+  private auditMinId(now = Date.now()): string {
+    return String(Math.max(0, now - this.retentionMs));
+  }
+
+  /** Records something that is not tied to a stored request (a refused command, a read). */
+  async audit(event: Omit<TimelineEvent, 'at'>, requestId?: string): Promise<void> {
+    const record = { at: Date.now(), ...event };
+    if (requestId) await this.addEvent(requestId, event);
+    else {
+      await this.redis.xadd(
+        this.auditKey(),
+        'MINID',
+        '~',
+        this.auditMinId(),
+        '*',
+        'request',
+        '',
+        'event',
+        JSON.stringify(record),
+      );
+      this.#onAudit({ ...record, requestId: undefined });
+    }
+  }
+
+  /** Newest audit records first. */
+  async auditTrail(limit: number): Promise<AuditRecord[]> {
+    const entries = await this.redis.xrevrange(this.auditKey(), '+', '-', 'COUNT', limit);
+    return entries.map(([, fields]) => {
+      const values = Object.fromEntries(pairs(fields));
+      return {
+        ...(JSON.parse(values.event ?? '{}') as TimelineEvent),
+        requestId: values.request || undefined,
+      };
+    });
+  }
+
+  key(id: string): string {
+    return `${this.prefix}:req:${id}`;
+  }
+  timelineKey(id: string): string {
+    return `${this.prefix}:req:${id}:timeline`;
+  }
+  channelIndexKey(channel: string): string {
+    return `${this.prefix}:chan:${channel}`;
+  }
+  allIndexKey(): string {
+    return `${this.prefix}:requests`;
+  }
+  /** Approved requests whose run job may not be queued yet (the enqueue outbox). */
+  toEnqueueKey(): string {
+    return `${this.prefix}:to-enqueue`;
+  }
+
+  async create(fields: NewRequest): Promise<OpsRequest> {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const request: OpsRequest = {
+        ...fields,
+        id: newRequestId(),
+        state: 'pending',
+        version: 1,
+        phase: 'queued',
+        reported: 0,
+        faults: 0,
+        correlationId: randomBytes(8).toString('hex'),
+      };
+      const event: TimelineEvent = {
+        at: request.createdAt,
+        kind: 'requested',
+        actor: request.requester,
+        text: 'requested',
+      };
+      const created = await (this.redis as unknown as Scripts).opsCreate(
+        this.key(request.id),
+        this.timelineKey(request.id),
+        this.channelIndexKey(request.channel),
+        this.allIndexKey(),
+        this.auditKey(),
+        String(request.createdAt),
+        JSON.stringify(event),
+        this.auditMinId(),
+        ...encode(request),
+      );
+      if (created === 1) {
+        this.#onAudit({ ...event, requestId: request.id });
+        return request;
+      }
+    }
+    throw new Error('could not allocate a request id');
+  }
+
+  async get(id: string): Promise<OpsRequest | undefined> {
+    const hash = await this.redis.hgetall(this.key(id));
+    return hash.id ? decode(hash) : undefined;
+  }
+
+  async timeline(id: string): Promise<TimelineEvent[]> {
+    const items = await this.redis.lrange(this.timelineKey(id), 0, -1);
+    return items.map((item) => JSON.parse(item) as TimelineEvent);
+  }
+
+  /**
+   * Moves a request from one of `from` to `to`, writing `fields` and a timeline event, atomically.
+   * `notAfterExpiry` refuses the change once the approval window has passed (a late click).
+   * `markToEnqueue` records the id in the enqueue outbox in the same step.
+   */
+  async transition(
+    id: string,
+    from: RequestState[],
+    to: RequestState,
+    event: Omit<TimelineEvent, 'at'> & { at?: number },
+    fields: Partial<OpsRequest> = {},
+    options: { notAfterExpiry?: boolean; markToEnqueue?: boolean; now?: number } = {},
+  ): Promise<TransitionResult> {
+    const now = options.now ?? Date.now();
+    const record = { at: now, ...event };
+    const result = await (this.redis as unknown as Scripts).opsTransition(
+      this.key(id),
+      this.timelineKey(id),
+      this.toEnqueueKey(),
+      this.auditKey(),
+      from.join(','),
+      to,
+      options.notAfterExpiry ? '1' : '',
+      String(now),
+      JSON.stringify(record),
+      options.markToEnqueue ? id : '',
+      this.auditMinId(now),
+      ...encode(fields),
+    );
+    if (result === 'ok') {
+      this.#onAudit({ ...record, requestId: id });
+      if (FINAL_STATE_SET.has(to)) await this.expireFinished(id);
+      return { ok: true };
+    }
+    return { ok: false, state: result as RequestState | 'missing' | 'late' };
+  }
+
+  /** Writes run fields that do not change the state (progress, counters). */
+  async patch(id: string, fields: Partial<OpsRequest>, event?: Omit<TimelineEvent, 'at'>): Promise<void> {
+    const multi = this.redis.multi().hset(this.key(id), ...encode(fields));
+    if (event) this.appendEvent(multi, id, event);
+    await multi.exec();
+  }
+
+  async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
+    await this.appendEvent(this.redis.multi(), id, event).exec();
+  }
+
+  /** A timeline event goes to the request's timeline and to the audit trail together. */
+  private appendEvent(multi: ReturnType<RedisClient['multi']>, id: string, event: Omit<TimelineEvent, 'at'>) {
+    const record = { at: Date.now(), ...event };
+    const json = JSON.stringify(record);
+    this.#onAudit({ ...record, requestId: id });
+    return multi
+      .rpush(this.timelineKey(id), json)
+      .xadd(this.auditKey(), 'MINID', '~', this.auditMinId(record.at), '*', 'request', id, 'event', json);
+  }
+
+  async pendingEnqueues(): Promise<string[]> {
+    return this.redis.smembers(this.toEnqueueKey());
+  }
+
+  async enqueued(id: string): Promise<void> {
+    await this.redis.srem(this.toEnqueueKey(), id);
+  }
+
+  /** Most recent requests in a channel, newest first. */
+  async recentInChannel(channel: string, limit: number): Promise<OpsRequest[]> {
+    const ids = await this.redis.zrevrange(this.channelIndexKey(channel), 0, limit - 1);
+    const requests = await Promise.all(ids.map((id) => this.get(id)));
+    return requests.filter((r): r is OpsRequest => r !== undefined);
+  }
+
+  /** Finished requests are kept for the retention period, then Redis drops them. */
+  private async expireFinished(id: string): Promise<void> {
+    const seconds = Math.ceil(this.retentionMs / 1000);
+    await this.redis.multi().expire(this.key(id), seconds).expire(this.timelineKey(id), seconds).exec();
+  }
+}
+
+const FINAL_STATE_SET = new Set<RequestState>([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+  'timed_out',
+  'unknown',
+]);
+
+interface Scripts {
+  opsTransition(...args: string[]): Promise<string>;
+  opsCreate(...args: string[]): Promise<number>;
+}
+
+/** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
+function newRequestId(): string {
+  const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
+  const bytes = randomBytes(7);
+  let id = 'op-';
+  for (const byte of bytes) id += alphabet[byte % alphabet.length];
+  return id;
+}
+
+function pairs(flat: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+function encode(fields: Partial<OpsRequest>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out.push(
+      key,
+      JSON_FIELDS.has(key)
+        ? JSON.stringify(value)
+        : typeof value === 'boolean'
+          ? value
+            ? '1'
+            : '0'
+          : String(value),
+    );
+  }
+  return out;
+}
+
+function decode(hash: Record<string, string>): OpsRequest {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(hash)) {
+    if (JSON_FIELDS.has(key)) out[key] = JSON.parse(value);
+    else if (NUMBER_FIELDS.has(key)) out[key] = Number(value);
+    else if (key === 'highRisk') out[key] = value === '1';
+    else out[key] = value;
+  }
+  return out as unknown as OpsRequest;
+}
+
+export type { ActionProgress };

@@ -1,0 +1,82 @@
+import type { ActionProgress, ActionSummary } from '../vendors/types.js';
+
+/**
+ * A request's life: pending → approved → running → one final state, or pending → cancelled /
+ * expired. Each arrow happens exactly once: transitions are compare-and-set scripts in Redis.
+ */
+export type RequestState =
+  | 'pending'
+  | 'approved'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'expired'
+  | 'timed_out'
+  /** The vendor call may or may not have happened and it could not be told which. */
+  | 'unknown';
+
+export const FINAL_STATES: ReadonlySet<RequestState> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+  'timed_out',
+  'unknown',
+]);
+
+/** Where the job state machine stands. Lives in the request record so any worker can resume. */
+export type RunPhase =
+  /** Approved, nothing sent to the vendor yet. */
+  | 'queued'
+  /** The vendor call has been started; if a worker finds this phase, the call's fate is unknown. */
+  | 'submitting'
+  /** The vendor accepted the work; following it. */
+  | 'polling'
+  | 'done';
+
+export interface OpsRequest {
+  id: string;
+  actionId: string;
+  vendor: string;
+  target: string;
+  args: unknown;
+  /** What the approval message shows (from the action's `describe`). */
+  summary: ActionSummary;
+  channel: string;
+  requester: string;
+  createdAt: number;
+  expiresAt: number;
+  highRisk: boolean;
+  state: RequestState;
+  /** Increases on every change; root message updates are keyed by it. */
+  version: number;
+  approver?: string | undefined;
+  decidedAt?: number | undefined;
+  /** Who cancelled, or `expiry`. */
+  cancelledBy?: string | undefined;
+  /** ts of the approval message: the thread root. */
+  rootTs?: string | undefined;
+  phase: RunPhase;
+  startedAt?: number | undefined;
+  deadlineAt?: number | undefined;
+  finishedAt?: number | undefined;
+  progress?: ActionProgress | undefined;
+  /** Number of status changes posted in the thread. */
+  reported: number;
+  /** Consecutive transient faults while following the vendor. */
+  faults: number;
+  /** One line on how it ended. */
+  outcome?: string | undefined;
+  /** Correlation id carried through logs, jobs and vendor calls. */
+  correlationId: string;
+  /** The slash command's response_url (30 min, private to the requester); never logged. */
+  responseUrl?: string | undefined;
+}
+
+export interface TimelineEvent {
+  at: number;
+  kind: string;
+  actor?: string | undefined;
+  text: string;
+}

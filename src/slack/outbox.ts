@@ -1,0 +1,74 @@
+import type { Queue } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+import type { SlackMessage } from './blocks.js';
+
+/**
+ * Every message opsbot writes to a channel goes through a per-request outbox in Redis, delivered
+ * in order by the `deliver` job (see jobs/deliver-slack.ts). Each item has a stable key: pushing
+ * the same key twice (a retried job, a repeated click) queues it once, so every update reaches
+ * Slack once, in order, even across crashes and Slack outages.
+ */
+
+export type OutboxItem =
+  /** Post the root message if it has no ts yet, else update it to the request's current state. */
+  | { key: string; kind: 'root' }
+  /** A threaded reply under the root; `broadcast` also shows it in the channel. */
+  | { key: string; kind: 'reply'; message: SlackMessage; broadcast?: boolean };
+
+/** KEYS: list, seen keys, sequence. ARGV: key1, item1, key2, item2… Returns the last new seq or 0. */
+const PUSH = `
+local seq = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('RPUSH', KEYS[1], ARGV[i + 1])
+    seq = redis.call('INCR', KEYS[3])
+  end
+end
+return seq
+`;
+
+export const DELIVER_JOB = 'deliver';
+
+export interface DeliverJobData {
+  requestId: string;
+}
+
+export class Outbox {
+  constructor(
+    readonly redis: Redis | Cluster,
+    readonly prefix: string,
+    private readonly slackQueue: Queue<DeliverJobData>,
+  ) {
+    redis.defineCommand('opsOutboxPush', { numberOfKeys: 3, lua: PUSH });
+  }
+
+  listKey(requestId: string): string {
+    return `${this.prefix}:req:${requestId}:outbox`;
+  }
+  seenKey(requestId: string): string {
+    return `${this.prefix}:req:${requestId}:outbox-seen`;
+  }
+  seqKey(requestId: string): string {
+    return `${this.prefix}:req:${requestId}:outbox-seq`;
+  }
+
+  /** Queues items for delivery; items whose key was queued before are skipped. */
+  async push(requestId: string, ...items: OutboxItem[]): Promise<void> {
+    const args = items.flatMap((item) => [item.key, JSON.stringify(item)]);
+    const seq = await (
+      this.redis as unknown as { opsOutboxPush(...a: string[]): Promise<number> }
+    ).opsOutboxPush(this.listKey(requestId), this.seenKey(requestId), this.seqKey(requestId), ...args);
+    // One job per new item; whichever runs first delivers everything queued so far, in order.
+    if (seq > 0) await this.kick(requestId, String(seq));
+  }
+
+  /** Makes sure a delivery job will look at this request's outbox. */
+  async kick(requestId: string, suffix: string): Promise<void> {
+    await this.slackQueue.add(DELIVER_JOB, { requestId }, { jobId: `deliver-${requestId}-${suffix}` });
+  }
+
+  /** A root update keyed by the request version, so each state is rendered once. */
+  static root(version: number): OutboxItem {
+    return { key: `root@${version}`, kind: 'root' };
+  }
+}

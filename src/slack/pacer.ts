@@ -1,0 +1,55 @@
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * Paces writes per channel across every process, with a token bucket in Redis: about one
+ * message a second with short bursts (Slack's documented limit for chat.postMessage), and a
+ * channel-wide pause when Slack answers 429 with Retry-After.
+ */
+
+/** KEYS: bucket hash. ARGV: now ms, rate per second, burst. Returns 0 (go) or ms to wait. */
+const TAKE = `
+local now = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blockedUntil')
+local blocked = tonumber(state[3] or '0')
+if now < blocked then return blocked - now end
+local tokens = tonumber(state[1] or ARGV[3])
+local at = tonumber(state[2] or ARGV[1])
+tokens = math.min(burst, tokens + (now - at) * rate / 1000)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return wait
+`;
+
+export class ChannelPacer {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly prefix: string,
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {
+    redis.defineCommand('opsPace', { numberOfKeys: 1, lua: TAKE });
+  }
+
+  private key(channel: string): string {
+    return `${this.prefix}:pace:${channel}`;
+  }
+
+  /** Takes a send slot for `channel`: 0 means send now, otherwise wait that many ms and ask again. */
+  async take(channel: string, now = Date.now()): Promise<number> {
+    return (this.redis as unknown as { opsPace(...a: string[]): Promise<number> }).opsPace(
+      this.key(channel),
+      String(now),
+      String(this.perSecond),
+      String(this.burst),
+    );
+  }
+
+  /** Slack said 429: nobody writes to this channel until Retry-After has passed. */
+  async block(channel: string, ms: number, now = Date.now()): Promise<void> {
+    await this.redis.hset(this.key(channel), 'blockedUntil', String(now + ms));
+  }
+}

@@ -1,0 +1,70 @@
+import type { Logger } from 'pino';
+import { InputError } from '../errors.js';
+import { makeClientDeps } from './client-deps.js';
+import type { VendorCallObserver } from './http.js';
+import { findVendor } from './registry.js';
+import type { TargetCommon } from './types.js';
+
+/**
+ * One vendor client per configured target per process, created on first use and shared by every
+ * job: that is what lets a token be minted once per target and reused by thousands of actions.
+ */
+export class VendorClients {
+  readonly #clients = new Map<string, unknown>();
+
+  constructor(
+    private readonly targets: ReadonlyMap<string, ReadonlyMap<string, TargetCommon>>,
+    private readonly log: Logger,
+    private readonly observer?: VendorCallObserver,
+  ) {}
+
+  /** The target a command means: the one named, or the only one configured. */
+  resolveTarget(vendorName: string, requested: string | undefined): string {
+    const names = [...(this.targets.get(vendorName)?.keys() ?? [])];
+    if (requested !== undefined) {
+      if (names.includes(requested)) return requested;
+      throw new InputError(
+        names.length === 0
+          ? `no ${vendorName} targets are configured`
+          : `unknown ${vendorName} target "${requested.slice(0, 40)}" (configured: ${names.join(', ')})`,
+      );
+    }
+    if (names.length === 1) return names[0]!;
+    throw new InputError(
+      names.length === 0
+        ? `no ${vendorName} targets are configured; add one under targets.${vendorName} in the config file`
+        : `several ${vendorName} targets are configured (${names.join(', ')}): add --target <name>`,
+    );
+  }
+
+  get<Client>(vendorName: string, targetName: string): Client {
+    const key = `${vendorName}/${targetName}`;
+    let client = this.#clients.get(key);
+    if (!client) {
+      const vendor = findVendor(vendorName);
+      const target = this.targets.get(vendorName)?.get(targetName);
+      if (!vendor || !target) throw new InputError(`target ${key} is not configured (any more)`);
+      client = vendor.createClient(
+        target,
+        makeClientDeps({
+          vendor: vendorName,
+          target,
+          baseUrl: vendor.baseUrl(target),
+          log: this.log,
+          observer: this.observer,
+        }),
+      );
+      this.#clients.set(key, client);
+    }
+    return client as Client;
+  }
+
+  /** Targets that skip certificate checks, to be named loudly at start. */
+  insecureTargets(): string[] {
+    const out: string[] = [];
+    for (const [vendor, byName] of this.targets) {
+      for (const [name, target] of byName) if (target.tls?.insecureSkipVerify) out.push(`${vendor}/${name}`);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+
+const EXAMPLE_ENV = {
+  SLACK_BOT_TOKEN: 'xoxb-example-token-value',
+  SLACK_SIGNING_SECRET: 'example-signing-secret',
+  ARCGIS_PROD_PASSWORD: 'arcgis-password-value',
+  ECE_PROD_API_KEY: 'ece-api-key-value',
+  HWC_ACCESS_KEY: 'hwc-access-key-value',
+  HWC_SECRET_KEY: 'hwc-secret-key-value',
+};
+
+function example(): Record<string, any> {
+  return parse(readFileSync('opsbot.example.yml', 'utf8'));
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('loads the documented example, resolving secrets from the environment and files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-config-'));
+    writeFileSync(join(dir, 'cckm'), 'cckm-password-value\n');
+    const doc = example();
+    doc.targets.cckm.prod.password = { file: join(dir, 'cckm') };
+    doc.targets.cckm.prod.tls = {};
+    doc.targets.ece.prod.tls = {};
+    const config = loadConfig({ env: EXAMPLE_ENV, document: doc });
+    expect(config.slack.command).toBe('/ops');
+    expect(config.targets.get('arcgis')?.get('prod')).toMatchObject({
+      name: 'prod',
+      username: 'opsbot-admin',
+    });
+    const cckm = config.targets.get('cckm')?.get('prod') as unknown as { password: { reveal(): string } };
+    expect(cckm.password.reveal()).toBe('cckm-password-value');
+    expect(JSON.stringify(cckm)).not.toContain('cckm-password-value');
+    expect(config.actions.get('workspace.server.reinstall')).toMatchObject({
+      highRisk: true,
+      timing: { deadlineMs: 3_600_000 },
+    });
+    expect(config.actions.get('ece.resource.restart')?.whenBusy).toBe('refuse');
+    expect(config.policy.approvalTimeout).toBe(15 * 60_000);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads the file named by OPSBOT_CONFIG, with REDIS_URL and OPSBOT_ROLES overriding it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-config-'));
+    const path = join(dir, 'opsbot.yml');
+    writeFileSync(
+      path,
+      'slack:\n  botToken: { env: T }\n  signingSecret: { env: S }\npolicy:\n  channels: ["*"]\n',
+    );
+    const config = loadConfig({
+      env: {
+        OPSBOT_CONFIG: path,
+        T: 'xoxb-1',
+        S: 'secret-1',
+        REDIS_URL: 'redis://10.0.0.9:6380',
+        OPSBOT_ROLES: 'worker',
+      },
+    });
+    expect(config.redis.url).toBe('redis://10.0.0.9:6380');
+    expect(config.roles).toEqual(['worker']);
+  });
+
+  it('names the key and the problem for every mistake, all at once', () => {
+    const doc = example();
+    doc.slack.botToken = 'xoxb-written-inline';
+    doc.targets.cckm.prod.password = { env: 'ARCGIS_PROD_PASSWORD' };
+    doc.targets.ece.prod.apiKey = { env: 'MISSING_VARIABLE' };
+    doc.policy.approvalTimeout = 'soon';
+    const problems = problemsOf(() => loadConfig({ env: EXAMPLE_ENV, document: doc }));
+    expect(problems).toHaveLength(3);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^slack\.botToken: must be a secret reference/),
+        expect.stringMatching(/^policy\.approvalTimeout: "soon" is not a duration/),
+        expect.stringMatching(
+          /^targets\.ece\.prod\.apiKey: environment variable MISSING_VARIABLE is not set/,
+        ),
+      ]),
+    );
+  });
+
+  it('reports vendor target and policy problems with their full key', () => {
+    const doc = example();
+    doc.targets.arcgis.prod.url = 'ftp://gis';
+    doc.targets.nagios = { x: {} };
+    doc.policy.actions['ece.resource.reboot'] = {};
+    doc.targets.ece.prod.tls = {};
+    doc.targets.cckm.prod.password = { env: 'ARCGIS_PROD_PASSWORD' };
+    doc.targets.cckm.prod.tls = {};
+    const problems = problemsOf(() => loadConfig({ env: EXAMPLE_ENV, document: doc }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'targets.arcgis.prod.url: must be an http(s) URL',
+        expect.stringMatching(/^targets\.nagios: unknown vendor \(known: arcgis, ece, workspace, cckm\)/),
+        expect.stringMatching(/^policy\.actions\.ece\.resource\.reboot: unknown action/),
+      ]),
+    );
+  });
+
+  it('says where to put the file when it is missing', () => {
+    const problems = problemsOf(() => loadConfig({ env: { OPSBOT_CONFIG: '/nonexistent/opsbot.yml' } }));
+    expect(problems[0]).toContain('config file /nonexistent/opsbot.yml not found (set OPSBOT_CONFIG');
+  });
+});

@@ -1,0 +1,233 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { type Opsbot, startOpsbot } from '../../src/app.js';
+import { loadConfig } from '../../src/config/load.js';
+import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../src/devtools/fake-slack.js';
+import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { createLogger } from '../../src/log.js';
+import { APPROVE_ACTION, CANCEL_ACTION } from '../../src/slack/blocks.js';
+
+/**
+ * The whole bot for a test: real Redis (own key prefix), a fake Slack Web API, and opsbot started
+ * from a config document exactly as production starts it. Tests talk to it only over HTTP with
+ * signed requests, and read what it did from the fake Slack and Redis.
+ */
+
+export const USERS = {
+  requester: 'U0REQUEST1',
+  approver: 'U0APPROVE1',
+  /** In the approvers' user group, not listed by id. */
+  groupApprover: 'U0GROUPAP1',
+  outsider: 'U0OUTSIDE1',
+} as const;
+export const CHANNEL = 'C0OPSCHAN1';
+export const APPROVER_GROUP = 'S0APPROVER';
+
+export interface HarnessOptions {
+  /** Vendor targets, as in the config file (secrets as `{ env: NAME }`). */
+  targets: Record<string, Record<string, unknown>>;
+  /** Extra environment for secret references. */
+  env?: Record<string, string>;
+  /** Per-action policy overrides (merged over fast test timings). */
+  actions?: Record<string, Record<string, unknown>>;
+  approvalTimeout?: string;
+  slackRateLimit?: { perSecond: number; burst: number };
+  /** Redis URL to use instead of the suite's private server. */
+  redisUrl?: string;
+  roles?: Array<'web' | 'worker'>;
+}
+
+export interface Harness {
+  opsbot: Opsbot;
+  slack: FakeSlack;
+  redis: Redis;
+  prefix: string;
+  secrets: string[];
+  logLines: string[];
+  command(user: string, text: string): Promise<{ status: number; responseUrl: string }>;
+  click(user: string, action: 'approve' | 'cancel', requestId: string): Promise<number>;
+  /** The approval message of a request (found by its request id), once posted. */
+  root(requestId: string): FakeSlackMessage | undefined;
+  thread(requestId: string): FakeSlackMessage[];
+  ephemerals(user: string): FakeSlackMessage[];
+  /** Waits for the bot to post a new approval message and returns its request id. */
+  nextRequestId(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const FAST_TIMING = { pollInterval: '30ms', firstPollDelay: '20ms', deadline: '20s' };
+
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  const botToken = `xoxb-test-${randomBytes(12).toString('hex')}`;
+  const signingSecret = randomBytes(16).toString('hex');
+  const slack = await startFakeSlack({
+    botToken,
+    userGroups: { [APPROVER_GROUP]: [USERS.groupApprover] },
+    rateLimit: options.slackRateLimit,
+  });
+  const env = { SLACK_BOT_TOKEN: botToken, SLACK_SIGNING_SECRET: signingSecret, ...options.env };
+  const actionIds = [
+    'arcgis.deployment.refresh',
+    'arcgis.groups.refresh',
+    'ece.resource.restart',
+    'workspace.server.reinstall',
+    'cckm.dsm.refresh',
+    'cckm.dsm.refresh-status',
+  ];
+  const actions = Object.fromEntries(
+    actionIds.map((id) => [id, { ...FAST_TIMING, ...options.actions?.[id] }]),
+  );
+  const config = loadConfig({
+    env,
+    document: {
+      slack: {
+        botToken: { env: 'SLACK_BOT_TOKEN' },
+        signingSecret: { env: 'SLACK_SIGNING_SECRET' },
+        apiUrl: slack.apiUrl,
+        burst: 50,
+        perChannelPerSecond: 200,
+      },
+      redis: { url: options.redisUrl ?? inject('redisUrl'), prefix },
+      server: { port: 0, host: '127.0.0.1' },
+      roles: options.roles ?? ['web', 'worker'],
+      worker: { shutdownGrace: '2s' },
+      targets: options.targets,
+      policy: {
+        channels: [CHANNEL],
+        approvalTimeout: options.approvalTimeout ?? '15m',
+        defaults: {
+          requesters: { users: [USERS.requester, USERS.approver] },
+          approvers: { users: [USERS.approver, USERS.requester], groups: [APPROVER_GROUP] },
+        },
+        actions,
+      },
+    },
+  });
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  const log = createLogger({ level: 'debug', destination: sink });
+  const opsbot = await startOpsbot(config, { log });
+  const redis = new Redis(options.redisUrl ?? inject('redisUrl'));
+  const peer: SlackPeer = { botUrl: opsbot.url, signingSecret };
+  const seenRoots = new Set<string>();
+  const secrets = [botToken, signingSecret, ...Object.values(options.env ?? {})];
+
+  const roots = () => slack.messages.filter((m) => m.channel === CHANNEL && !m.thread_ts && !m.ephemeralTo);
+  const requestIdOf = (message: FakeSlackMessage) =>
+    (message.metadata as { event_payload?: { request_id?: string } } | undefined)?.event_payload?.request_id;
+  const root = (requestId: string) => roots().find((m) => requestIdOf(m) === requestId);
+
+  return {
+    opsbot,
+    slack,
+    redis,
+    prefix,
+    secrets,
+    logLines,
+    command: async (user, text) => {
+      const responseUrl = slack.responseUrl(user, CHANNEL);
+      const sent = await sendSlashCommand(peer, {
+        command: '/ops',
+        text,
+        userId: user,
+        channelId: CHANNEL,
+        responseUrl,
+      });
+      return { status: sent.status, responseUrl };
+    },
+    click: async (user, action, requestId) => {
+      const message = root(requestId);
+      if (!message) throw new Error(`no approval message for ${requestId}`);
+      const sent = await sendButtonClick(peer, {
+        actionId: action === 'approve' ? APPROVE_ACTION : CANCEL_ACTION,
+        value: requestId,
+        userId: user,
+        channelId: CHANNEL,
+        messageTs: message.ts,
+        responseUrl: slack.responseUrl(user, CHANNEL),
+      });
+      return sent.status;
+    },
+    root,
+    thread: (requestId) => {
+      const message = root(requestId);
+      return message ? slack.thread(CHANNEL, message.ts) : [];
+    },
+    ephemerals: (user) => slack.messages.filter((m) => m.ephemeralTo === user),
+    nextRequestId: async () => {
+      let found: string | undefined;
+      await waitFor(() => {
+        const fresh = roots().find((m) => !seenRoots.has(m.ts));
+        if (fresh) {
+          seenRoots.add(fresh.ts);
+          found = requestIdOf(fresh);
+        }
+        return found !== undefined;
+      }, 'an approval message');
+      return found!;
+    },
+    stop: async () => {
+      await opsbot.stop();
+      await slack.close();
+      await deleteKeys(redis, prefix);
+      redis.disconnect();
+      assertNoSecretLeaked(secrets, logLines, slack);
+    },
+  };
+}
+
+/**
+ * Every test that uses the harness ends by scanning everything the bot logged and everything it
+ * sent to Slack for every configured secret value.
+ */
+function assertNoSecretLeaked(secrets: string[], logLines: string[], slack: FakeSlack): void {
+  const traffic = [
+    ...logLines,
+    ...slack.calls.map((call) => JSON.stringify(call.args)),
+    ...slack.messages.map((message) => JSON.stringify(message)),
+  ].join('\n');
+  for (const secret of secrets) {
+    if (secret.length >= 6 && traffic.includes(secret)) {
+      throw new Error(
+        `a configured secret (${secret.slice(0, 3)}…) appeared in the logs or in Slack traffic`,
+      );
+    }
+  }
+}
+
+/** Removes every key under a prefix (tests share one Redis and clean up after themselves). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** Polls until `check` holds; fails naming what it waited for. Tests never assert on time. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** All the text a person would read in a message: its fallback text and every block's text. */
+export function textOf(message: FakeSlackMessage | undefined): string {
+  if (!message) return '';
+  return `${message.text}\n${JSON.stringify(message.blocks ?? [])}`;
+}
