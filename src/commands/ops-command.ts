@@ -12,6 +12,7 @@ import type { RequestStore } from '../requests/store.js';
 import { dryRunMessage, readAnswerMessage, type SlackMessage, section } from '../slack/blocks.js';
 import { historyMessage, statusMessage } from '../slack/request-views.js';
 import type { VendorClients } from '../vendors/clients.js';
+import { findActionById } from '../vendors/registry.js';
 import { helpText } from './help.js';
 import { type OpsCommand, parseOpsCommand } from './parse.js';
 
@@ -117,10 +118,17 @@ async function dispatch(
     }
     case 'cancel': {
       const request = await deps.store.get(parsed.requestId);
-      if (request && request.state !== 'pending') {
-        throw new InputError(
-          `request ${parsed.requestId} is ${request.state.replace('_', ' ')}; only a pending request can be cancelled from Slack`,
+      if (request?.state === 'approved' || request?.state === 'running') {
+        const canVendorCancel = Boolean(findActionById(request.actionId)?.action.cancel);
+        const decision = await deps.lifecycle.stopInFlight(parsed.requestId, user, canVendorCancel);
+        await reply(
+          section(
+            decision.ok
+              ? `Asked to cancel \`${parsed.requestId}\`; the thread shows what happens.`
+              : `:warning: ${decision.reason}`,
+          ),
         );
+        return;
       }
       const decision = await deps.lifecycle.withdraw(parsed.requestId, user);
       await reply(

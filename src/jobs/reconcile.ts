@@ -9,7 +9,12 @@ import { type Queues, RUN_JOB } from './queues.js';
  * derived from the request id.
  */
 export async function enqueueRun(actions: Queue, requestId: string): Promise<void> {
-  await actions.add(RUN_JOB, { requestId }, { jobId: `run-${requestId}` });
+  await actions.add(RUN_JOB, { requestId }, { jobId: runJobId(requestId) });
+}
+
+/** One run job per request: its id is derived from the request id, so a second add is a no-op. */
+export function runJobId(requestId: string): string {
+  return `run-${requestId}`;
 }
 
 export function createReconcileProcessor(deps: { store: RequestStore; queues: Queues; log: Logger }) {

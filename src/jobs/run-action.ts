@@ -80,6 +80,12 @@ export function createRunProcessor(deps: RunDeps) {
 
     switch (request.phase) {
       case 'queued':
+        if (request.cancelRequestedBy) {
+          return step.finish(request, 'cancelled', {
+            outcome: 'cancelled before anything was sent to the vendor',
+            cancelledBy: request.cancelRequestedBy,
+          });
+        }
         return step.submit(request);
       case 'submitting':
         return step.finish(request, 'unknown', {
@@ -87,6 +93,7 @@ export function createRunProcessor(deps: RunDeps) {
             'opsbot stopped while sending the request to the vendor, so it may or may not have been received. Check the vendor before trying again.',
         });
       case 'polling':
+        if (request.cancelRequestedBy && request.vendorCancel === undefined) return step.cancel(request);
         return step.poll(request);
       case 'done':
         return;
@@ -232,6 +239,47 @@ class Step {
     return this.sleep(timing.firstPollDelayMs ?? timing.pollIntervalMs);
   }
 
+  /**
+   * Acts on `/ops cancel` for a running action. Where the vendor can cancel, ask it once (the
+   * attempt is recorded first, like a submission) and keep polling: the vendor's own end state
+   * says whether it stopped. Where it cannot, stop following and say the work may go on.
+   */
+  async cancel(request: OpsRequest): Promise<void> {
+    const action = this.action(request);
+    const who = request.cancelRequestedBy!;
+    const last = request.progress!;
+    if (!action.cancel || last.outcome !== 'running') {
+      const job = last.vendorJobId ? ` (vendor job \`${last.vendorJobId}\`)` : '';
+      return this.finish(request, 'cancelled', {
+        outcome: `opsbot stopped following it${job}; ${request.vendor} cannot cancel this work, so it may go on. Last known status ${last.status}`,
+        cancelledBy: who,
+      });
+    }
+    await this.deps.store.patch(
+      request.id,
+      { vendorCancel: 'sending' },
+      { kind: 'vendor-call', text: `asking ${request.vendor} to cancel` },
+    );
+    let answer: string;
+    let vendorCancel: 'sent' | 'refused';
+    try {
+      answer = `:octagonal_sign: Asked ${request.vendor} to cancel: ${await action.cancel(this.context(request), request.args, last)}`;
+      vendorCancel = 'sent';
+    } catch (error) {
+      const failure = toOpsError(error);
+      this.logFailure(failure);
+      answer = `:warning: ${request.vendor} did not take the cancel: ${failure.message}. opsbot keeps following the action.`;
+      vendorCancel = 'refused';
+    }
+    await this.deps.outbox.push(request.id, {
+      key: 'vendor-cancel',
+      kind: 'reply',
+      message: section(answer),
+    });
+    await this.deps.store.patch(request.id, { vendorCancel }, { kind: 'vendor-cancel', text: answer });
+    return this.sleep(0);
+  }
+
   async poll(request: OpsRequest): Promise<void> {
     const action = this.action(request);
     const last = request.progress!;
@@ -282,8 +330,15 @@ class Step {
     return this.sleep(this.timing(request).pollIntervalMs);
   }
 
-  async finish(request: OpsRequest, state: RequestState, fields: { outcome?: string }): Promise<void> {
+  async finish(
+    request: OpsRequest,
+    state: RequestState,
+    fields: { outcome?: string; cancelledBy?: string },
+  ): Promise<void> {
     const finishedAt = Date.now();
+    // A vendor that reports the work cancelled after `/ops cancel` was asked by that person.
+    if (state === 'cancelled' && !fields.cancelledBy && request.cancelRequestedBy)
+      fields = { ...fields, cancelledBy: request.cancelRequestedBy };
     const result = await this.deps.store.transition(
       request.id,
       ['running'],

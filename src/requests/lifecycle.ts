@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
-import { enqueueRun } from '../jobs/reconcile.js';
+import { enqueueRun, runJobId } from '../jobs/reconcile.js';
 import type { Metrics } from '../observability/metrics.js';
+import { section } from '../slack/blocks.js';
 import { Outbox } from '../slack/outbox.js';
 import type { Policy } from './policy.js';
 import type { NewRequest, RequestStore } from './store.js';
@@ -120,6 +121,67 @@ export class RequestLifecycle {
     this.deps.metrics.approvals.inc({ result: 'cancelled' });
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'cancelled' });
     return { ok: true, request: { ...request, state: 'cancelled', cancelledBy: user } };
+  }
+
+  /**
+   * Asks a worker to stop an approved or running action. The request records who asked (once);
+   * the worker acts on it at its next step, which is brought forward: before anything reached the
+   * vendor the action just ends; once it is running, the vendor is asked to cancel where it can,
+   * otherwise opsbot stops following it and says the vendor's work may go on.
+   */
+  async stopInFlight(requestId: string, user: string, canVendorCancel: boolean): Promise<Decision> {
+    const request = await this.deps.store.get(requestId);
+    if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+    const allowed = user === request.requester || (await this.deps.policy.mayApprove(request.actionId, user));
+    if (!allowed)
+      return this.refuse(
+        'refused',
+        `only the requester or an approver of ${request.actionId} can cancel it.`,
+      );
+    if (request.cancelRequestedBy)
+      return this.refuse(
+        'duplicate',
+        `<@${request.cancelRequestedBy}> already asked to cancel ${requestId}.`,
+      );
+    // Compare-and-set on the state it has now; if a worker moved it on meanwhile, try once more.
+    let state = request.state;
+    for (let tries = 0; tries < 3; tries += 1) {
+      if (state !== 'approved' && state !== 'running')
+        return this.refuse('duplicate', alreadyDecided(request));
+      const result = await this.deps.store.transition(
+        requestId,
+        [state],
+        state,
+        { kind: 'cancel-requested', actor: user, text: 'asked to cancel' },
+        { cancelRequestedBy: user },
+      );
+      if (result.ok) break;
+      if (result.state === 'missing' || result.state === 'late')
+        return this.refuse('unknown', `request ${requestId} is gone.`);
+      state = result.state;
+      if (tries === 2) return this.refuse('duplicate', `request ${requestId} is changing; try again.`);
+    }
+    const plan = canVendorCancel
+      ? 'opsbot will ask the vendor to cancel it'
+      : 'the vendor cannot cancel this, so opsbot stops following it (work already sent may go on)';
+    await this.deps.outbox.push(requestId, {
+      key: 'cancel-requested',
+      kind: 'reply',
+      message: section(`:octagonal_sign: <@${user}> asked to cancel: ${plan}.`),
+    });
+    await this.bringForward(requestId);
+    this.deps.metrics.approvals.inc({ result: 'cancel_requested' });
+    return { ok: true, request: { ...request, cancelRequestedBy: user } };
+  }
+
+  /** Runs a request's sleeping run job now, so a cancel does not wait for the next poll. */
+  private async bringForward(requestId: string): Promise<void> {
+    const job = await this.deps.queues.actions.getJob(runJobId(requestId));
+    if (!job || !(await job.isDelayed())) return;
+    await job.promote().catch((error: Error) =>
+      // Promoting races with the job waking up by itself: either way it runs now.
+      this.deps.log.debug({ err: error.message, requestId }, 'run job was not delayed any more'),
+    );
   }
 
   private refuse(result: string, reason: string): Decision {

@@ -55,6 +55,13 @@ export interface OpsRequest {
   decidedAt?: number | undefined;
   /** Who cancelled, or `expiry`. */
   cancelledBy?: string | undefined;
+  /** Who asked, with `/ops cancel`, to stop an approved or running action. */
+  cancelRequestedBy?: string | undefined;
+  /**
+   * The vendor-side cancel of a running action: `sending` is recorded before the call (a worker
+   * that finds it knows the call's fate is unknown and does not repeat it), then `sent` or `refused`.
+   */
+  vendorCancel?: 'sending' | 'sent' | 'refused' | undefined;
   /** ts of the approval message: the thread root. */
   rootTs?: string | undefined;
   phase: RunPhase;
