@@ -88,10 +88,7 @@ export function createRunProcessor(deps: RunDeps) {
         }
         return step.submit(request);
       case 'submitting':
-        return step.finish(request, 'unknown', {
-          outcome:
-            'opsbot stopped while sending the request to the vendor, so it may or may not have been received. Check the vendor before trying again.',
-        });
+        return step.recoverSubmission(request, 'opsbot stopped while sending the request to the vendor');
       case 'polling':
         if (request.cancelRequestedBy && request.vendorCancel === undefined) return step.cancel(request);
         return step.poll(request);
@@ -191,9 +188,10 @@ class Step {
     if (!(await this.holdResource(request))) return;
     // Recorded before the call: if this process dies during it, the next worker knows the call's
     // fate is unknown and must not blindly send it again.
+    const submittedAt = Date.now();
     await this.deps.store.patch(
       request.id,
-      { phase: 'submitting' },
+      { phase: 'submitting', submittedAt },
       { kind: 'vendor-call', text: `calling ${request.vendor}` },
     );
     let progress: ActionProgress;
@@ -211,13 +209,60 @@ class Step {
         return this.sleep(failure.retryAfterMs ?? backoff(request.faults));
       }
       if (failure.delivery === 'uncertain') {
-        return this.finish(request, 'unknown', {
-          outcome: `${failure.message}. The request may or may not have reached the vendor; check it before trying again.`,
-        });
+        return this.recoverSubmission({ ...request, phase: 'submitting', submittedAt }, failure.message);
       }
       this.logFailure(failure);
       return this.finish(request, 'failed', { outcome: failure.message });
     }
+    return this.accepted(request, progress);
+  }
+
+  /**
+   * The start call may or may not have reached the vendor (its answer was lost). It is never sent
+   * again: where the vendor can list its work, find the job it created and follow that; otherwise,
+   * or if nothing shows, end `unknown`, saying so.
+   */
+  async recoverSubmission(request: OpsRequest, why: string): Promise<void> {
+    const action = this.action(request);
+    const since = request.submittedAt ?? request.startedAt ?? request.createdAt;
+    let found: ActionProgress | undefined;
+    if (action.findSubmitted) {
+      try {
+        found = await action.findSubmitted(this.context(request), request.args, since);
+      } catch (error) {
+        const failure = toOpsError(error);
+        if (failure.retryable && request.faults < MAX_SUBMIT_RETRIES) {
+          this.log.warn(
+            { err: failure.message },
+            'could not look for a lost submission yet; will look again',
+          );
+          await this.deps.store.patch(request.id, { faults: request.faults + 1 });
+          return this.sleep(failure.retryAfterMs ?? backoff(request.faults));
+        }
+        this.log.warn({ err: failure.message }, 'could not look for a lost submission');
+      }
+    }
+    if (!found) {
+      const looked = action.findSubmitted
+        ? ` ${request.vendor} showed no sign of it when opsbot looked.`
+        : '';
+      return this.finish(request, 'unknown', {
+        outcome: `${why}, so it may or may not have reached the vendor.${looked} Check the vendor before trying again.`,
+      });
+    }
+    this.log.warn({ vendorJobId: found.vendorJobId }, 'found the work of a submission whose answer was lost');
+    await this.deps.store.addEvent(request.id, {
+      kind: 'reconciled',
+      text: `${why}; found ${found.vendorJobId ?? 'its work'} at the vendor`,
+    });
+    return this.accepted(request, {
+      ...found,
+      detail: `${found.detail ? `${found.detail}; ` : ''}found at the vendor after its answer to the submission was lost`,
+    });
+  }
+
+  /** The vendor took the work: say so, record it, and follow it (or end, if it is already over). */
+  private async accepted(request: OpsRequest, progress: ActionProgress): Promise<void> {
     const polling = progress.outcome === 'running';
     await this.deps.outbox.push(request.id, {
       key: 'submitted',

@@ -51,6 +51,7 @@ const NUMBER_FIELDS = new Set([
   'version',
   'decidedAt',
   'startedAt',
+  'submittedAt',
   'deadlineAt',
   'finishedAt',
   'reported',

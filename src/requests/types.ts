@@ -66,6 +66,8 @@ export interface OpsRequest {
   rootTs?: string | undefined;
   phase: RunPhase;
   startedAt?: number | undefined;
+  /** When the start call was sent: where to look for its work if its answer was lost. */
+  submittedAt?: number | undefined;
   deadlineAt?: number | undefined;
   finishedAt?: number | undefined;
   progress?: ActionProgress | undefined;

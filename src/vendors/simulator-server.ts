@@ -54,6 +54,8 @@ export interface ScriptedFault {
   hang?: boolean;
   /** Destroy the socket without answering. */
   reset?: boolean;
+  /** Do the work, then destroy the socket instead of answering: the caller cannot tell it happened. */
+  loseAnswer?: boolean;
 }
 
 export interface SimServerOptions {
@@ -99,7 +101,7 @@ export async function startSimServer(routes: SimRoute[], options: SimServerOptio
       return;
     }
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-    if (fault?.status !== undefined) {
+    if (fault?.status !== undefined && !fault.loseAnswer) {
       return send(res, { status: fault.status, headers: fault.headers, body: fault.body ?? '' });
     }
     for (const route of compiled) {
@@ -107,7 +109,12 @@ export async function startSimServer(routes: SimRoute[], options: SimServerOptio
       const params = route.match(req.path);
       if (params) {
         try {
-          return send(res, await route.handler(req, params));
+          const answer = await route.handler(req, params);
+          if (fault?.loseAnswer) {
+            res.socket?.destroy();
+            return;
+          }
+          return send(res, answer);
         } catch (error) {
           return send(res, { status: 500, body: { simulatorError: String(error) } });
         }

@@ -119,6 +119,12 @@ export interface ActionDef<Args = any, Client = any> {
   poll?(ctx: ActionContext<Client>, args: Args, last: ActionProgress): Promise<ActionProgress>;
   dryRun?(ctx: ActionContext<Client>, args: Args): Promise<DryRunReport>;
   read?(ctx: ActionContext<Client>, args: Args): Promise<ReadAnswer>;
+  /**
+   * After a start call whose answer was lost (opsbot crashed during it, or the connection broke
+   * after sending), looks for the work it may have created at or after `since` (epoch ms), so it
+   * can be followed instead of being sent again. Undefined: no sign of it at the vendor.
+   */
+  findSubmitted?(ctx: ActionContext<Client>, args: Args, since: number): Promise<ActionProgress | undefined>;
   /** Asks the vendor to stop the work it started, where it can. Returns what the vendor said. */
   cancel?(ctx: ActionContext<Client>, args: Args, last: ActionProgress): Promise<string>;
 }

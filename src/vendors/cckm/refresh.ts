@@ -48,6 +48,9 @@ const args = z
     return { all: false, domains: [...new Set(raw.domains)] };
   });
 
+/** How far the appliance's clock may be behind ours when looking for a refresh we started. */
+const CLOCK_SKEW_MS = 60_000;
+
 /** Most domains listed in a dry run or an approval message; the rest are counted. */
 const MAX_LISTED = 20;
 /** A dry run reads at most this many domains to find the requested ones (10 pages of 100). */
@@ -102,6 +105,19 @@ export const refreshAction: ActionDef<RefreshArgs, CckmClient> = {
 
   async poll(ctx, _args, last) {
     return refreshProgress(await ctx.client.getRefresh(refreshIdOf(last)));
+  },
+
+  async findSubmitted(ctx, args, since) {
+    // Newest first; a lost start is at most seconds old, so the first page is enough. The appliance's
+    // clock may differ from ours: allow a little skew rather than miss our own refresh.
+    const page = await ctx.client.listRefreshes({ skip: 0, limit: 20, sort: '-createdAt' });
+    const wanted = args.all ? undefined : [...args.domains].sort().join(',');
+    const ours = page.resources.find((refresh) => {
+      const created = refresh.createdAt ? Date.parse(refresh.createdAt) : Number.NaN;
+      if (!(created >= since - CLOCK_SKEW_MS)) return false;
+      return wanted === undefined || [...refresh.domains].sort().join(',') === wanted;
+    });
+    return ours ? refreshProgress(ours) : undefined;
   },
 
   async cancel(ctx, _args, last) {
