@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import { registerApprovalButtons } from './commands/approval-buttons.js';
 import { registerOpsCommand } from './commands/ops-command.js';
 import type { Config } from './config/load.js';
+import { queueDashboard } from './http/dashboard.js';
 import { healthRoutes } from './http/health.js';
+import { createRedis } from './jobs/queues.js';
 import { startWorkers, type Workers } from './jobs/workers.js';
 import { createLogger } from './log.js';
 import { auditVendorCall } from './observability/audit.js';
@@ -26,7 +28,7 @@ import { VendorClients } from './vendors/clients.js';
  */
 
 export interface Opsbot {
-  /** Base URL of the HTTP server (`/slack/events`, `/healthz`, `/readyz`, `/metrics`). */
+  /** Base URL of the HTTP server (`/slack/events`, `/healthz`, `/readyz`, `/metrics`, the dashboard). */
   url: string;
   log: Logger;
   metrics: Metrics;
@@ -46,7 +48,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
 
   const connect = (patient: boolean) =>
     connectState({
-      url: config.redis.url,
+      connection: config.redis,
       prefix: config.redis.prefix,
       patient,
       retentionMs: config.audit.retention,
@@ -54,6 +56,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     });
   const webState = isWeb ? connect(false) : undefined;
   const workerState = isWorker ? connect(true) : undefined;
+  // The BullMQ workers' own connection (they duplicate it for their blocking reads).
+  const workerConnection = isWorker ? createRedis(config.redis, { blocking: true }) : undefined;
   const state = (webState ?? workerState)!;
   for (const { redis } of [webState, workerState].filter((s) => s !== undefined)) {
     await untilRedisReady(redis, () => log.warn('waiting for Redis to accept connections'));
@@ -85,6 +89,20 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       workerRunning: () => (isWorker ? (workers?.running() ?? false) : true),
     }),
   );
+  const { dashboard } = config;
+  if (dashboard.enabled && dashboard.password) {
+    web.use(
+      dashboard.path,
+      queueDashboard({
+        path: dashboard.path,
+        username: dashboard.username,
+        password: dashboard.password,
+        readOnly: dashboard.readOnly,
+        queues: [state.queues.actions, state.queues.slack],
+        log,
+      }),
+    );
+  }
 
   let bolt: App | undefined;
   if (webState) {
@@ -118,7 +136,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   if (workerState) {
     const { redis, queues, store, outbox, locks } = workerState;
     workers = await startWorkers({
-      connection: redis.duplicate(),
+      connection: workerConnection!,
       prefix: config.redis.prefix,
       concurrency: config.worker.concurrency,
       lockDuration: config.worker.lockDuration,
@@ -163,6 +181,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       if (bolt && config.slack.appToken) await bolt.stop();
       await workers?.close(config.worker.shutdownGrace);
       await Promise.all([webState?.close(), workerState?.close()]);
+      workerConnection?.disconnect();
       server.closeAllConnections();
       await closed;
       log.info('opsbot stopped');

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { createQueues, createRedis, type Queues } from './jobs/queues.js';
+import type { RedisConnectionConfig } from './config/load.js';
+import { createQueues, createRedis, type Queues, type RedisClient } from './jobs/queues.js';
 import { ResourceLocks } from './requests/resource-lock.js';
 import { type AuditRecord, RequestStore } from './requests/store.js';
 import { Outbox } from './slack/outbox.js';
@@ -10,7 +10,7 @@ import { Outbox } from './slack/outbox.js';
  * patient one (steps wait for Redis to come back instead of failing).
  */
 export interface State {
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   store: RequestStore;
   outbox: Outbox;
@@ -22,7 +22,7 @@ export interface State {
  * Resolves once the connection is up. A fail-fast connection refuses commands while it is still
  * connecting, so a process must not take traffic (or say it started) before this.
  */
-export async function untilRedisReady(redis: Redis, onWait: () => void): Promise<void> {
+export async function untilRedisReady(redis: RedisClient, onWait: () => void): Promise<void> {
   if (redis.status === 'ready') return;
   const nag = setInterval(onWait, 5_000);
   try {
@@ -33,13 +33,13 @@ export async function untilRedisReady(redis: Redis, onWait: () => void): Promise
 }
 
 export function connectState(options: {
-  url: string;
+  connection: RedisConnectionConfig;
   prefix: string;
   patient: boolean;
   retentionMs: number;
   onAudit: (record: AuditRecord) => void;
 }): State {
-  const redis = createRedis(options.url, { blocking: options.patient });
+  const redis = createRedis(options.connection, { blocking: options.patient });
   const queues = createQueues(redis, options.prefix);
   const store = new RequestStore(redis, options.prefix, {
     retentionMs: options.retentionMs,

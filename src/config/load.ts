@@ -29,8 +29,27 @@ export interface ResolvedActionPolicy {
   timing: ActionTiming;
 }
 
+/** How to reach Redis, one of three ways; `createRedis` (jobs/queues.ts) builds the client. */
+export type RedisConnectionConfig =
+  | { mode: 'standalone'; url: string }
+  | {
+      mode: 'sentinel';
+      sentinels: HostPort[];
+      masterName: string;
+      sentinelPassword?: Secret;
+      password?: Secret;
+    }
+  | { mode: 'cluster'; nodes: HostPort[]; password?: Secret };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export interface Config extends Omit<RawConfig, 'targets' | 'redis'> {
-  redis: { url: string; prefix: string };
+  redis: RedisConnectionConfig & { prefix: string };
   /** vendor name → target name → validated target (secrets as `Secret`). */
   targets: ReadonlyMap<string, ReadonlyMap<string, TargetCommon>>;
   /** action id → effective policy (config over the action's own defaults). */
@@ -108,14 +127,22 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  const redisUrl = typeof raw.redis.url === 'string' ? raw.redis.url : raw.redis.url.reveal();
   return deepFreeze({
     ...raw,
-    redis: { url: redisUrl, prefix: raw.redis.prefix },
+    redis: { ...redisConnection(raw.redis), prefix: raw.redis.prefix },
     targets,
     actions,
     source,
   });
+}
+
+function redisConnection({ url, sentinel, cluster }: RawConfig['redis']): RedisConnectionConfig {
+  if (sentinel) return { mode: 'sentinel', ...sentinel };
+  if (cluster) return { mode: 'cluster', ...cluster };
+  return {
+    mode: 'standalone',
+    url: url === undefined ? DEFAULT_REDIS_URL : typeof url === 'string' ? url : url.reveal(),
+  };
 }
 
 function readDocument(path: string): unknown {

@@ -46,6 +46,81 @@ const redisUrl = z.union([
   secretField,
 ]);
 
+/** A Redis node or Sentinel as `host:port` (IPv6 in brackets: `[::1]:6379`). */
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port')
+  .transform((value) => {
+    const at = value.lastIndexOf(':');
+    return { host: value.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(at + 1)) };
+  })
+  .refine(({ port }) => port >= 1 && port <= 65535, 'port must be 1-65535');
+
+/**
+ * The hash tag of a key starting with `prefix`, by Redis Cluster's rule: the text between the
+ * first `{` and the next `}`, if not empty (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+ */
+function hashTagOf(prefix: string): string | undefined {
+  const open = prefix.indexOf('{');
+  const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+  return close > open + 1 ? prefix.slice(open + 1, close) : undefined;
+}
+
+const redisSection = z
+  .object({
+    /** Standalone Redis (the default): a redis:// or rediss:// URL, or a secret reference to one. */
+    url: redisUrl.optional(),
+    /** Redis behind Sentinel: opsbot asks the Sentinels where the master is and follows failovers. */
+    sentinel: z
+      .object({
+        /** Sentinels to ask, as host:port; list several so one being down does not matter. */
+        sentinels: z.array(hostPort).min(1),
+        /** The master's name as the Sentinels know it (`sentinel monitor <name> …`). */
+        masterName: z.string().min(1),
+        /** Password of the Sentinels themselves (their `requirepass`), if they have one. */
+        sentinelPassword: secretField.optional(),
+        /** Password of the master and replicas, if they have one. */
+        password: secretField.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Redis Cluster: a few nodes to start from; the rest are discovered. Needs a hash-tagged prefix. */
+    cluster: z
+      .object({
+        nodes: z.array(hostPort).min(1),
+        /** Password of the cluster nodes, if they have one. */
+        password: secretField.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Key prefix for everything opsbot and BullMQ store; on Cluster it must hold a hash tag like {opsbot}. */
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9{}_-]+$/, 'letters, digits, {}, _ and - only')
+      .default('opsbot'),
+  })
+  .strict()
+  .superRefine((redis, ctx) => {
+    const modes = [
+      redis.url && 'url (or REDIS_URL)',
+      redis.sentinel && 'sentinel',
+      redis.cluster && 'cluster',
+    ].filter(Boolean);
+    if (modes.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: `set only one of url, sentinel and cluster (got ${modes.join(' and ')})`,
+      });
+    // Every Lua script and MULTI of opsbot and BullMQ touches several keys, which Cluster only
+    // allows within one hash slot: the shared hash tag in the prefix puts all keys in one slot.
+    if (redis.cluster && !hashTagOf(redis.prefix))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prefix'],
+        message: `must contain a hash tag such as {opsbot} when redis.cluster is set, so that all keys share one slot (got "${redis.prefix}")`,
+      });
+  });
+
 export const configSchema = z
   .object({
     slack: z
@@ -74,17 +149,8 @@ export const configSchema = z
       .refine((slack) => slack.signingSecret || slack.appToken, {
         message: 'set signingSecret (HTTP mode) or appToken (Socket Mode)',
       }),
-    redis: z
-      .object({
-        url: redisUrl.default('redis://127.0.0.1:6379'),
-        /** Key prefix for everything opsbot and BullMQ store; use a hash tag like {opsbot} on Cluster. */
-        prefix: z
-          .string()
-          .regex(/^[A-Za-z0-9{}_-]+$/, 'letters, digits, {}, _ and - only')
-          .default('opsbot'),
-      })
-      .strict()
-      .default({ url: 'redis://127.0.0.1:6379', prefix: 'opsbot' }),
+    /** Where Redis is: `url` (standalone, default redis://127.0.0.1:6379), `sentinel` or `cluster`. */
+    redis: redisSection.default({ prefix: 'opsbot' }),
     server: z
       .object({
         port: z.number().int().min(0).max(65535).default(3000),
@@ -146,6 +212,35 @@ export const configSchema = z
       })
       .strict()
       .default({ retention: 90 * 86_400_000 }),
+    /** The BullMQ dashboard (bull-board). Off unless enabled; always behind HTTP Basic auth. */
+    dashboard: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Where it is served, on the same HTTP server as `/slack/events`. */
+        path: z
+          .string()
+          .regex(/^(\/[A-Za-z0-9_-]+)+$/, 'must be a path such as /admin/queues')
+          .refine(
+            (path) => !/^\/(slack|healthz|readyz|metrics)(\/|$)/.test(path),
+            'must not overlap /slack/events, /healthz, /readyz or /metrics',
+          )
+          .default('/admin/queues'),
+        username: z
+          .string()
+          .regex(/^[^:\s]+$/, 'must not be empty or contain ":" or spaces')
+          .default('admin'),
+        /** A secret reference; required when enabled. */
+        password: secretField.optional(),
+        /** Retry, clean, remove, promote, pause and add are hidden and refused. Default true. */
+        readOnly: z.boolean().default(true),
+      })
+      .strict()
+      .refine((dashboard) => !dashboard.enabled || dashboard.password, {
+        path: ['password'],
+        message:
+          'is required when dashboard.enabled is true (a secret reference, { env: NAME } or { file: PATH })',
+      })
+      .default({ enabled: false, path: '/admin/queues', username: 'admin', readOnly: true }),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -1,5 +1,6 @@
 import { type ConnectionOptions, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisConnectionConfig } from '../config/load.js';
 
 /**
  * Queue names, job options and Redis connections, in one place.
@@ -36,14 +37,40 @@ export interface RedisRole {
   blocking: boolean;
 }
 
-export function createRedis(url: string, role: RedisRole): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: role.blocking ? null : 2,
-    enableOfflineQueue: role.blocking,
-    // Reconnect forever with a capped delay: Redis restarts must heal by themselves.
-    retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 5_000),
-    lazyConnect: false,
-  });
+/** A connection to standalone Redis, to the master behind Sentinel, or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Every Redis connection opsbot makes comes from here, so each topology gets the same two
+ * behaviours. BullMQ refuses a worker connection whose `maxRetriesPerRequest` is not null (on a
+ * Cluster it reads `redisOptions`), see https://docs.bullmq.io/guide/going-to-production.
+ */
+export function createRedis(connection: RedisConnectionConfig, role: RedisRole): RedisClient {
+  const maxRetriesPerRequest = role.blocking ? null : 2;
+  const enableOfflineQueue = role.blocking;
+  // Reconnect forever with a capped delay: Redis restarts and failovers must heal by themselves.
+  const retryStrategy = (times: number) => Math.min(200 * 2 ** Math.min(times, 6), 5_000);
+  switch (connection.mode) {
+    case 'standalone':
+      return new Redis(connection.url, { maxRetriesPerRequest, enableOfflineQueue, retryStrategy });
+    case 'sentinel':
+      return new Redis({
+        sentinels: connection.sentinels,
+        name: connection.masterName,
+        sentinelPassword: connection.sentinelPassword?.reveal(),
+        password: connection.password?.reveal(),
+        sentinelRetryStrategy: retryStrategy,
+        maxRetriesPerRequest,
+        enableOfflineQueue,
+        retryStrategy,
+      });
+    case 'cluster':
+      return new Cluster(connection.nodes, {
+        enableOfflineQueue,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: { maxRetriesPerRequest, password: connection.password?.reveal() },
+      });
+  }
 }
 
 export interface Queues {

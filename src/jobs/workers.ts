@@ -1,16 +1,23 @@
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createDeliverProcessor, type DeliverDeps } from './deliver-slack.js';
 import { createExpireProcessor } from './expire-request.js';
-import { ACTIONS_QUEUE, EXPIRE_JOB, type Queues, RECONCILE_JOB, RUN_JOB, SLACK_QUEUE } from './queues.js';
+import {
+  ACTIONS_QUEUE,
+  EXPIRE_JOB,
+  type Queues,
+  RECONCILE_JOB,
+  type RedisClient,
+  RUN_JOB,
+  SLACK_QUEUE,
+} from './queues.js';
 import { createReconcileProcessor } from './reconcile.js';
 import { createRunGiveUp, createRunProcessor, type RunDeps } from './run-action.js';
 
 /** The worker half of opsbot: one BullMQ worker per queue, and a bounded, graceful close. */
 
 export interface WorkersOptions {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
   slackConcurrency: number;

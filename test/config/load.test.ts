@@ -70,7 +70,7 @@ describe('configuration', () => {
         OPSBOT_ROLES: 'worker',
       },
     });
-    expect(config.redis.url).toBe('redis://10.0.0.9:6380');
+    expect(config.redis).toMatchObject({ mode: 'standalone', url: 'redis://10.0.0.9:6380' });
     expect(config.roles).toEqual(['worker']);
   });
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type Opsbot, startOpsbot } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../src/devtools/fake-slack.js';
 import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { createRedis } from '../../src/jobs/queues.js';
 import { createLogger } from '../../src/log.js';
 import { APPROVE_ACTION, CANCEL_ACTION } from '../../src/slack/blocks.js';
 
@@ -36,13 +37,22 @@ export interface HarnessOptions {
   slackRateLimit?: { perSecond: number; burst: number };
   /** Redis URL to use instead of the suite's private server. */
   redisUrl?: string;
+  /**
+   * The whole `redis` config section (`sentinel` or `cluster`) instead of a URL; the key prefix
+   * is then hash-tagged (`{t…}`), as Cluster needs.
+   */
+  redis?: Record<string, unknown>;
   roles?: Array<'web' | 'worker'>;
+  /** `policy.auditors` (default: everyone). */
+  auditors?: { users?: string[]; groups?: string[] };
+  /** The `dashboard` config section (secrets as `{ env: NAME }`, given in `env`). */
+  dashboard?: Record<string, unknown>;
 }
 
 export interface Harness {
   opsbot: Opsbot;
   slack: FakeSlack;
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   secrets: string[];
   logLines: string[];
@@ -60,7 +70,8 @@ export interface Harness {
 const FAST_TIMING = { pollInterval: '30ms', firstPollDelay: '20ms', deadline: '20s' };
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
-  const prefix = `t${randomBytes(5).toString('hex')}`;
+  const tag = `t${randomBytes(5).toString('hex')}`;
+  const prefix = options.redis ? `{${tag}}` : tag;
   const botToken = `xoxb-test-${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(16).toString('hex');
   const slack = await startFakeSlack({
@@ -90,7 +101,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         burst: 50,
         perChannelPerSecond: 200,
       },
-      redis: { url: options.redisUrl ?? inject('redisUrl'), prefix },
+      redis: { ...(options.redis ?? { url: options.redisUrl ?? inject('redisUrl') }), prefix },
       server: { port: 0, host: '127.0.0.1' },
       roles: options.roles ?? ['web', 'worker'],
       worker: { shutdownGrace: '2s' },
@@ -103,7 +114,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
           approvers: { users: [USERS.approver, USERS.requester], groups: [APPROVER_GROUP] },
         },
         actions,
+        ...(options.auditors ? { auditors: options.auditors } : {}),
       },
+      ...(options.dashboard ? { dashboard: options.dashboard } : {}),
     },
   });
   const logLines: string[] = [];
@@ -115,7 +128,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   });
   const log = createLogger({ level: 'debug', destination: sink });
   const opsbot = await startOpsbot(config, { log });
-  const redis = new Redis(options.redisUrl ?? inject('redisUrl'));
+  const redis = options.redis
+    ? createRedis(config.redis, { blocking: true })
+    : new Redis(options.redisUrl ?? inject('redisUrl'));
   const peer: SlackPeer = { botUrl: opsbot.url, signingSecret };
   const seenRoots = new Set<string>();
   const secrets = [botToken, signingSecret, ...Object.values(options.env ?? {})];
@@ -204,13 +219,16 @@ function assertNoSecretLeaked(secrets: string[], logLines: string[], slack: Fake
 }
 
 /** Removes every key under a prefix (tests share one Redis and clean up after themselves). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+export async function deleteKeys(redis: Redis | Cluster, prefix: string): Promise<void> {
+  // SCAN sees one node's keys: on a Cluster, ask every master.
+  for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await node.del(...keys);
+    } while (cursor !== '0');
+  }
 }
 
 /** Polls until `check` holds; fails naming what it waited for. Tests never assert on time. */
