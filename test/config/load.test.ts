@@ -14,6 +14,7 @@ const EXAMPLE_ENV = {
   HWC_SECRET_KEY: 'hwc-secret-key-value',
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: a free-form YAML document that each test edits in place
 function example(): Record<string, any> {
   return parse(readFileSync('opsbot.example.yml', 'utf8'));
 }
