@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, ExpressReceiver } from '@slack/bolt';
@@ -59,7 +60,13 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   // The BullMQ workers' own connection (they duplicate it for their blocking reads).
   const workerConnection = isWorker ? createRedis(config.redis, { blocking: true }) : undefined;
   const state = (webState ?? workerState)!;
-  for (const { redis } of [webState, workerState].filter((s) => s !== undefined)) {
+  for (const { redis, queues } of [webState, workerState].filter((s) => s !== undefined)) {
+    // Connection errors while Redis is away are expected (ioredis reconnects by itself); without
+    // listeners BullMQ prints each one with a stack trace. One quiet log line each instead.
+    const emitters: EventEmitter[] = [redis, queues.actions, queues.slack];
+    for (const emitter of emitters) {
+      emitter.on('error', (error: Error) => log.debug({ err: error.message }, 'Redis connection error'));
+    }
     await untilRedisReady(redis, () => log.warn('waiting for Redis to accept connections'));
   }
   const slack = new WebClient(config.slack.botToken.reveal(), {

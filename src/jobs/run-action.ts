@@ -1,7 +1,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ResolvedActionPolicy } from '../config/load.js';
-import { OpsError, toOpsError } from '../errors.js';
+import { OpsError, toOpsError, VendorError } from '../errors.js';
 import { workContext } from '../observability/context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
@@ -423,7 +423,18 @@ class Step {
     await this.deps.store.patch(request.id, { phase: 'done' });
   }
 
+  /**
+   * Vendors that answer HTTP 200 with an error body (ArcGIS does, for most failures) are not seen
+   * as errors by the HTTP layer's metrics: count them here, by the vendor's own code.
+   */
+  private countVendorError(failure: OpsError): void {
+    if (!(failure instanceof VendorError) || !failure.vendorCode) return;
+    if (failure.httpStatus !== undefined && failure.httpStatus >= 400) return;
+    this.deps.metrics.vendorErrors.inc({ vendor: failure.vendor, code: failure.vendorCode });
+  }
+
   private logFailure(failure: OpsError): void {
+    this.countVendorError(failure);
     if (failure.code === 'internal')
       this.log.error({ err: failure.cause }, 'action failed with an internal error');
     else this.log.warn({ code: failure.code }, failure.message);

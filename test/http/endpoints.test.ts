@@ -125,6 +125,12 @@ describe('/metrics', () => {
     await bot!.click(USERS.approver, 'approve', done);
     await waitFor(async () => (await bot!.opsbot.store.get(done))?.state === 'succeeded', 'success');
 
+    // A deployment ArcGIS does not know: HTTP 200 with an error body, counted by ArcGIS's own code.
+    await bot!.command(USERS.requester, 'arcgis refresh-deployment nosuchdeployment00');
+    const unknown = await bot!.nextRequestId();
+    await bot!.click(USERS.approver, 'approve', unknown);
+    await waitFor(async () => (await bot!.opsbot.store.get(unknown))?.state === 'failed', 'the failure');
+
     // One more, still polling the vendor while we scrape.
     await bot!.command(USERS.requester, `arcgis refresh-deployment ${slow.deploymentId}`);
     const running = await bot!.nextRequestId();
@@ -141,10 +147,11 @@ describe('/metrics', () => {
     expect(scrape.status).toBe(200);
     expect(scrape.headers['content-type']).toContain('text/plain');
     const text = scrape.text;
-    expect(sample(text, 'opsbot_requests_total', { action, outcome: 'requested' })).toBe(2);
+    expect(sample(text, 'opsbot_requests_total', { action, outcome: 'requested' })).toBe(3);
+    expect(sample(text, 'opsbot_requests_total', { action, outcome: 'failed' })).toBe(1);
     expect(sample(text, 'opsbot_requests_total', { action, outcome: 'succeeded' })).toBe(1);
     expect(sample(text, 'opsbot_requests_total', { action: 'none', outcome: 'bad_input' })).toBe(1);
-    expect(sample(text, 'opsbot_approval_clicks_total', { result: 'approved' })).toBe(2);
+    expect(sample(text, 'opsbot_approval_clicks_total', { result: 'approved' })).toBe(3);
     for (const queue of ['opsbot-actions', 'opsbot-slack']) {
       for (const state of ['waiting', 'active', 'delayed', 'failed'])
         expect(sample(text, 'opsbot_queue_jobs', { queue, state })).toBeGreaterThanOrEqual(0);
@@ -164,6 +171,7 @@ describe('/metrics', () => {
       }),
     ).toBeGreaterThanOrEqual(3);
     expect(sample(text, 'opsbot_vendor_errors_total', { vendor: 'arcgis', code: '502' })).toBe(1);
+    expect(sample(text, 'opsbot_vendor_errors_total', { vendor: 'arcgis', code: '404' })).toBe(1);
     expect(sample(text, 'opsbot_slack_rate_limited_total')).toBe(1);
     expect(sample(text, 'opsbot_slack_calls_total', { method: 'chat.postMessage' })).toBeGreaterThan(0);
     expect(sample(text, 'opsbot_action_duration_seconds_count', { action, outcome: 'succeeded' })).toBe(1);
