@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { type CckmSimulator, SIM_DOMAINS, startCckmSimulator } from '../../src/vendors/cckm/simulator.js';
+import { type EceSimulator, startEceSimulator } from '../../src/vendors/ece/simulator.js';
 import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
 /**
@@ -11,13 +12,18 @@ import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/h
 
 let arcgis: ArcgisSimulator;
 let cckm: CckmSimulator;
+let ece: EceSimulator;
 let bot: Harness;
 
 beforeAll(async () => {
-  [arcgis, cckm] = await Promise.all([startArcgisSimulator(), startCckmSimulator({ domainStepMs: 40 })]);
+  [arcgis, cckm, ece] = await Promise.all([
+    startArcgisSimulator(),
+    startCckmSimulator({ domainStepMs: 40 }),
+    startEceSimulator({ stepMs: 40, hiddenReads: 1 }),
+  ]);
 });
 afterAll(async () => {
-  await Promise.all([arcgis.close(), cckm.close()]);
+  await Promise.all([arcgis.close(), cckm.close(), ece.close()]);
 });
 afterEach(async () => {
   await bot?.stop();
@@ -25,12 +31,17 @@ afterEach(async () => {
 
 async function startBot() {
   bot = await startHarness({
-    env: { ARCGIS_PASSWORD: arcgis.password, CCKM_PASSWORD: cckm.credentials.password },
+    env: {
+      ARCGIS_PASSWORD: arcgis.password,
+      CCKM_PASSWORD: cckm.credentials.password,
+      ECE_API_KEY: ece.credentials.apiKey,
+    },
     targets: {
       arcgis: { prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } } },
       cckm: {
         prod: { url: cckm.url, username: cckm.credentials.username, password: { env: 'CCKM_PASSWORD' } },
       },
+      ece: { prod: { url: ece.url, apiKey: { env: 'ECE_API_KEY' } } },
     },
   });
 }
@@ -61,6 +72,18 @@ describe('a submission whose answer is lost', () => {
       () => bot.thread(done.id).some((m) => textOf(m).includes('found at the vendor')),
       'the thread to say the job was found',
     );
+  });
+
+  it('finds the ECE plan attempt its restart made (once ECE shows it) and follows it to the end', async () => {
+    const deployment = ece.addDeployment({ resources: [{ kind: 'kibana', refId: 'main-kibana' }] });
+    await startBot();
+    const restarts = () => ece.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/_restart'));
+    const before = restarts().length;
+    ece.inject({ method: 'POST', path: /\/_restart$/, loseAnswer: true });
+    const done = await requestAndApprove(`ece restart ${deployment.id} kibana`);
+    expect(done.state).toBe('succeeded');
+    expect(restarts().length - before).toBe(1);
+    expect((await bot.opsbot.store.timeline(done.id)).some((e) => e.kind === 'reconciled')).toBe(true);
   });
 
   it('ends an ArcGIS refresh unknown, never sending it twice', async () => {

@@ -25,6 +25,12 @@ const DEPLOYMENT_ID = {
   shape: 'an ECE deployment id (32 lowercase hex characters, e.g. 3f5a9c0e2b7d4e1f8a6b5c4d3e2f1a0b)',
 };
 
+/** How far ECE's clock may be behind ours when looking for the plan attempt a lost restart made. */
+const CLOCK_SKEW_MS = 60_000;
+/** Reads of the resource when looking for that attempt, and the pause between them. */
+const FIND_LOOKS = 3;
+const FIND_PAUSE_MS = 1_000;
+
 /** Polls with neither a pending plan nor a new finished attempt before giving up on the restart. */
 export const MAX_QUIET_POLLS = 4;
 
@@ -179,6 +185,41 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
       ),
       memo,
     };
+  },
+
+  async findSubmitted(ctx, args, since) {
+    // ECE may hold a new plan back for a moment after the 202: look a few times before saying no.
+    for (let look = 1; ; look += 1) {
+      const resource = await ctx.client.getResource(refOf(args, args.refId), { history: true });
+      const plans = resource.info.plan_info;
+      const attempts = [plans?.pending, plans?.current, ...(plans?.history ?? [])].filter(
+        (attempt): attempt is PlanAttempt => attempt?.plan_attempt_id !== undefined,
+      );
+      const startedSince = (attempt: PlanAttempt) =>
+        Date.parse(attempt.attempt_start_time ?? '') >= since - CLOCK_SKEW_MS;
+      // The newest attempt that started since the restart was sent (a just-finished older plan of
+      // someone else's is within the skew allowance only if nothing newer exists).
+      const ours = attempts
+        .filter(startedSince)
+        .sort((a, b) => Date.parse(b.attempt_start_time ?? '') - Date.parse(a.attempt_start_time ?? ''))[0];
+      if (ours) {
+        const memo: RestartMemo = {
+          refId: resource.ref_id,
+          known: attempts.filter((attempt) => !startedSince(attempt)).map((a) => a.plan_attempt_id!),
+          attemptId: ours.plan_attempt_id!,
+          quietPolls: 0,
+        };
+        return {
+          outcome: 'running',
+          vendorJobId: memo.attemptId ?? undefined,
+          status: resource.info.status ?? 'accepted',
+          detail: `plan attempt ${attemptLabel(ours)}`,
+          memo,
+        };
+      }
+      if (look >= FIND_LOOKS) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, FIND_PAUSE_MS));
+    }
   },
 
   async poll(ctx, args, last) {
