@@ -41,6 +41,15 @@ export function registerOpsCommand(app: App, deps: OpsCommandDeps): void {
   });
 }
 
+/** Slack's trigger_id lives 30 minutes; a repeat delivery of one command comes well within that. */
+const REPEAT_WINDOW_MS = 30 * 60_000;
+
+/** Whether this delivery of a command is its first (a repeat carries the same trigger_id). */
+async function firstDelivery(deps: OpsCommandDeps, command: SlashCommand): Promise<boolean> {
+  if (!command.trigger_id) return true;
+  return deps.store.claimOnce(`slash:${command.team_id}:${command.trigger_id}`, REPEAT_WINDOW_MS);
+}
+
 export async function handleOpsCommand(
   deps: OpsCommandDeps,
   command: SlashCommand,
@@ -51,6 +60,10 @@ export async function handleOpsCommand(
       (error: Error) => deps.log.warn({ err: error.message }, 'could not answer through response_url'),
     );
   try {
+    if (!(await firstDelivery(deps, command))) {
+      deps.log.info({ user: command.user_id }, 'slash command delivered again; handled once already');
+      return;
+    }
     const parsed = parseOpsCommand(command.text ?? '', deps.config.slack.command);
     await dispatch(deps, command, parsed, reply);
   } catch (error) {

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
  * A local stand-in for the Slack Web API, used by the tests, the sandbox and the benchmarks. It
  * answers like Slack (form or JSON bodies, `blocks` as a JSON string, `ok:false` errors, 429 with
  * Retry-After), checks what it receives (token, channel, block limits, thread roots), records every
- * call, and keeps channels with their threads so a page or a test can read them back.
+ * call, and keeps channels with their threads so a page or a test can read them back. Scripted
+ * faults (`fail`) make it misbehave like Slack on a bad day: 429s, 5xx, `ok:false` errors and
+ * dropped connections, for a number of calls or for a while.
  */
 
 export interface FakeSlackMessage {
@@ -26,8 +28,35 @@ export interface FakeSlackCall {
   method: string;
   args: Record<string, unknown>;
   at: number;
+  /** Whether Slack did what was asked (true for a call whose answer was then dropped). */
   ok: boolean;
+  /** Slack's error (`http_500` for a bare HTTP error), or `dropped` / `answer_dropped` (see `FakeSlackFault.drop`). */
   error?: string | undefined;
+}
+
+/** A scripted failure (see `FakeSlack.fail`). */
+export interface FakeSlackFault {
+  /** The Web API method(s) that fail; default every method. */
+  method?: string | string[];
+  /** How many matching calls fail. Default 1, or no limit when `forMs` is set. */
+  times?: number;
+  /**
+   * Fail every matching call for this long, counted from the first call the fault hits (so on a
+   * loaded machine the window cannot pass before any traffic arrives). With `times`, whichever
+   * runs out first ends the fault.
+   */
+  forMs?: number;
+  /** 429 answers `ratelimited` with Retry-After; any other status answers `internal_error`. Default 500. */
+  status?: number;
+  /** Answer HTTP 200 with `{ ok: false, error }` (e.g. `fatal_error`) instead. */
+  error?: string;
+  /** Retry-After of a 429, in seconds. Default 1. */
+  retryAfterSeconds?: number;
+  /**
+   * Drop the connection without answering: `before` the call takes effect (Slack unreachable), or
+   * `after` it took effect (the message is posted, the answer is lost: a retry must not post twice).
+   */
+  drop?: 'before' | 'after';
 }
 
 export interface FakeSlackOptions {
@@ -48,14 +77,14 @@ export interface FakeSlack {
   messages: FakeSlackMessage[];
   /** A response_url for a new slash command or click; messages sent to it become ephemerals. */
   responseUrl(user: string, channel: string): string;
-  /** Makes the next `times` calls (of `method`, or any) fail like Slack does. */
-  fail(fault: {
-    method?: string;
-    times: number;
-    status?: number;
-    error?: string;
-    retryAfterSeconds?: number;
-  }): void;
+  /**
+   * Makes matching calls fail like Slack does, for `times` calls or `forMs` milliseconds. Faults
+   * queue up: a call meets the first unfinished fault for its method, so several faults given at
+   * once play one after the other (429s for a while, then 500s, then dropped connections).
+   */
+  fail(fault: FakeSlackFault): void;
+  /** Ends every scripted fault at once: Slack is back. */
+  clearFaults(): void;
   thread(channel: string, rootTs: string): FakeSlackMessage[];
   /** Subscribe to every change (used by the sandbox page to stream updates). */
   onChange(listener: (message: FakeSlackMessage) => void): () => void;
@@ -67,13 +96,26 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   const calls: FakeSlackCall[] = [];
   const messages: FakeSlackMessage[] = [];
   const listeners = new Set<(message: FakeSlackMessage) => void>();
-  const faults: Array<{
-    method?: string;
-    times: number;
-    status?: number;
-    error?: string;
-    retryAfterSeconds?: number;
-  }> = [];
+  const faults: Array<FakeSlackFault & { left: number; until?: number }> = [];
+  /** The fault this call meets, if any; used-up and elapsed faults are removed on the way. */
+  const takeFault = (method: string) => {
+    const now = Date.now();
+    for (let i = 0; i < faults.length; i += 1) {
+      const fault = faults[i]!;
+      const methods = fault.method === undefined ? undefined : [fault.method].flat();
+      if (methods && !methods.includes(method)) continue;
+      if (fault.until !== undefined && now >= fault.until) {
+        faults.splice(i, 1);
+        i -= 1;
+        continue;
+      }
+      if (fault.forMs !== undefined) fault.until ??= now + fault.forMs;
+      fault.left -= 1;
+      if (fault.left <= 0) faults.splice(i, 1);
+      return fault;
+    }
+    return undefined;
+  };
   const responseTargets = new Map<string, { user: string; channel: string; uses: number }>();
   const buckets = new Map<string, { tokens: number; at: number }>();
   let rateLimit = options.rateLimit;
@@ -107,12 +149,21 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       record(false, 'invalid_auth');
       return json(res, 200, { ok: false, error: 'invalid_auth' });
     }
-    const faultIndex = faults.findIndex((f) => !f.method || f.method === method);
-    if (faultIndex >= 0) {
-      const fault = faults[faultIndex]!;
-      if (--fault.times <= 0) faults.splice(faultIndex, 1);
-      record(false, fault.error ?? `http_${fault.status ?? 500}`);
-      if (fault.status === 429 || fault.error === 'ratelimited') {
+    const fault = takeFault(method);
+    if (fault?.drop === 'before') {
+      record(false, 'dropped');
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.drop === 'after') {
+      record(api(method, args).ok === true, 'answer_dropped');
+      req.socket.destroy();
+      return;
+    }
+    if (fault) {
+      const limited = fault.status === 429 || fault.error === 'ratelimited';
+      record(false, limited ? 'ratelimited' : (fault.error ?? `http_${fault.status ?? 500}`));
+      if (limited) {
         return json(
           res,
           429,
@@ -249,7 +300,14 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       responseTargets.set(id, { user, channel, uses: 0 });
       return `${url}/respond/${id}`;
     },
-    fail: (fault) => faults.push({ ...fault }),
+    fail: (fault) =>
+      faults.push({
+        ...fault,
+        left: fault.times ?? (fault.forMs === undefined ? 1 : Number.POSITIVE_INFINITY),
+      }),
+    clearFaults: () => {
+      faults.length = 0;
+    },
     thread: (channel, rootTs) => messages.filter((m) => m.channel === channel && m.thread_ts === rootTs),
     onChange: (listener) => {
       listeners.add(listener);

@@ -28,22 +28,47 @@ export interface SentRequest {
   body: string;
 }
 
-async function post(
-  peer: SlackPeer,
-  body: string,
-  headers: Record<string, string> = {},
-): Promise<SentRequest> {
-  const response = await request(`${peer.botUrl}/slack/events`, {
-    method: 'POST',
+/**
+ * One request exactly as Slack signed it. Slack's retries resend the same body with retry headers
+ * (see `slackRetryHeaders`); `deliver` sends it again byte for byte, signature included.
+ */
+export interface SignedSlackRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+function signed(peer: SlackPeer, body: string, headers: Record<string, string> = {}): SignedSlackRequest {
+  return {
+    body,
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
       'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
       ...signSlackBody(peer.signingSecret, body),
       ...headers,
     },
-    body,
+  };
+}
+
+/** Sends a signed request to the bot, with extra headers (e.g. Slack's retry headers) if given. */
+export async function deliver(
+  peer: SlackPeer,
+  signedRequest: SignedSlackRequest,
+  extraHeaders: Record<string, string> = {},
+): Promise<SentRequest> {
+  const response = await request(`${peer.botUrl}/slack/events`, {
+    method: 'POST',
+    headers: { ...signedRequest.headers, ...extraHeaders },
+    body: signedRequest.body,
   });
   return { status: response.statusCode, body: await response.body.text() };
+}
+
+/**
+ * The headers Slack adds when it delivers a request again: `X-Slack-Retry-Num` (1, 2, 3) and
+ * `X-Slack-Retry-Reason` (`http_timeout`, `http_error`, `connection_failed`, …).
+ */
+export function slackRetryHeaders(retryNum: number, reason = 'http_timeout'): Record<string, string> {
+  return { 'x-slack-retry-num': String(retryNum), 'x-slack-retry-reason': reason };
 }
 
 export interface SlashCommandInput {
@@ -58,6 +83,11 @@ export interface SlashCommandInput {
 }
 
 export function sendSlashCommand(peer: SlackPeer, input: SlashCommandInput): Promise<SentRequest> {
+  return deliver(peer, signSlashCommand(peer, input));
+}
+
+/** A slash command signed as Slack sends it, to deliver once or several times. */
+export function signSlashCommand(peer: SlackPeer, input: SlashCommandInput): SignedSlackRequest {
   const body = new URLSearchParams({
     token: 'deprecated-verification-token',
     team_id: peer.teamId ?? 'T0SANDBOX',
@@ -73,7 +103,7 @@ export function sendSlashCommand(peer: SlackPeer, input: SlashCommandInput): Pro
     response_url: input.responseUrl,
     trigger_id: `${Date.now()}.1.${Math.random().toString(16).slice(2)}`,
   }).toString();
-  return post(peer, body, input.headers);
+  return signed(peer, body, input.headers);
 }
 
 export interface ButtonClickInput {
@@ -87,6 +117,11 @@ export interface ButtonClickInput {
 }
 
 export function sendButtonClick(peer: SlackPeer, input: ButtonClickInput): Promise<SentRequest> {
+  return deliver(peer, signButtonClick(peer, input));
+}
+
+/** A block_actions click signed as Slack sends it, to deliver once or several times. */
+export function signButtonClick(peer: SlackPeer, input: ButtonClickInput): SignedSlackRequest {
   const payload = {
     type: 'block_actions',
     user: {
@@ -119,5 +154,5 @@ export function sendButtonClick(peer: SlackPeer, input: ButtonClickInput): Promi
       },
     ],
   };
-  return post(peer, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), input.headers);
+  return signed(peer, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), input.headers);
 }

@@ -61,6 +61,21 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       throw new DelayedError();
     };
     const faults = (job.data as DeliverJobData & { faults?: number }).faults ?? 0;
+    /** Waits for Slack to recover (a 429 pauses the whole channel); returns only if the failure is permanent. */
+    const retryLater = async (request: OpsRequest, failure: Failure): Promise<void> => {
+      if (failure.kind === 'rate-limited') {
+        deps.metrics.slack429.inc();
+        await deps.pacer.block(request.channel, failure.waitMs);
+        await delay(failure.waitMs, faults);
+      }
+      if (failure.kind === 'transient') {
+        deps.log.warn(
+          { requestId, correlationId: request.correlationId, err: failure.reason, faults },
+          'Slack delivery failed; will retry',
+        );
+        await delay(backoff(faults), faults + 1);
+      }
+    };
 
     const got = await deps.store.redis.set(leaseKey, holder, 'PX', LEASE_MS, 'NX');
     if (got !== 'OK') {
@@ -101,8 +116,22 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       const posts = item.kind === 'reply' || !request.rootTs;
       const inflightKey = `${deps.outbox.listKey(requestId)}:inflight`;
       if (posts && (await deps.store.redis.get(inflightKey)) === item.key) {
-        // A delivery died after sending this message and before recording it: look in Slack first.
-        const postedTs = await findPosted(deps, request, item);
+        // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
+        // look in Slack first.
+        let postedTs: string | undefined;
+        try {
+          postedTs = await findPosted(deps, request, item);
+        } catch (error) {
+          // Slack could not be asked right now (429, 5xx, network): ask again later, as sending
+          // now could post the message twice. Only a lasting refusal (no history scope) falls
+          // back to sending again: at least once rather than lost.
+          const failure = classify(error);
+          await retryLater(request, failure);
+          deps.log.warn(
+            { requestId, update: item.key, slackError: failure.reason },
+            'cannot check Slack for an earlier delivery; sending again',
+          );
+        }
         if (postedTs) {
           if (item.kind === 'root') await deps.store.patch(request.id, { rootTs: postedTs });
           await deps.store.redis.multi().lpop(deps.outbox.listKey(requestId)).del(inflightKey).exec();
@@ -118,18 +147,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         });
       } catch (error) {
         const failure = classify(error);
-        if (failure.kind === 'rate-limited') {
-          deps.metrics.slack429.inc();
-          await deps.pacer.block(request.channel, failure.waitMs);
-          await delay(failure.waitMs, faults);
-        }
-        if (failure.kind === 'transient') {
-          deps.log.warn(
-            { requestId, correlationId: request.correlationId, err: failure.reason, faults },
-            'Slack delivery failed; will retry',
-          );
-          await delay(backoff(faults), faults + 1);
-        }
+        await retryLater(request, failure);
         await dropUndeliverable(deps, request, item, failure.reason);
       }
       await deps.store.redis.multi().lpop(deps.outbox.listKey(requestId)).del(inflightKey).exec();
@@ -140,8 +158,9 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 
 /**
  * Finds a message a previous delivery may have posted, by the metadata every opsbot message
- * carries (request id and update key). Needs the `channels:history` / `groups:history` scopes;
- * without them the message is sent again (at least once rather than lost).
+ * carries (request id and update key). Throws when Slack cannot be asked; the caller waits out
+ * passing faults and sends again only when the lookup is refused for good (without the
+ * `channels:history` / `groups:history` scopes: at least once rather than lost).
  */
 async function findPosted(
   deps: DeliverDeps,
@@ -151,29 +170,21 @@ async function findPosted(
   const mine = (message: { metadata?: { event_payload?: Record<string, unknown> } }) =>
     message.metadata?.event_payload?.request_id === request.id &&
     message.metadata.event_payload.update === item.key;
-  try {
-    const answer = request.rootTs
-      ? await deps.slack.conversations.replies({
-          channel: request.channel,
-          ts: request.rootTs,
-          include_all_metadata: true,
-          limit: 200,
-        })
-      : await deps.slack.conversations.history({
-          channel: request.channel,
-          oldest: String(Math.floor(request.createdAt / 1000) - 60),
-          include_all_metadata: true,
-          limit: 200,
-        });
-    const found = (answer.messages ?? []).find((message) => mine(message as Parameters<typeof mine>[0]));
-    return found?.ts;
-  } catch (error) {
-    deps.log.warn(
-      { requestId: request.id, err: (error as Error).message },
-      'cannot check Slack for an earlier delivery; sending again',
-    );
-    return undefined;
-  }
+  const answer = request.rootTs
+    ? await deps.slack.conversations.replies({
+        channel: request.channel,
+        ts: request.rootTs,
+        include_all_metadata: true,
+        limit: 200,
+      })
+    : await deps.slack.conversations.history({
+        channel: request.channel,
+        oldest: String(Math.floor(request.createdAt / 1000) - 60),
+        include_all_metadata: true,
+        limit: 200,
+      });
+  const found = (answer.messages ?? []).find((message) => mine(message as Parameters<typeof mine>[0]));
+  return found?.ts;
 }
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

@@ -254,6 +254,14 @@ export class RequestStore {
       .xadd(this.auditKey(), 'MINID', '~', this.auditMinId(record.at), '*', 'request', id, 'event', json);
   }
 
+  /**
+   * True the first time `key` is claimed within `ttlMs`, false after. Slack may deliver one slash
+   * command more than once (its retries carry the same trigger_id); only the first is handled.
+   */
+  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}:once:${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
   async pendingEnqueues(): Promise<string[]> {
     return this.redis.smembers(this.toEnqueueKey());
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../src/devtools/fake-slack.js';
-import { sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
 import { RequestStore } from '../../src/requests/store.js';
 import type { OpsRequest } from '../../src/requests/types.js';
 import { APPROVE_ACTION } from '../../src/slack/blocks.js';
@@ -21,6 +21,10 @@ export interface Cluster {
   redis: Redis;
   processes: BotProcess[];
   start(name: string, roles: Array<'web' | 'worker'>): Promise<BotProcess>;
+  /** How to send signed requests to a web process as Slack does (for replays and retries). */
+  peer(web: BotProcess): SlackPeer;
+  /** A request's approval message (the thread root), once posted. */
+  root(requestId: string): FakeSlackMessage | undefined;
   /** Sends `/ops <text>` to a web process and returns the new request id. */
   request(web: BotProcess, text: string): Promise<string>;
   approve(web: BotProcess, requestId: string, user?: string): Promise<number>;
@@ -36,6 +40,10 @@ export async function startCluster(options: {
   redisUrl?: string;
   approvalTimeout?: string;
   pollInterval?: string;
+  /** Poll deadline of arcgis.deployment.refresh. Default 2m. */
+  deadline?: string;
+  /** The ArcGIS target's per-call timeouts, e.g. `{ connect: '1s', request: '1s' }`. */
+  vendorTimeouts?: { connect?: string; request?: string };
 }): Promise<Cluster> {
   const redisUrl = options.redisUrl ?? inject('redisUrl');
   const prefix = `f${randomBytes(5).toString('hex')}`;
@@ -67,6 +75,7 @@ export async function startCluster(options: {
           url: options.arcgis.url,
           username: options.arcgis.username,
           password: { env: 'ARCGIS_PASSWORD' },
+          ...(options.vendorTimeouts ? { timeouts: options.vendorTimeouts } : {}),
         },
       },
     },
@@ -81,7 +90,7 @@ export async function startCluster(options: {
         'arcgis.deployment.refresh': {
           pollInterval: options.pollInterval ?? '50ms',
           firstPollDelay: '20ms',
-          deadline: '2m',
+          deadline: options.deadline ?? '2m',
         },
       },
     },
@@ -106,6 +115,8 @@ export async function startCluster(options: {
       processes.push(started);
       return started;
     },
+    peer: (web) => ({ botUrl: web.url, signingSecret }),
+    root,
     request: async (web, text) => {
       await sendSlashCommand(
         { botUrl: web.url, signingSecret },

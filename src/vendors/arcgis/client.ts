@@ -1,5 +1,5 @@
 import { registerSecretValue } from '../../config/secret.js';
-import { VendorError } from '../../errors.js';
+import { toOpsError, VendorError } from '../../errors.js';
 import type { VendorHttp } from '../http.js';
 import type { ClientDeps } from '../types.js';
 import { ArcgisTokenRejected, readArcgisAnswer, VENDOR } from './errors.js';
@@ -198,7 +198,7 @@ export class ArcgisClient {
 
   /** Sends a call with the current token; on 498/499 mints a new one and sends it once more. */
   async #authorized(call: Call): Promise<Record<string, unknown>> {
-    const token = await this.#currentToken();
+    const token = await this.#tokenBefore(call);
     try {
       return await this.#send(call, token);
     } catch (error) {
@@ -209,7 +209,7 @@ export class ArcgisClient {
       );
       // Drop only the token that failed: a thousand calls refused at once must still mint one.
       if (this.#token?.value === token) this.#token = undefined;
-      const fresh = await this.#currentToken();
+      const fresh = await this.#tokenBefore(call);
       try {
         return await this.#send(call, fresh);
       } catch (again) {
@@ -219,6 +219,28 @@ export class ArcgisClient {
           { vendor: VENDOR, vendorCode: again.vendorCode ?? 'token', delivery: 'not-sent' },
         );
       }
+    }
+  }
+
+  /**
+   * A token for `call`. If minting fails, `call` itself was never sent, whatever the token call's
+   * own fate: say so, so that a failed start is retried rather than reported as maybe-sent.
+   */
+  async #tokenBefore(call: Call): Promise<string> {
+    try {
+      return await this.#currentToken();
+    } catch (error) {
+      const failure = toOpsError(error);
+      if (failure.delivery === 'not-sent') throw failure;
+      throw new VendorError(`${failure.message} (so ${call.operation} was not sent)`, {
+        vendor: VENDOR,
+        vendorCode: failure instanceof VendorError ? failure.vendorCode : failure.code,
+        httpStatus: failure instanceof VendorError ? failure.httpStatus : undefined,
+        retryable: failure.retryable,
+        retryAfterMs: failure.retryAfterMs,
+        delivery: 'not-sent',
+        cause: error,
+      });
     }
   }
 
