@@ -26,6 +26,7 @@ export interface ResolvedActionPolicy {
   highRisk: boolean;
   allowSelfApproval: boolean;
   whenBusy: 'wait' | 'refuse';
+  cancelInFlight: 'requester-or-approver' | 'approvers';
   timing: ActionTiming;
 }
 
@@ -117,6 +118,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       highRisk: own?.highRisk ?? action.highRisk,
       allowSelfApproval: own?.allowSelfApproval ?? false,
       whenBusy: own?.whenBusy ?? 'wait',
+      cancelInFlight: own?.cancelInFlight ?? 'requester-or-approver',
       timing: {
         pollIntervalMs: own?.pollInterval ?? action.timing.pollIntervalMs,
         deadlineMs: own?.deadline ?? action.timing.deadlineMs,

@@ -34,6 +34,11 @@ const actionPolicy = z
     enabled: z.boolean().default(true),
     /** When another action holds the same resource: `wait` for it (default) or `refuse` at once. */
     whenBusy: z.enum(['wait', 'refuse']).default('wait'),
+    /**
+     * Who may `/ops cancel` it once approved: the requester or an approver (default), or only an
+     * approver (a second pair of eyes on stopping it too, e.g. for a vendor-side cancel).
+     */
+    cancelInFlight: z.enum(['requester-or-approver', 'approvers']).default('requester-or-approver'),
     pollInterval: duration.optional(),
     firstPollDelay: duration.optional(),
     deadline: duration.optional(),

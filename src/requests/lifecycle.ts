@@ -132,8 +132,14 @@ export class RequestLifecycle {
   async stopInFlight(requestId: string, user: string, canVendorCancel: boolean): Promise<Decision> {
     const request = await this.deps.store.get(requestId);
     if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
-    const allowed = user === request.requester || (await this.deps.policy.mayApprove(request.actionId, user));
-    if (!allowed)
+    const approversOnly = this.deps.policy.action(request.actionId)?.cancelInFlight === 'approvers';
+    const approver = await this.deps.policy.mayApprove(request.actionId, user);
+    if (approversOnly && !approver)
+      return this.refuse(
+        'refused',
+        `once approved, ${request.actionId} can only be cancelled by one of its approvers. Nothing was changed.`,
+      );
+    if (!approver && user !== request.requester)
       return this.refuse(
         'refused',
         `only the requester or an approver of ${request.actionId} can cancel it.`,

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { type CckmSimulator, SIM_DOMAINS, startCckmSimulator } from '../../src/vendors/cckm/simulator.js';
-import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
+import { APPROVER_GROUP, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
 /**
  * `/ops cancel` on an action that is already approved: before anything reached the vendor it just
@@ -105,6 +105,32 @@ describe('/ops cancel of an approved action', () => {
     expect(thread).toContain('Asked cckm to cancel');
     const timeline = await bot.opsbot.store.timeline(id);
     expect(timeline.filter((e) => e.kind === 'vendor-cancel')).toHaveLength(1);
+  });
+
+  it('lets only an approver cancel a running action when policy says cancelInFlight: approvers', async () => {
+    const deployment = arcgis.addDeployment({
+      script: { outcome: 'COMPLETED', polls: { SUBMITTED: 2, EXECUTING: 50 } },
+    });
+    await startBot({
+      'arcgis.deployment.refresh': {
+        pollInterval: '20s',
+        firstPollDelay: '20ms',
+        cancelInFlight: 'approvers',
+        approvers: { users: [USERS.approver], groups: [APPROVER_GROUP] },
+      },
+    });
+    const id = await requestAndApprove(`arcgis refresh-deployment ${deployment.deploymentId}`);
+    await waitFor(async () => (await bot.opsbot.store.get(id))?.phase === 'polling', 'polling');
+
+    await bot.command(USERS.requester, `cancel ${id}`);
+    await waitFor(() => bot.ephemerals(USERS.requester).length === 1, 'the refusal');
+    expect(lastEphemeral(USERS.requester)).toContain('only be cancelled by one of its approvers');
+    expect((await bot.opsbot.store.get(id))?.cancelRequestedBy).toBeUndefined();
+
+    await bot.command(USERS.groupApprover, `cancel ${id}`);
+    const done = await ended(id);
+    expect(done.state).toBe('cancelled');
+    expect(done.cancelledBy).toBe(USERS.groupApprover);
   });
 
   it('ends a request waiting for a busy resource without calling the vendor', async () => {
