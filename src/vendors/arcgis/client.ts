@@ -198,7 +198,7 @@ export class ArcgisClient {
 
   /** Sends a call with the current token; on 498/499 mints a new one and sends it once more. */
   async #authorized(call: Call): Promise<Record<string, unknown>> {
-    const token = await this.#tokenBefore(call);
+    const token = await this.#tokenBefore();
     try {
       return await this.#send(call, token);
     } catch (error) {
@@ -209,7 +209,7 @@ export class ArcgisClient {
       );
       // Drop only the token that failed: a thousand calls refused at once must still mint one.
       if (this.#token?.value === token) this.#token = undefined;
-      const fresh = await this.#tokenBefore(call);
+      const fresh = await this.#tokenBefore();
       try {
         return await this.#send(call, fresh);
       } catch (again) {
@@ -223,16 +223,17 @@ export class ArcgisClient {
   }
 
   /**
-   * A token for `call`. If minting fails, `call` itself was never sent, whatever the token call's
-   * own fate: say so, so that a failed start is retried rather than reported as maybe-sent.
+   * A token for the call about to be made. If minting fails, that call was never sent, whatever the token call's
+   * own fate: mark the error so, so that a failed start is retried rather than reported as
+   * maybe-sent (the message stays the token call's own).
    */
-  async #tokenBefore(call: Call): Promise<string> {
+  async #tokenBefore(): Promise<string> {
     try {
       return await this.#currentToken();
     } catch (error) {
       const failure = toOpsError(error);
       if (failure.delivery === 'not-sent') throw failure;
-      throw new VendorError(`${failure.message} (so ${call.operation} was not sent)`, {
+      throw new VendorError(failure.message, {
         vendor: VENDOR,
         vendorCode: failure instanceof VendorError ? failure.vendorCode : failure.code,
         httpStatus: failure instanceof VendorError ? failure.httpStatus : undefined,
