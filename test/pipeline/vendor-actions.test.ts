@@ -28,7 +28,8 @@ let bot: Harness;
 beforeAll(async () => {
   [arcgis, ece, workspace, cckm] = await Promise.all([
     startArcgisSimulator(),
-    startEceSimulator({ stepMs: 40, hiddenReads: 1 }),
+    // Steps long enough that polls see each one even on a loaded machine.
+    startEceSimulator({ stepMs: 250, hiddenReads: 1 }),
     startWorkspaceSimulator({ waitingMs: 60, runningMs: 150 }),
     startCckmSimulator({ domainStepMs: 40 }),
   ]);
