@@ -79,12 +79,27 @@ export interface Queues {
   close(): Promise<void>;
 }
 
+/**
+ * BullMQ's event stream feeds QueueEvents listeners, which opsbot has none of; its default length
+ * (10,000 events per queue) would be Redis memory spent on nothing.
+ */
+const EVENTS_KEPT = 1_000;
+
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
-  const actions = new Queue(ACTIONS_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  const streams = { events: { maxLen: EVENTS_KEPT } };
+  const actions = new Queue(ACTIONS_QUEUE, {
+    connection,
+    prefix,
+    streams,
+    defaultJobOptions: DEFAULT_JOB_OPTIONS,
+  });
+  // A delivery job's id is unique per outbox item (the outbox itself refuses repeats), so nothing
+  // relies on a finished one still existing: drop it at once rather than keep one per message.
   const slack = new Queue(SLACK_QUEUE, {
     connection,
     prefix,
-    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: { age: 3_600, count: 10_000 } },
+    streams,
+    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: true },
   });
   return {
     actions,

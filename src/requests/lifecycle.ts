@@ -88,6 +88,7 @@ export class RequestLifecycle {
     }
     await enqueueRun(this.deps.queues.actions, requestId);
     await this.deps.store.enqueued(requestId);
+    this.disarmExpiry(requestId);
     await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
     this.deps.metrics.approvals.inc({ result: 'approved' });
     this.deps.log.info({ requestId, correlationId: request.correlationId, user }, 'request approved');
@@ -118,6 +119,7 @@ export class RequestLifecycle {
     if (!result.ok)
       return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
     await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
+    this.disarmExpiry(requestId);
     this.deps.metrics.approvals.inc({ result: 'cancelled' });
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'cancelled' });
     return { ok: true, request: { ...request, state: 'cancelled', cancelledBy: user } };
@@ -178,6 +180,18 @@ export class RequestLifecycle {
     await this.bringForward(requestId);
     this.deps.metrics.approvals.inc({ result: 'cancel_requested' });
     return { ok: true, request: { ...request, cancelRequestedBy: user } };
+  }
+
+  /**
+   * A decided request's expiry job would only find it decided and do nothing; removing it saves
+   * its Redis memory for the whole approval window. Best effort: if this fails, the job is a no-op.
+   */
+  private disarmExpiry(requestId: string): void {
+    this.deps.queues.actions
+      .remove(`expire-${requestId}`)
+      .catch((error: Error) =>
+        this.deps.log.debug({ err: error.message, requestId }, 'expiry job not removed'),
+      );
   }
 
   /** Runs a request's sleeping run job now, so a cancel does not wait for the next poll. */
