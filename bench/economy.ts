@@ -1,5 +1,5 @@
 import { startArcgisSimulator } from '../src/vendors/arcgis/simulator.js';
-import { approve, requestRefresh, startBot } from './lib/bot.js';
+import { approve, requestRefresh, startBot, statusChangesPerAction } from './lib/bot.js';
 import type { BenchContext } from './lib/context.js';
 import { closedLoop, until } from './lib/load.js';
 import { openBenchRedis } from './lib/redis.js';
@@ -25,11 +25,16 @@ import type { PipelineResult } from './pipeline.js';
 
 /** The thread every refresh must have, in this order and nothing else. */
 const EXPECTED_THREAD = ['Submitted to arcgis/prod', 'Status *EXECUTING*', '*Succeeded*'];
+const PREFIX = 'bench-economy';
+/** The stand-in's limit: Slack's documented ~1 message per second per channel, bursts of 3. */
+const SLACK_LIMIT = { perSecond: 1, burst: 3 };
 
 export interface EconomyRun {
   actions: number;
   seconds: number;
   acceptedWritesPerAction: number;
+  /** From the requests' timelines: approved, submitted, each later vendor status. */
+  statusChangesPerAction: number;
   attemptsPerAction: number;
   /** 429 answers the bot received (and absorbed). */
   rateLimited: number;
@@ -39,6 +44,8 @@ export interface EconomyRun {
   notSucceeded: number;
   /** Messages shown to users that mention a rate limit, plus every ephemeral (response_url) message. */
   surfacedToUsers: number;
+  /** A few distinct texts of those messages. */
+  surfacedSamples: string[];
   tokensMinted: number;
   botCpuPercent: number;
   logErrors: number;
@@ -53,12 +60,12 @@ export async function runEconomy(ctx: BenchContext): Promise<EconomyRun> {
     job: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 1 } },
   });
   const deployments = Array.from({ length: count }, () => arcgis.addDeployment().deploymentId);
-  const slack = await startBenchSlack({ perSecond: 1, burst: 3 });
+  const slack = await startBenchSlack(SLACK_LIMIT);
   const watch = new SlackWatch(slack);
   const bot = await startBot({
     slackApiUrl: slack.apiUrl,
     redisUrl: redis.url,
-    prefix: 'bench-economy',
+    prefix: PREFIX,
     arcgis,
   });
   try {
@@ -87,20 +94,31 @@ export async function runEconomy(ctx: BenchContext): Promise<EconomyRun> {
         EXPECTED_THREAD.every((text, i) => thread[i]!.includes(text));
       if (!inOrder) lostOrDisordered += 1;
     }
-    const mentionsLimit = slack.messages.filter((m) =>
-      /rate.?limit|429/i.test(`${m.text} ${JSON.stringify(m.blocks ?? [])}`),
-    );
+    // Whole words only: random deployment and request ids contain "429" now and then.
+    const mentionsLimit = slack.messages
+      .filter((m) =>
+        /rate.?limit|too many requests|\b429\b/i.test(`${m.text} ${JSON.stringify(m.blocks ?? [])}`),
+      )
+      .map((m) => m.text);
+    const surfaced = [...watch.ephemerals, ...mentionsLimit];
     const calls = writeCalls(slack);
+    const statusChanges = await statusChangesPerAction(
+      redis.client,
+      PREFIX,
+      [...watch.byRequest.values()].map((root) => root.requestId),
+    );
     const log = await bot.stop();
     return {
       actions: count,
       seconds,
       acceptedWritesPerAction: calls.accepted / count,
+      statusChangesPerAction: statusChanges,
       attemptsPerAction: calls.attempts / count,
       rateLimited: calls.rateLimited,
       lostOrDisordered,
       notSucceeded: count - watch.finished.size,
-      surfacedToUsers: watch.ephemerals + mentionsLimit.length,
+      surfacedToUsers: surfaced.length,
+      surfacedSamples: [...new Set(surfaced)].slice(0, 5),
       tokensMinted: arcgis.counters.tokensMinted,
       botCpuPercent,
       logErrors: log.errors,
@@ -150,7 +168,11 @@ export function economyRows(run: EconomyRun, pipeline: PipelineResult | undefine
       note: 'simulator counters.tokensMinted over each timed pipeline run (each lasts seconds; the token lives 60 minutes); worst run shown',
     });
   }
-  const bound = 6;
+  const bound = run.statusChangesPerAction + 2;
+  // Every write counts against the stand-in's one per-channel bucket: this is as fast as it lets
+  // the run go, whoever sends.
+  const floorSeconds =
+    (run.acceptedWritesPerAction * run.actions - SLACK_LIMIT.burst) / SLACK_LIMIT.perSecond;
   rows.push(
     {
       section: 'economy',
@@ -161,7 +183,16 @@ export function economyRows(run: EconomyRun, pipeline: PipelineResult | undefine
       ratio: run.acceptedWritesPerAction / bound,
       target: '≤ bound',
       met: run.acceptedWritesPerAction <= bound,
-      note: `${run.attemptsPerAction.toFixed(2)} per action counting the attempts refused with 429; the run took ${run.seconds.toFixed(0)} s (Slack's limit sets that, not the bot), bot CPU ${run.botCpuPercent.toFixed(1)}%`,
+      note: `${run.attemptsPerAction.toFixed(2)} per action counting the attempts refused with 429; fewer than 6 when a root update waited behind a newer one and only the newest was sent; bot CPU ${run.botCpuPercent.toFixed(1)}% over the run`,
+    },
+    {
+      section: 'economy',
+      figure: `time for ${run.actions} actions in one channel at ~1 msg/s`,
+      value: run.seconds,
+      unit: 's',
+      baseline: { name: "writes ÷ the stand-in's rate", value: floorSeconds },
+      ratio: run.seconds / floorSeconds,
+      note: "the stand-in, like opsbot's pacer, counts chat.update against the channel's 1 message/s (Slack itself limits chat.update separately, ~50/min); this run runs beside the other sections and sets the length of the whole bench",
     },
     {
       section: 'economy',
@@ -170,13 +201,14 @@ export function economyRows(run: EconomyRun, pipeline: PipelineResult | undefine
       unit: '',
       target: '0',
       met: run.lostOrDisordered + run.notSucceeded === 0,
+      note: `${run.notSucceeded} requests did not end succeeded; ${run.lostOrDisordered} threads differ from: ${EXPECTED_THREAD.join(' → ')}`,
     },
     {
       section: 'economy',
       figure: '429s received by the bot (absorbed)',
       value: run.rateLimited,
       unit: '',
-      note: 'the bot paces at 1/s with bursts of 3, like the fake Slack; a 429 pauses the channel for Retry-After',
+      note: 'the bot paces at 1/s with bursts of 3, like the stand-in; a 429 pauses the channel for Retry-After',
     },
     {
       section: 'economy',
@@ -185,7 +217,7 @@ export function economyRows(run: EconomyRun, pipeline: PipelineResult | undefine
       unit: '',
       target: '0',
       met: run.surfacedToUsers === 0 && run.logErrors === 0,
-      note: 'ephemeral messages sent, plus any message mentioning a rate limit, plus bot log errors',
+      note: `ephemeral messages, plus any message mentioning a rate limit, plus bot log errors (${run.logErrors})${run.surfacedSamples.length > 0 ? `: ${run.surfacedSamples.join(' / ')}` : ''}`,
     },
   );
   return rows;

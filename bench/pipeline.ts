@@ -4,20 +4,12 @@ import { ACTIONS_QUEUE } from '../src/jobs/queues.js';
 import { section } from '../src/slack/blocks.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../src/vendors/arcgis/simulator.js';
 import { BASELINE_QUEUE, type BaselineJob } from './lib/baseline.js';
-import { approve, REFRESH_ACTION, requestRefresh, startBot } from './lib/bot.js';
+import { REFRESH_ACTION, requestAndApprove, startBot, statusChangesPerAction } from './lib/bot.js';
 import type { BenchContext, SectionResult } from './lib/context.js';
 import { closedLoop, until } from './lib/load.js';
 import { startChild } from './lib/processes.js';
 import { commandsProcessed, deletePrefix, freshPrefix } from './lib/redis.js';
-import {
-  APPROVER,
-  BENCH_SLACK,
-  CHANNEL,
-  REQUESTER,
-  SlackWatch,
-  startBenchSlack,
-  writeCalls,
-} from './lib/slack.js';
+import { BENCH_SLACK, CHANNEL, SlackWatch, startBenchSlack, writeCalls } from './lib/slack.js';
 import { median, ratio } from './lib/stats.js';
 
 /**
@@ -81,17 +73,7 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
     timing: { pollInterval: `${POLL_MS}ms`, firstPollDelay: `${POLL_MS}ms` },
   });
   try {
-    await closedLoop(count, 32, async (i) => {
-      const status = await requestRefresh(bot.peer, deployments[i]!, slack.responseUrl(REQUESTER, CHANNEL));
-      if (status !== 200) throw new Error(`slash command answered ${status}`);
-    });
-    await until(() => watch.roots === count, `${count} approval messages`, 120_000);
-    const roots = [...watch.byRequest.values()];
-    await closedLoop(count, 32, async (i) => {
-      const status = await approve(bot.peer, roots[i]!, slack.responseUrl(APPROVER, CHANNEL));
-      if (status !== 200) throw new Error(`approve click answered ${status}`);
-    });
-    await until(() => roots.every((root) => root.updates >= 1), 'the approval updates', 120_000);
+    const roots = await requestAndApprove(bot.peer, watch, deployments, 32);
     const minted = arcgis.counters.tokensMinted;
     const vendorCalls = arcgis.requests.length;
     const cpu = bot.child.cpuMs();
@@ -105,7 +87,7 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
     const redisCommandsPerAction = ((await commandsProcessed(ctx.redis.client)) - commands) / count;
 
     const statusChanges = await statusChangesPerAction(
-      ctx,
+      ctx.redis.client,
       prefix,
       roots.map((root) => root.requestId),
     );
@@ -131,25 +113,6 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
     await Promise.all([slack.close(), arcgis.close()]);
     await deletePrefix(ctx.redis.client, prefix);
   }
-}
-
-/** Approved, submitted and every later status change, averaged over the requests' timelines. */
-async function statusChangesPerAction(
-  ctx: BenchContext,
-  prefix: string,
-  requestIds: string[],
-): Promise<number> {
-  const pipeline = ctx.redis.client.pipeline();
-  for (const id of requestIds) pipeline.lrange(`${prefix}:req:${id}:timeline`, 0, -1);
-  const answers = (await pipeline.exec()) ?? [];
-  let changes = 0;
-  for (const [, events] of answers) {
-    for (const event of events as string[]) {
-      const kind = (JSON.parse(event) as { kind: string }).kind;
-      if (kind === 'approved' || kind === 'submitted' || kind === 'status') changes += 1;
-    }
-  }
-  return changes / requestIds.length;
 }
 
 async function runBaseline(ctx: BenchContext, count: number): Promise<PipelineRun> {

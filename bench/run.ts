@@ -4,17 +4,19 @@ import { measureIngress } from './ingress.js';
 import type { BenchContext } from './lib/context.js';
 import { machineInfo } from './lib/processes.js';
 import { openBenchRedis } from './lib/redis.js';
-import { type Row, renderTable } from './lib/table.js';
+import { type Row, renderMarkdown, renderTable } from './lib/table.js';
 import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { measureScale } from './scale.js';
 
 /**
  * `npm run bench [-- --quick] [-- --only=ingress,pipeline,scale,economy]`
  *
- * Prints one table (stdout) and writes it with every per-run figure and the machine to
- * bench/results/latest.json. Progress goes to stderr. Redis: a private redis-server on a free
- * port, or REDIS_URL. The economy run is paced by Slack's 1 message/s limit, so it starts first
- * and runs beside the others.
+ * Prints one table (stdout) and writes it, with every per-run figure and the machine, to
+ * bench/results/latest.json, and as markdown under the machine line to bench/results/latest.md
+ * (which the README includes); --quick and --only runs write latest.tmp.* instead. Progress goes
+ * to stderr. Redis: a private redis-server on a free port, or REDIS_URL. The economy run is paced
+ * by Slack's 1 message/s limit, so it starts first and runs beside the others (it needs little
+ * CPU); it is as long as the rest together, and the two set the length of the whole bench.
  */
 
 const args = process.argv.slice(2);
@@ -80,12 +82,15 @@ rows.push({
   target: '< 10 min',
   met: minutes < 10,
 });
-const table = renderTable(rows);
-process.stdout.write(
-  `opsbot bench · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.node} · Redis ${machine.redis} · ${new Date().toISOString()}\n\n${table}\n`,
-);
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const machineLine = `opsbot bench · ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB · Node ${machine.node} · Redis ${machine.redis} · ${new Date().toISOString()}${quick ? ' · --quick' : ''}`;
+process.stdout.write(`${machineLine}\n\n${renderTable(rows)}\n`);
+// Only a full run of every section replaces the results the README shows.
+const name = quick || only ? 'latest.tmp' : 'latest';
+const results = new URL('./results/', import.meta.url);
+mkdirSync(results, { recursive: true });
 writeFileSync(
-  new URL('./results/latest.json', import.meta.url),
-  `${JSON.stringify({ at: new Date().toISOString(), quick, machine, rows, details }, null, 2)}\n`,
+  new URL(`${name}.json`, results),
+  `${JSON.stringify({ at: new Date().toISOString(), quick, only, machine, rows, details }, null, 2)}\n`,
 );
+writeFileSync(new URL(`${name}.md`, results), renderMarkdown(rows, machineLine));
+ctx.progress(`wrote bench/results/${name}.json and ${name}.md`);

@@ -2,11 +2,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, ExpressReceiver, LogLevel } from '@slack/bolt';
 import express from 'express';
+import { rootMessage } from '../../src/slack/blocks.js';
+import { refreshDeployment } from '../../src/vendors/arcgis/refresh-deployment.js';
 import { runChild } from '../lib/child.js';
 
 /**
- * The ingress baseline: a bare Bolt app on the same ExpressReceiver (same signature check, same
- * body parsing) whose `/ops` handler only acknowledges. Anything the bot adds shows up against it.
+ * The ingress baselines: a bare Bolt app on the same ExpressReceiver (same signature check, same
+ * body parsing) whose `/ops` handler only acknowledges, or with `post`, acknowledges and then
+ * posts an approval message of the same shape as opsbot's with Bolt's own client: the floor for
+ * the full command path, without request records, queues or pacing.
  */
 runChild(async (start) => {
   const web = express();
@@ -25,8 +29,34 @@ runChild(async (start) => {
     logLevel: LogLevel.WARN,
     clientOptions: { slackApiUrl: String(start.slackApiUrl), retryConfig: { retries: 0 } },
   });
-  app.command('/ops', async ({ ack }) => {
+  app.command('/ops', async ({ command, ack, client }) => {
     await ack();
+    if (!start.post) return;
+    const deploymentId = command.text.split(' ').at(-1) ?? '';
+    const now = Date.now();
+    const message = rootMessage(
+      {
+        id: `bare-${now}`,
+        actionId: refreshDeployment.id,
+        vendor: 'arcgis',
+        target: 'prod',
+        args: { deploymentId },
+        summary: refreshDeployment.describe({ deploymentId }),
+        channel: command.channel_id,
+        requester: command.user_id,
+        createdAt: now,
+        expiresAt: now + 15 * 60_000,
+        highRisk: false,
+        state: 'pending',
+        version: 1,
+        phase: 'queued',
+        reported: 0,
+        faults: 0,
+        correlationId: 'bare',
+      },
+      command.command,
+    );
+    await client.chat.postMessage({ channel: command.channel_id, ...message });
   });
   const server = createServer(web);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
 import { APPROVE_ACTION } from '../../src/slack/blocks.js';
 import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
+import { closedLoop, until } from './load.js';
 import { type Child, startChild } from './processes.js';
-import { APPROVER, BENCH_SLACK, CHANNEL, REQUESTER } from './slack.js';
+import { APPROVER, BENCH_SLACK, CHANNEL, REQUESTER, type RootMessage, type SlackWatch } from './slack.js';
 
 /**
  * opsbot as the bench runs it: in its own process (bench/children/bot.ts), started with
@@ -16,6 +18,20 @@ import { APPROVER, BENCH_SLACK, CHANNEL, REQUESTER } from './slack.js';
  */
 
 export const REFRESH_ACTION = 'arcgis.deployment.refresh';
+
+/**
+ * The Node flags of opsbot's production start command (`npm start`, package.json), so the bench
+ * runs it as it is deployed (heap limits in particular change its memory).
+ */
+export const START_FLAGS: string[] = startFlags();
+
+function startFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (manifest.scripts?.start ?? '').split(/\s+/);
+  return words.slice(words.indexOf('node') + 1).filter((word) => word.startsWith('--'));
+}
 
 export interface BotOptions {
   slackApiUrl: string;
@@ -80,16 +96,20 @@ export interface BotProcess {
 
 export async function startBot(options: BotOptions): Promise<BotProcess> {
   const logFile = join(tmpdir(), `opsbot-bench-${randomBytes(6).toString('hex')}.log`);
-  const child = await startChild('bot', {
-    type: 'start',
-    document: botDocument(options),
-    env: {
-      SLACK_BOT_TOKEN: BENCH_SLACK.botToken,
-      SLACK_SIGNING_SECRET: BENCH_SLACK.signingSecret,
-      ARCGIS_PASSWORD: options.arcgis.password,
+  const child = await startChild(
+    'bot',
+    {
+      type: 'start',
+      document: botDocument(options),
+      env: {
+        SLACK_BOT_TOKEN: BENCH_SLACK.botToken,
+        SLACK_SIGNING_SECRET: BENCH_SLACK.signingSecret,
+        ARCGIS_PASSWORD: options.arcgis.password,
+      },
+      logFile,
     },
-    logFile,
-  });
+    { nodeFlags: START_FLAGS },
+  );
   const url = String(child.ready.url);
   let stopped: Promise<LogSummary> | undefined;
   return {
@@ -161,4 +181,66 @@ export async function approve(
     responseUrl,
   });
   return sent.status;
+}
+
+/**
+ * Requests a refresh of every deployment (`concurrency` slash commands at a time) and has the
+ * approver click Approve on each approval message as soon as it appears, as people would.
+ * Resolves with the approval messages once every one shows the approval.
+ */
+export async function requestAndApprove(
+  peer: SlackPeer,
+  watch: SlackWatch,
+  deploymentIds: string[],
+  concurrency: number,
+  timeoutMs = 600_000,
+): Promise<RootMessage[]> {
+  const roots: RootMessage[] = [];
+  const clicks: Array<Promise<void>> = [];
+  watch.onRoot((root) => {
+    roots.push(root);
+    clicks.push(
+      approve(peer, root, watch.slack.responseUrl(APPROVER, root.channel)).then((status) => {
+        if (status !== 200) throw new Error(`approve click answered ${status}`);
+      }),
+    );
+  });
+  try {
+    await closedLoop(deploymentIds.length, concurrency, async (i) => {
+      const status = await requestRefresh(
+        peer,
+        deploymentIds[i]!,
+        watch.slack.responseUrl(REQUESTER, CHANNEL),
+      );
+      if (status !== 200) throw new Error(`slash command answered ${status}`);
+    });
+    await until(() => roots.length >= deploymentIds.length, 'the approval messages', timeoutMs, 50);
+    await Promise.all(clicks);
+    await until(() => roots.every((root) => root.updates >= 1), 'the approvals shown', timeoutMs, 50);
+    return roots;
+  } finally {
+    watch.onRoot(undefined);
+  }
+}
+
+/**
+ * Status changes per request, read from the timelines opsbot keeps (`<prefix>:req:<id>:timeline`):
+ * approved, submitted (the vendor's first status) and every later change of the vendor status.
+ */
+export async function statusChangesPerAction(
+  redis: Redis,
+  prefix: string,
+  requestIds: string[],
+): Promise<number> {
+  const pipeline = redis.pipeline();
+  for (const id of requestIds) pipeline.lrange(`${prefix}:req:${id}:timeline`, 0, -1);
+  const answers = (await pipeline.exec()) ?? [];
+  let changes = 0;
+  for (const [, events] of answers) {
+    for (const event of events as string[]) {
+      const kind = (JSON.parse(event) as { kind: string }).kind;
+      if (kind === 'approved' || kind === 'submitted' || kind === 'status') changes += 1;
+    }
+  }
+  return changes / requestIds.length;
 }

@@ -15,6 +15,8 @@ export interface ChildRole {
 
 export function runChild(setup: (start: ChildMessage) => Promise<ChildRole>): void {
   const send = (message: ChildMessage) => process.send?.(message);
+  // The bench died without stopping us (a crash, Ctrl-C): nobody is left to ask, so leave too.
+  process.once('disconnect', () => process.exit(1));
   process.once('message', (start: ChildMessage) => {
     setup(start).then(
       (role) => {

@@ -34,13 +34,24 @@ export interface Child {
 
 const CHILDREN = fileURLToPath(new URL('../children/', import.meta.url));
 
-export async function startChild(name: string, start: ChildMessage, readyTimeoutMs = 30_000): Promise<Child> {
+export interface ChildOptions {
+  /** Extra Node flags, e.g. those the production start command uses. */
+  nodeFlags?: string[];
+  readyTimeoutMs?: number;
+}
+
+export async function startChild(
+  name: string,
+  start: ChildMessage,
+  { nodeFlags = [], readyTimeoutMs = 30_000 }: ChildOptions = {},
+): Promise<Child> {
   const child: ChildProcess = fork(`${CHILDREN}${name}.ts`, [], {
     // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child there (to find bottlenecks).
     execArgv: [
       '--import',
       'tsx',
       '--expose-gc',
+      ...nodeFlags,
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -38,7 +38,8 @@ export class SlackWatch {
   readonly byTs = new Map<string, RootMessage>();
   /** Roots whose text ends with `finalText`, with the time the update arrived. */
   readonly finished = new Map<string, number>();
-  ephemerals = 0;
+  /** Texts of the ephemeral (response_url) messages users were shown. */
+  readonly ephemerals: string[] = [];
   readonly #stop: () => void;
   #onRoot: ((root: RootMessage) => void) | undefined;
 
@@ -49,8 +50,8 @@ export class SlackWatch {
     this.#stop = slack.onChange((message) => this.#see(message));
   }
 
-  /** Called once for every new approval message. */
-  onRoot(listener: (root: RootMessage) => void): void {
+  /** Called once for every new approval message (until replaced; `undefined` stops it). */
+  onRoot(listener: ((root: RootMessage) => void) | undefined): void {
     this.#onRoot = listener;
   }
 
@@ -64,7 +65,7 @@ export class SlackWatch {
 
   #see(message: FakeSlackMessage): void {
     if (message.ephemeralTo) {
-      this.ephemerals += 1;
+      this.ephemerals.push(message.text);
       return;
     }
     if (message.thread_ts) return;

@@ -29,9 +29,9 @@ export function formatValue(value: number, unit: string): string {
   return unit ? `${text} ${unit}` : text;
 }
 
-export function renderTable(rows: Row[]): string {
-  const header = ['Section', 'Figure', 'Value', 'Baseline', 'Ratio', 'Target', 'Met'];
-  const cells = rows.map((row) => [
+/** The cells of each row as printed: value with its unit, baseline with its name, ratio, met. */
+function cellsOf(rows: Row[]): string[][] {
+  return rows.map((row) => [
     row.section,
     row.figure,
     formatValue(row.value, row.unit),
@@ -40,23 +40,47 @@ export function renderTable(rows: Row[]): string {
     row.target ?? '',
     row.met === undefined ? '' : row.met ? 'yes' : 'NO',
   ]);
-  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
+}
+
+const HEADER = ['Section', 'Figure', 'Value', 'Baseline', 'Ratio', 'Target', 'Met'];
+
+function notesOf(rows: Row[]): string[] {
+  return rows.filter((row) => row.note).map((row) => `${row.section} / ${row.figure}: ${row.note}`);
+}
+
+/** The table for a terminal: aligned columns, the section named once, notes below. */
+export function renderTable(rows: Row[]): string {
+  const cells = cellsOf(rows);
+  const widths = HEADER.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i]!.length)));
   const line = (values: string[]) =>
     values
       .map((value, i) => value.padEnd(widths[i]!))
       .join('  ')
       .trimEnd();
-  const out = [line(header), line(widths.map((width) => '-'.repeat(width)))];
+  const out = [line(HEADER), line(widths.map((width) => '-'.repeat(width)))];
   let section = '';
   for (const values of cells) {
     if (values[0] === section) values[0] = '';
     else section = values[0]!;
     out.push(line(values));
   }
-  const notes = rows.filter((row) => row.note);
-  if (notes.length > 0) {
-    out.push('', 'Notes:');
-    for (const row of notes) out.push(`- ${row.section} / ${row.figure}: ${row.note}`);
-  }
+  const notes = notesOf(rows);
+  if (notes.length > 0) out.push('', 'Notes:', ...notes.map((note) => `- ${note}`));
   return out.join('\n');
+}
+
+/** The same table in GitHub markdown, under the machine line, for the README to include. */
+export function renderMarkdown(rows: Row[], machineLine: string): string {
+  const escapePipes = (text: string) => text.replaceAll('|', '\\|');
+  const line = (values: string[]) => `| ${values.map(escapePipes).join(' | ')} |`;
+  const out = [
+    machineLine,
+    '',
+    line(HEADER),
+    line(HEADER.map((_, i) => (i >= 2 && i <= 4 ? '---:' : '---'))),
+    ...cellsOf(rows).map(line),
+  ];
+  const notes = notesOf(rows);
+  if (notes.length > 0) out.push('', ...notes.map((note) => `- ${escapePipes(note)}`));
+  return `${out.join('\n')}\n`;
 }
