@@ -6,13 +6,16 @@ import { workContext } from './context.js';
 /**
  * Every vendor call goes into the audit trail: method, path (never the query, which may carry a
  * token), HTTP status or network error, duration and the vendor's request id, under the request
- * it was made for (found through the async work context).
+ * it was made for (found through the async work context). A successful read (a job poll) goes to
+ * the audit trail only; writes and failures also go to the request's timeline.
  */
 export function auditVendorCall(store: RequestStore, call: VendorCallRecord, log: Logger): void {
   const outcome = call.status === undefined ? (call.errorCode ?? 'error') : `HTTP ${call.status}`;
   const vendorRequest = call.vendorRequestId ? `, vendor request id ${call.vendorRequestId}` : '';
   const text = `${call.vendor}/${call.target} ${call.method} ${call.path} → ${outcome} in ${Math.round(call.durationMs)} ms${vendorRequest}`;
-  store.audit({ kind: 'vendor-call', text }, workContext.getStore()?.requestId).catch((error: Error) => {
+  const routineRead = call.method === 'GET' && call.status !== undefined && call.status < 400;
+  const requestId = workContext.getStore()?.requestId;
+  store.audit({ kind: 'vendor-call', text }, requestId, !routineRead).catch((error: Error) => {
     log.warn({ err: error.message }, 'could not record a vendor call in the audit trail');
   });
 }

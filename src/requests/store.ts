@@ -100,24 +100,26 @@ export class RequestStore {
     return String(Math.max(0, now - this.retentionMs));
   }
 
-  /** Records something that is not tied to a stored request (a refused command, a read). */
-  async audit(event: Omit<TimelineEvent, 'at'>, requestId?: string): Promise<void> {
+  /**
+   * Records an event in the audit trail, and in the request's timeline too unless `timeline` is
+   * false (routine reads: the timeline is what `/ops status` shows, and a job polled every few
+   * seconds for hours would bury it). Without a request id, it is audit only (a refused command).
+   */
+  async audit(event: Omit<TimelineEvent, 'at'>, requestId?: string, timeline = true): Promise<void> {
     const record = { at: Date.now(), ...event };
-    if (requestId) await this.addEvent(requestId, event);
-    else {
-      await this.redis.xadd(
-        this.auditKey(),
-        'MINID',
-        '~',
-        this.auditMinId(),
-        '*',
-        'request',
-        '',
-        'event',
-        JSON.stringify(record),
-      );
-      this.#onAudit({ ...record, requestId: undefined });
-    }
+    if (requestId && timeline) return this.addEvent(requestId, event);
+    await this.redis.xadd(
+      this.auditKey(),
+      'MINID',
+      '~',
+      this.auditMinId(),
+      '*',
+      'request',
+      requestId ?? '',
+      'event',
+      JSON.stringify(record),
+    );
+    this.#onAudit({ ...record, requestId });
   }
 
   /** Newest audit records first. */

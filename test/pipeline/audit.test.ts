@@ -51,6 +51,12 @@ describe('audit trail', () => {
     ).toBe(true);
     expect(calls.some((t) => /GET \/arcgis\/admin\/jobs\/\S+ → HTTP 200/.test(t))).toBe(true);
     for (const text of calls) expect(text).not.toContain('token=');
+    // The request's own timeline keeps the submission but not the routine polls.
+    const timeline = (await bot.opsbot.store.timeline(requestId)).map((e) => e.text);
+    expect(
+      timeline.some((t) => t.includes(`/deployments/${deployment.deploymentId}/refresh → HTTP 200`)),
+    ).toBe(true);
+    expect(timeline.some((t) => /GET \/arcgis\/admin\/jobs\//.test(t))).toBe(false);
 
     const auditLogs = bot.logLines
       .map((line) => JSON.parse(line))
