@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { problemsOf } from './problems.js';
 
 const EXAMPLE_ENV = {
   SLACK_BOT_TOKEN: 'xoxb-example-token-value',
@@ -17,16 +18,6 @@ const EXAMPLE_ENV = {
 // biome-ignore lint/suspicious/noExplicitAny: a free-form YAML document that each test edits in place
 function example(): Record<string, any> {
   return parse(readFileSync('opsbot.example.yml', 'utf8'));
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('configuration', () => {

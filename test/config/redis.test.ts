@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type LoadOptions, loadConfig } from '../../src/config/load.js';
+import { type LoadOptions, loadConfig } from '../../src/config/load.js';
+import { problemsOf } from './problems.js';
 
 /** The `redis` section: standalone URL (default), Sentinel or Cluster, each validated by key. */
 
@@ -19,16 +20,6 @@ function load(redis: unknown, env: LoadOptions['env'] = {}) {
       policy: { channels: ['*'] },
     },
   });
-}
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('redis configuration', () => {
