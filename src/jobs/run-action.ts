@@ -44,7 +44,10 @@ const MAX_FAULT_BACKOFF_MS = 60_000;
 export function createRunProcessor(deps: RunDeps) {
   return async (job: Job<RunJobData>, token?: string): Promise<void> => {
     const sleep = async (ms: number): Promise<never> => {
-      await job.moveToDelayed(Date.now() + Math.max(0, ms), token);
+      // A cancel asked while this step ran found the job active, so it could not bring it forward:
+      // do not sleep through it.
+      const wait = ms > 0 && (await deps.store.cancelAwaitsWorker(job.data.requestId)) ? 0 : ms;
+      await job.moveToDelayed(Date.now() + Math.max(0, wait), token);
       throw new DelayedError();
     };
     const found = await deps.store.get(job.data.requestId);

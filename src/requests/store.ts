@@ -264,6 +264,12 @@ export class RequestStore {
     return (await this.redis.set(`${this.prefix}:once:${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
   }
 
+  /** `/ops cancel` was asked and no worker has acted on it yet. */
+  async cancelAwaitsWorker(id: string): Promise<boolean> {
+    const [asked, vendorCancel] = await this.redis.hmget(this.key(id), 'cancelRequestedBy', 'vendorCancel');
+    return Boolean(asked) && !vendorCancel;
+  }
+
   async pendingEnqueues(): Promise<string[]> {
     return this.redis.smembers(this.toEnqueueKey());
   }
