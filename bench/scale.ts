@@ -16,7 +16,7 @@ import type { BenchContext, SectionResult } from './lib/context.js';
 import { sleep, until } from './lib/load.js';
 import { deletePrefix, freshPrefix, usedMemory } from './lib/redis.js';
 import { APPROVER, CHANNEL, REQUESTER, SlackWatch, startBenchSlack } from './lib/slack.js';
-import { median } from './lib/stats.js';
+import { median, sum } from './lib/stats.js';
 import type { Row } from './lib/table.js';
 
 /**
@@ -140,7 +140,8 @@ interface ScaleRun {
   };
   redis: { before: number; after: number; perActionBytes: number; bareDelayedJobBytes: number };
   redisBytesPerActionByKeyKind: Record<string, number>;
-  redisBytesPerPoll: number;
+  /** Growth of the audit stream and the request timelines per vendor poll. */
+  historyBytesPerPoll: number;
   pollsPerAction: number;
   pollsPerSecond: number;
   starts: { idleMs: number[]; busyMs: number[] };
@@ -190,6 +191,7 @@ async function measure(ctx: BenchContext, rig: Rig): Promise<ScaleRun> {
 
   // 4. Busy: new actions start while every one in flight keeps polling; Redis grows per poll.
   const reads = arcgis.counters.jobReads;
+  const historyBefore = await historyBytes(ctx, rig.prefix);
   const cpu = worker.child.cpuMs();
   const window = Date.now();
   const busyStarts: number[] = [];
@@ -197,7 +199,8 @@ async function measure(ctx: BenchContext, rig: Rig): Promise<ScaleRun> {
   const seconds = (Date.now() - window) / 1000;
   const polls = arcgis.counters.jobReads - reads;
   // The probes' own records are a rounding error next to thousands of polls.
-  const redisBytesPerPoll = polls > 0 ? ((await usedMemory(redis)) - memoryAfter) / polls : Number.NaN;
+  const historyBytesPerPoll =
+    polls > 0 ? ((await historyBytes(ctx, rig.prefix)) - historyBefore) / polls : Number.NaN;
   const cpuPercentDuringProbes = (worker.child.cpuMs() - cpu) / 10 / seconds;
   const tokenWindowMs = Date.now() - rig.workerStarted;
   ctx.progress(
@@ -215,7 +218,7 @@ async function measure(ctx: BenchContext, rig: Rig): Promise<ScaleRun> {
       bareDelayedJobBytes: await bareDelayedJobBytes(ctx, rig.count),
     },
     redisBytesPerActionByKeyKind: await memoryByKeyKind(ctx, rig.prefix, inFlight),
-    redisBytesPerPoll,
+    historyBytesPerPoll,
     pollsPerAction: arcgis.counters.jobReads / inFlight,
     pollsPerSecond: polls / seconds,
     starts: { idleMs: idleStarts, busyMs: busyStarts },
@@ -260,7 +263,7 @@ function scaleRows(run: ScaleRun): Row[] {
       ratio: perAction / redis.bareDelayedJobBytes,
       target: '< 5 KB',
       met: perAction < 5 * 1024,
-      note: `used_memory delta ${((redis.after - redis.before) / MB).toFixed(1)} MB ÷ ${many} after ${run.pollsPerAction.toFixed(1)} polls each${Number.isFinite(run.redisBytesPerPoll) ? `; it grows by ${run.redisBytesPerPoll.toFixed(0)} bytes per poll (every vendor call is recorded in the request's timeline and the audit stream)` : ''}; largest parts per action: ${largest}`,
+      note: `used_memory delta ${((redis.after - redis.before) / MB).toFixed(1)} MB ÷ ${many} after ${run.pollsPerAction.toFixed(1)} polls each${Number.isFinite(run.historyBytesPerPoll) ? `; the audit stream and timelines grow by ${run.historyBytesPerPoll.toFixed(0)} bytes per poll while actions wait` : ''}; largest parts per action: ${largest}`,
     },
     {
       section: 'scale',
@@ -292,6 +295,16 @@ function countThreadReplies(slack: FakeSlack, text: string): number {
   let count = 0;
   for (const message of slack.messages) if (message.thread_ts && message.text.includes(text)) count += 1;
   return count;
+}
+
+/** Bytes held by the audit stream and every request's timeline (what grows with time in flight). */
+async function historyBytes(ctx: BenchContext, prefix: string): Promise<number> {
+  const ids = await ctx.redis.client.zrange(`${prefix}:requests`, '0', '-1');
+  const pipeline = ctx.redis.client.pipeline();
+  pipeline.memory('USAGE', `${prefix}:audit`, 'SAMPLES', '0');
+  for (const id of ids) pipeline.memory('USAGE', `${prefix}:req:${id}:timeline`, 'SAMPLES', '0');
+  const sizes = (await pipeline.exec()) ?? [];
+  return sum(sizes.map(([, bytes]) => Number(bytes ?? 0)));
 }
 
 /** Requests whose state is `running`, read from their records. */
