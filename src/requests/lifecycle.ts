@@ -25,6 +25,11 @@ export interface LifecycleDeps {
   metrics: Metrics;
 }
 
+/** One expiry job per request, armed when it opens and removed once it is decided. */
+function expireJobId(requestId: string): string {
+  return `expire-${requestId}`;
+}
+
 export class RequestLifecycle {
   constructor(private readonly deps: LifecycleDeps) {}
 
@@ -34,7 +39,7 @@ export class RequestLifecycle {
     await this.deps.queues.actions.add(
       EXPIRE_JOB,
       { requestId: request.id },
-      { jobId: `expire-${request.id}`, delay: Math.max(0, request.expiresAt - Date.now()) },
+      { jobId: expireJobId(request.id), delay: Math.max(0, request.expiresAt - Date.now()) },
     );
     await this.deps.outbox.push(request.id, Outbox.root(request.version));
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'requested' });
@@ -188,7 +193,7 @@ export class RequestLifecycle {
    */
   private disarmExpiry(requestId: string): void {
     this.deps.queues.actions
-      .remove(`expire-${requestId}`)
+      .remove(expireJobId(requestId))
       .catch((error: Error) =>
         this.deps.log.debug({ err: error.message, requestId }, 'expiry job not removed'),
       );
