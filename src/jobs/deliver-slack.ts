@@ -50,12 +50,32 @@ const TRANSIENT_SLACK_ERRORS = new Set([
 ]);
 
 export function createDeliverProcessor(deps: DeliverDeps) {
+  const redis = deps.store.redis as unknown as DeliveryScripts;
+  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 4, lua: STEP });
+  deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
+
   return async (job: Job<DeliverJobData>, token?: string): Promise<void> => {
     const { requestId } = job.data;
-    const leaseKey = `${deps.outbox.listKey(requestId)}:lease`;
+    const listKey = deps.outbox.listKey(requestId);
+    const leaseKey = `${listKey}:lease`;
+    const inflightKey = `${listKey}:inflight`;
     const holder = randomUUID();
+    /** One round trip: finish the item just handled (if any) and look at the next one. */
+    const step = async (done?: { key: string; rootTs?: string | undefined }): Promise<Step> => {
+      const answer = await redis.opsDeliverStep(
+        listKey,
+        leaseKey,
+        inflightKey,
+        deps.store.key(requestId),
+        holder,
+        String(LEASE_MS),
+        done?.key ?? '',
+        done?.rootTs ?? '',
+      );
+      return parseStep(answer, deps.store);
+    };
     const delay = async (ms: number, faults: number): Promise<never> => {
-      await deps.store.redis.eval(RELEASE, 1, leaseKey, holder);
+      await redis.opsDeliverRelease(leaseKey, holder);
       await job.updateData({ ...job.data, faults } as DeliverJobData);
       await job.moveToDelayed(Date.now() + Math.max(50, ms), token);
       throw new DelayedError();
@@ -77,45 +97,31 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
     };
 
-    const got = await deps.store.redis.set(leaseKey, holder, 'PX', LEASE_MS, 'NX');
-    if (got !== 'OK') {
+    let next = await step();
+    if (next.kind === 'busy') {
       // Another delivery holds this request's outbox; look again shortly (it may finish first).
       await job.moveToDelayed(Date.now() + 250 + Math.floor(Math.random() * 250), token);
       throw new DelayedError();
     }
-
-    for (;;) {
-      const head = await deps.store.redis.lindex(deps.outbox.listKey(requestId), 0);
-      if (head === null) {
-        await deps.store.redis.eval(RELEASE, 1, leaseKey, holder);
-        // An item pushed while we held the lease may have found the lease taken: look once more.
-        if ((await deps.store.redis.llen(deps.outbox.listKey(requestId))) === 0) return;
-        if ((await deps.store.redis.set(leaseKey, holder, 'PX', LEASE_MS, 'NX')) !== 'OK') return;
-        continue;
-      }
-      const item = JSON.parse(head) as OutboxItem;
-      const request = await deps.store.get(requestId);
+    while (next.kind === 'item') {
+      const { item, request, laterRoot, inflight } = next;
       if (!request) {
-        await deps.store.redis.lpop(deps.outbox.listKey(requestId));
+        next = await step({ key: item.key });
         continue;
       }
-      if (item.kind === 'root' && request.rootTs && (await laterRootQueued(deps, requestId))) {
+      if (item.kind === 'root' && request.rootTs && laterRoot) {
         // Root updates render the current state, so only the newest queued one needs sending.
-        await deps.store.redis.lpop(deps.outbox.listKey(requestId));
+        next = await step({ key: item.key });
         continue;
       }
       if (item.kind === 'reply' && !request.rootTs) {
         // The root was never posted (Slack refused it for good): there is no thread to reply in.
-        await deps.store.redis.lpop(deps.outbox.listKey(requestId));
+        next = await step({ key: item.key });
         continue;
       }
 
-      const wait = await deps.pacer.take(request.channel);
-      if (wait > 0) await delay(wait, faults);
-
       const posts = item.kind === 'reply' || !request.rootTs;
-      const inflightKey = `${deps.outbox.listKey(requestId)}:inflight`;
-      if (posts && (await deps.store.redis.get(inflightKey)) === item.key) {
+      if (posts && inflight === item.key) {
         // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
         // look in Slack first.
         let postedTs: string | undefined;
@@ -133,15 +139,22 @@ export function createDeliverProcessor(deps: DeliverDeps) {
           );
         }
         if (postedTs) {
-          if (item.kind === 'root') await deps.store.patch(request.id, { rootTs: postedTs });
-          await deps.store.redis.multi().lpop(deps.outbox.listKey(requestId)).del(inflightKey).exec();
+          next = await step({ key: item.key, rootTs: item.kind === 'root' ? postedTs : undefined });
           continue;
         }
       }
-      if (posts) await deps.store.redis.set(inflightKey, item.key, 'PX', 86_400_000);
+      // The send slot and the in-flight marker are taken together: a marker is only ever set for
+      // a message that is about to be sent.
+      const wait = await deps.pacer.take(
+        request.channel,
+        Date.now(),
+        posts ? { key: inflightKey, value: item.key } : undefined,
+      );
+      if (wait > 0) await delay(wait, faults);
 
+      let rootTs: string | undefined;
       try {
-        await send(deps, request, item);
+        rootTs = await send(deps, request, item);
         deps.metrics.slackCalls.inc({
           method: item.kind === 'reply' || !request.rootTs ? 'chat.postMessage' : 'chat.update',
         });
@@ -150,9 +163,70 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         await retryLater(request, failure);
         await dropUndeliverable(deps, request, item, failure.reason);
       }
-      await deps.store.redis.multi().lpop(deps.outbox.listKey(requestId)).del(inflightKey).exec();
-      await deps.store.redis.pexpire(leaseKey, LEASE_MS);
+      next = await step({ key: item.key, rootTs });
     }
+  };
+}
+
+/**
+ * One delivery step, atomically: if this delivery no longer holds the outbox's lease and another
+ * does, `busy`. Otherwise finish the item just handled (pop it if it is still the head, clear the
+ * in-flight marker, record the root message's ts), then either release the lease when the outbox
+ * is empty (atomic with the check, so an item pushed meanwhile is never stranded) or renew it and
+ * answer the next item, the in-flight marker, whether a later root update is queued behind it,
+ * and the request record.
+ * KEYS: outbox list, lease, in-flight marker, request hash.
+ * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none).
+ */
+const STEP = `
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] then return {'busy'} end
+if ARGV[3] ~= '' then
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if head and cjson.decode(head).key == ARGV[3] then redis.call('LPOP', KEYS[1]) end
+  redis.call('DEL', KEYS[3])
+end
+if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('HSET', KEYS[4], 'rootTs', ARGV[4])
+end
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then
+  if owner then redis.call('DEL', KEYS[2]) end
+  return {'empty'}
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local laterRoot = 0
+if cjson.decode(head).kind == 'root' then
+  for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 1, -1)) do
+    if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
+  end
+end
+return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4])}
+`;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+interface DeliveryScripts {
+  opsDeliverStep(...args: string[]): Promise<[string, string?, string?, number?, string[]?]>;
+  opsDeliverRelease(lease: string, holder: string): Promise<number>;
+}
+
+type Step =
+  | { kind: 'busy' | 'empty' }
+  | { kind: 'item'; item: OutboxItem; inflight: string; laterRoot: boolean; request: OpsRequest | undefined };
+
+function parseStep(
+  answer: Awaited<ReturnType<DeliveryScripts['opsDeliverStep']>>,
+  store: RequestStore,
+): Step {
+  const [kind, head, inflight, laterRoot, hash] = answer;
+  if (kind !== 'item') return { kind: kind as 'busy' | 'empty' };
+  return {
+    kind: 'item',
+    item: JSON.parse(head!) as OutboxItem,
+    inflight: inflight ?? '',
+    laterRoot: laterRoot === 1,
+    request: store.fromFields(hash ?? []),
   };
 }
 
@@ -187,14 +261,8 @@ async function findPosted(
   return found?.ts;
 }
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
-async function laterRootQueued(deps: DeliverDeps, requestId: string): Promise<boolean> {
-  const items = await deps.store.redis.lrange(deps.outbox.listKey(requestId), 1, -1);
-  return items.some((raw) => (JSON.parse(raw) as OutboxItem).kind === 'root');
-}
-
-async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): Promise<void> {
+/** Sends one item; answers the ts of a newly posted root message (recorded by the next step). */
+async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): Promise<string | undefined> {
   const metadata = {
     event_type: 'opsbot_update',
     event_payload: { request_id: request.id, update: item.key },
@@ -203,11 +271,10 @@ async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): P
     const message = scrubbed(rootMessage(request, deps.command));
     if (request.rootTs) {
       await deps.slack.chat.update({ channel: request.channel, ts: request.rootTs, ...message });
-      return;
+      return undefined;
     }
     const posted = await deps.slack.chat.postMessage({ channel: request.channel, ...message, metadata });
-    await deps.store.patch(request.id, { rootTs: posted.ts as string });
-    return;
+    return posted.ts as string;
   }
   const message = scrubbed(item.message);
   await deps.slack.chat.postMessage({
@@ -218,6 +285,7 @@ async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): P
     ...(item.broadcast ? { reply_broadcast: true } : {}),
     metadata,
   } as ChatPostMessageArguments);
+  return undefined;
 }
 
 /** Last line of defence: no configured or minted secret ever leaves in a Slack message. */

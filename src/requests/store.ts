@@ -193,6 +193,12 @@ export class RequestStore {
     return hash.id ? decode(hash) : undefined;
   }
 
+  /** A request from the flat field/value list a script answers for HGETALL; undefined if empty. */
+  fromFields(flat: string[]): OpsRequest | undefined {
+    const hash = Object.fromEntries(pairs(flat));
+    return hash.id ? decode(hash) : undefined;
+  }
+
   async timeline(id: string): Promise<TimelineEvent[]> {
     const items = await this.redis.lrange(this.timelineKey(id), 0, -1);
     return items.map((item) => JSON.parse(item) as TimelineEvent);

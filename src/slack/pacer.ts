@@ -6,7 +6,10 @@ import type { Cluster, Redis } from 'ioredis';
  * channel-wide pause when Slack answers 429 with Retry-After.
  */
 
-/** KEYS: bucket hash. ARGV: now ms, rate per second, burst. Returns 0 (go) or ms to wait. */
+/**
+ * KEYS: bucket hash, and optionally a marker key. ARGV: now ms, rate per second, burst, and the
+ * marker's value. Returns 0 (go) or ms to wait; on go, the marker (if any) is set in the same step.
+ */
 const TAKE = `
 local now = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -21,6 +24,7 @@ local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 3600000)
+if wait == 0 and KEYS[2] then redis.call('SET', KEYS[2], ARGV[4], 'PX', 86400000) end
 return wait
 `;
 
@@ -32,20 +36,27 @@ export class ChannelPacer {
     private readonly burst: number,
   ) {
     redis.defineCommand('opsPace', { numberOfKeys: 1, lua: TAKE });
+    redis.defineCommand('opsPaceAndMark', { numberOfKeys: 2, lua: TAKE });
   }
 
   private key(channel: string): string {
     return `${this.prefix}:pace:${channel}`;
   }
 
-  /** Takes a send slot for `channel`: 0 means send now, otherwise wait that many ms and ask again. */
-  async take(channel: string, now = Date.now()): Promise<number> {
-    return (this.redis as unknown as { opsPace(...a: string[]): Promise<number> }).opsPace(
-      this.key(channel),
-      String(now),
-      String(this.perSecond),
-      String(this.burst),
-    );
+  /**
+   * Takes a send slot for `channel`: 0 means send now, otherwise wait that many ms and ask again.
+   * With `mark`, a granted slot also sets that key (for a day) in the same step: the outbox records
+   * which message is in flight only when it is really about to be sent.
+   */
+  async take(channel: string, now = Date.now(), mark?: { key: string; value: string }): Promise<number> {
+    const scripts = this.redis as unknown as {
+      opsPace(...a: string[]): Promise<number>;
+      opsPaceAndMark(...a: string[]): Promise<number>;
+    };
+    const args = [String(now), String(this.perSecond), String(this.burst)];
+    return mark
+      ? scripts.opsPaceAndMark(this.key(channel), mark.key, ...args, mark.value)
+      : scripts.opsPace(this.key(channel), ...args);
   }
 
   /** Slack said 429: nobody writes to this channel until Retry-After has passed. */
