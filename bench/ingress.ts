@@ -12,7 +12,9 @@ import type { Row } from './lib/table.js';
 /**
  * Ingress: signed `/ops arcgis refresh-deployment …` slash commands at fixed rates (open loop,
  * from a load-generator process) against three servers that are up side by side:
- * - `bot`: opsbot (web and worker roles in one process, as by default);
+ * - `bot`: opsbot deployed as the README's deployment guide says, a web process (`roles: [web]`:
+ *   the ack, parse, policy and request record) and a worker process (`roles: [worker]`: Slack
+ *   delivery); the acks are the web process's, the CPU figures are both processes' together;
  * - `bare`: a bare Bolt app on the same ExpressReceiver whose handler only acks (the ack baseline);
  * - `bare-post`: the same app that acks, then posts an approval message of the same shape with
  *   Bolt's client (the baseline for the full command path: ack, then one chat.postMessage).
@@ -49,9 +51,10 @@ interface Burst {
 }
 
 interface Servers {
-  processes: Record<Server, Child>;
+  processes: Record<Server, Child[]>;
   urls: Record<Server, string>;
   bot: BotProcess;
+  worker: BotProcess;
   watch: SlackWatch;
   deployment: string;
   close(): Promise<void>;
@@ -63,7 +66,7 @@ async function startServers(ctx: BenchContext): Promise<Servers> {
   const arcgis = await startArcgisSimulator();
   const deployment = arcgis.addDeployment().deploymentId;
   const prefix = freshPrefix('ingress');
-  const bot = await startBot({
+  const common = {
     slackApiUrl: slack.apiUrl,
     redisUrl: ctx.redis.url,
     prefix,
@@ -71,18 +74,21 @@ async function startServers(ctx: BenchContext): Promise<Servers> {
     // One channel: the per-channel pacing is raised so the fake Slack (no limit here) sees
     // everything as fast as the bot can send it.
     pacing: { perChannelPerSecond: 100_000, burst: 100_000 },
-  });
+  };
+  const worker = await startBot({ ...common, roles: ['worker'] });
+  const bot = await startBot({ ...common, roles: ['web'] });
   const bare = (post: boolean) =>
     startChild('bare-bolt', { type: 'start', slackApiUrl: slack.apiUrl, post, ...BENCH_SLACK });
   const [ackOnly, ackAndPost] = await Promise.all([bare(false), bare(true)]);
   return {
-    processes: { bot: bot.child, bare: ackOnly, 'bare-post': ackAndPost },
+    processes: { bot: [bot.child, worker.child], bare: [ackOnly], 'bare-post': [ackAndPost] },
     urls: { bot: bot.url, bare: String(ackOnly.ready.url), 'bare-post': String(ackAndPost.ready.url) },
     bot,
+    worker,
     watch,
     deployment,
     close: async () => {
-      await Promise.all([bot.stop(), ackOnly.stop(), ackAndPost.stop()]);
+      await Promise.all([bot.stop(), worker.stop(), ackOnly.stop(), ackAndPost.stop()]);
       watch.close();
       await Promise.all([slack.close(), arcgis.close()]);
       await deletePrefix(ctx.redis.client, prefix);
@@ -98,10 +104,11 @@ async function burst(
   durationMs: number,
 ): Promise<Burst> {
   const { watch } = servers;
-  const child = servers.processes[server];
+  const children = servers.processes[server];
+  const cpuMs = () => sum(children.map((child) => child.cpuMs()));
   const total = Math.round((rate * durationMs) / 1000);
   const before = watch.roots;
-  const cpu = child.cpuMs();
+  const cpu = cpuMs();
   const result = await loadgen.ask<OpenLoopResult & { type: string }>(
     {
       type: 'load',
@@ -136,7 +143,7 @@ async function burst(
     sample.posted = arrivals.length;
     sample.postedPerSecond = arrivals.length / ((Math.max(...arrivals) - result.startedAt) / 1000);
   }
-  sample.cpuMsPerCommand = (child.cpuMs() - cpu) / result.sent;
+  sample.cpuMsPerCommand = (cpuMs() - cpu) / result.sent;
   await sleep(250);
   return sample;
 }
@@ -168,7 +175,13 @@ export async function measureIngress(ctx: BenchContext): Promise<SectionResult> 
         }
       }
     }
-    const log = await servers.bot.stop();
+    const logs = [await servers.bot.stop(), await servers.worker.stop()];
+    const log: LogSummary = {
+      lines: sum(logs.map((l) => l.lines)),
+      warnings: sum(logs.map((l) => l.warnings)),
+      errors: sum(logs.map((l) => l.errors)),
+      samples: logs.flatMap((l) => l.samples),
+    };
     const calls = writeCalls(servers.watch.slack);
     return {
       rows: ingressRows(bursts, log, calls.failed + calls.rateLimited),

@@ -252,7 +252,7 @@ function scaleRows(run: ScaleRun): Row[] {
       ratio: worker.peak / worker.idle.rss,
       target: '< 200 MB',
       met: worker.peak < 200 * MB,
-      note: `one opsbot process with roles [worker], run by node --import tsx ${START_FLAGS.join(' ')} (npm start's flags; the TypeScript loader adds ~20 MB); RSS at ${many} in flight ${(worker.loaded.rss / MB).toFixed(0)} MB, V8 heap ${(worker.heap.heapUsed / MB).toFixed(0)} MB used of ${(worker.heap.heapTotal / MB).toFixed(0)} MB, ${(worker.live.heapUsed / MB).toFixed(0)} MB live after a full GC (so the rest is heap V8 grew for garbage, not state kept per action)`,
+      note: `one opsbot process with roles [worker], compiled, run by node ${START_FLAGS.join(' ')} (npm start's flags); RSS at ${many} in flight ${(worker.loaded.rss / MB).toFixed(0)} MB, V8 heap ${(worker.heap.heapUsed / MB).toFixed(0)} MB used of ${(worker.heap.heapTotal / MB).toFixed(0)} MB, ${(worker.live.heapUsed / MB).toFixed(0)} MB live after a full GC (so the rest is heap V8 grew for garbage, not state kept per action)`,
     },
     {
       section: 'scale',

@@ -63,7 +63,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   for (const { redis, queues } of [webState, workerState].filter((s) => s !== undefined)) {
     // Connection errors while Redis is away are expected (ioredis reconnects by itself); without
     // listeners BullMQ prints each one with a stack trace. One quiet log line each instead.
-    const emitters: EventEmitter[] = [redis, queues.actions, queues.slack];
+    const emitters: EventEmitter[] = [redis, ...queues.all];
     for (const emitter of emitters) {
       emitter.on('error', (error: Error) => log.debug({ err: error.message }, 'Redis connection error'));
     }
@@ -105,7 +105,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         username: dashboard.username,
         password: dashboard.password,
         readOnly: dashboard.readOnly,
-        queues: [state.queues.actions, state.queues.slack],
+        queues: state.queues.all,
         log,
       }),
     );
@@ -113,7 +113,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
 
   let bolt: App | undefined;
   if (webState) {
-    const { store, locks, queues, outbox } = webState;
+    const { store, queues, outbox } = webState;
     const lifecycle = new RequestLifecycle({ store, outbox, queues, policy, log, metrics });
     const common = {
       token: config.slack.botToken.reveal(),
@@ -133,7 +133,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       });
       bolt = new App({ ...common, receiver });
     }
-    registerOpsCommand(bolt, { config, policy, lifecycle, store, locks, clients, slack, log, metrics });
+    registerOpsCommand(bolt, { command: config.slack.command, commands: queues.commands, log });
     registerApprovalButtons(bolt, { lifecycle, log });
     bolt.error(async (error) => {
       log.error({ err: error }, 'Slack handler failed');
@@ -142,6 +142,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
 
   if (workerState) {
     const { redis, queues, store, outbox, locks } = workerState;
+    const lifecycle = new RequestLifecycle({ store, outbox, queues, policy, log, metrics });
     workers = await startWorkers({
       connection: workerConnection!,
       prefix: config.redis.prefix,
@@ -165,6 +166,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         log,
         metrics,
       },
+      commands: { config, policy, lifecycle, store, locks, clients, slack, log, metrics },
       log,
     });
   }

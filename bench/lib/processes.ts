@@ -1,13 +1,14 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
  * Child processes for the things under test (the bot, the bare Bolt app, the baseline worker, the
  * load generator), so each is measured alone: its own event loop, its own RSS and CPU time. A
- * child is a TypeScript entry under bench/children run with `node --import tsx`; parent and child
- * talk over IPC with `{ type, ...fields }` messages.
+ * child is an entry under bench/children, run as compiled JavaScript with plain `node`, as
+ * `npm start` runs opsbot (`npm run bench` compiles them first with tsconfig.bench.json into
+ * dist/); parent and child talk over IPC with `{ type, ...fields }` messages.
  */
 
 export interface ChildMessage {
@@ -32,7 +33,7 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
-const CHILDREN = fileURLToPath(new URL('../children/', import.meta.url));
+const CHILDREN = fileURLToPath(new URL('../../dist/bench/children/', import.meta.url));
 
 export interface ChildOptions {
   /** Extra Node flags, e.g. those the production start command uses. */
@@ -45,11 +46,12 @@ export async function startChild(
   start: ChildMessage,
   { nodeFlags = [], readyTimeoutMs = 30_000 }: ChildOptions = {},
 ): Promise<Child> {
-  const child: ChildProcess = fork(`${CHILDREN}${name}.ts`, [], {
+  const entry = `${CHILDREN}${name}.js`;
+  if (!existsSync(entry))
+    throw new Error(`${entry} is missing: compile with \`tsc -p tsconfig.bench.json\` (npm run bench does)`);
+  const child: ChildProcess = fork(entry, [], {
     // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every child there (to find bottlenecks).
     execArgv: [
-      '--import',
-      'tsx',
       '--expose-gc',
       ...nodeFlags,
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),

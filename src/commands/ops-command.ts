@@ -1,26 +1,77 @@
-import type { App, RespondFn, SlashCommand } from '@slack/bolt';
+import type { App } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
+import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { scrubSecrets } from '../config/secret.js';
 import { InputError, toOpsError } from '../errors.js';
+import { COMMAND_JOB } from '../jobs/queues.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestLifecycle } from '../requests/lifecycle.js';
 import type { Policy } from '../requests/policy.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
-import type { RequestStore } from '../requests/store.js';
+import { newRequestId, type RequestStore } from '../requests/store.js';
 import { dryRunMessage, readAnswerMessage, type SlackMessage, section } from '../slack/blocks.js';
 import { historyMessage, statusMessage } from '../slack/request-views.js';
+import { replyPrivately } from '../slack/respond.js';
 import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
 import { helpText } from './help.js';
 import { type OpsCommand, parseOpsCommand } from './parse.js';
 
 /**
- * The `/ops` slash command. It acknowledges at once (Slack allows 3 s), then parses, checks
- * policy and answers: ephemerally for help, errors, reads and dry runs; with an in-channel
- * approval message (through the outbox) for actions.
+ * The `/ops` slash command, in two halves. The web process records the command as a job and only
+ * then acknowledges it (Slack allows 3 s), so an acknowledged command is never lost and the ack
+ * path stays as light as Bolt's own; if Redis cannot take it, the person is told at once that
+ * nothing was done. A worker then parses it, checks policy and answers: privately (through the
+ * response_url) for help, errors, reads and dry runs; with an in-channel approval message
+ * (through the outbox) for actions.
  */
+
+/** What the web process records of a slash command; the request id is chosen here, once, so a
+ * worker that retries the job after a crash opens the same request rather than a second one. */
+export interface QueuedCommand {
+  teamId: string;
+  userId: string;
+  channelId: string;
+  text: string;
+  triggerId: string | undefined;
+  responseUrl: string;
+  receivedAt: number;
+  requestId: string;
+}
+
+export interface OpsCommandIngress {
+  command: string;
+  commands: Queue;
+  log: Logger;
+}
+
+const NOT_RECORDED =
+  ':warning: opsbot could not record this command (its Redis is not answering), so nothing was done. Try again in a minute.';
+
+export function registerOpsCommand(app: App, deps: OpsCommandIngress): void {
+  app.command(deps.command, async ({ command, ack }) => {
+    const queued: QueuedCommand = {
+      teamId: command.team_id,
+      userId: command.user_id,
+      channelId: command.channel_id,
+      text: command.text ?? '',
+      triggerId: command.trigger_id || undefined,
+      responseUrl: command.response_url,
+      receivedAt: Date.now(),
+      requestId: newRequestId(),
+    };
+    try {
+      await deps.commands.add(COMMAND_JOB, queued);
+    } catch (error) {
+      deps.log.error({ err: (error as Error).message }, 'could not record a slash command');
+      await ack({ response_type: 'ephemeral', text: NOT_RECORDED });
+      return;
+    }
+    await ack();
+  });
+}
 
 export interface OpsCommandDeps {
   config: Pick<Config, 'slack' | 'policy'>;
@@ -34,37 +85,38 @@ export interface OpsCommandDeps {
   metrics: Metrics;
 }
 
-export function registerOpsCommand(app: App, deps: OpsCommandDeps): void {
-  app.command(deps.config.slack.command, async ({ command, ack, respond }) => {
-    await ack();
-    await handleOpsCommand(deps, command, respond);
-  });
+/** The worker half: handles one recorded command. */
+export function createCommandProcessor(deps: OpsCommandDeps) {
+  return async (job: Job<QueuedCommand>): Promise<void> => {
+    const reply = (message: SlackMessage) => replyPrivately(job.data.responseUrl, message, deps.log);
+    await handleOpsCommand(deps, job.data, String(job.id), reply);
+  };
 }
 
 /** Slack's trigger_id lives 30 minutes; a repeat delivery of one command comes well within that. */
 const REPEAT_WINDOW_MS = 30 * 60_000;
 
-/** Whether this delivery of a command is its first (a repeat carries the same trigger_id). */
-async function firstDelivery(deps: OpsCommandDeps, command: SlashCommand): Promise<boolean> {
-  if (!command.trigger_id) return true;
-  return deps.store.claimOnce(`slash:${command.team_id}:${command.trigger_id}`, REPEAT_WINDOW_MS);
+/**
+ * Whether this command is handled here: the first job that claims its trigger_id, or that same
+ * job again after a crash. A repeat delivery from Slack carries the same trigger_id in a new job.
+ */
+async function firstDelivery(deps: OpsCommandDeps, command: QueuedCommand, jobId: string): Promise<boolean> {
+  if (!command.triggerId) return true;
+  return deps.store.claimOnce(`slash:${command.teamId}:${command.triggerId}`, REPEAT_WINDOW_MS, jobId);
 }
 
 export async function handleOpsCommand(
   deps: OpsCommandDeps,
-  command: SlashCommand,
-  respond: RespondFn,
+  command: QueuedCommand,
+  jobId: string,
+  reply: (message: SlackMessage) => Promise<void>,
 ): Promise<void> {
-  const reply = (message: SlackMessage) =>
-    respond({ response_type: 'ephemeral', text: scrubSecrets(message.text), blocks: message.blocks }).catch(
-      (error: Error) => deps.log.warn({ err: error.message }, 'could not answer through response_url'),
-    );
   try {
-    if (!(await firstDelivery(deps, command))) {
-      deps.log.info({ user: command.user_id }, 'slash command delivered again; handled once already');
+    if (!(await firstDelivery(deps, command, jobId))) {
+      deps.log.info({ user: command.userId }, 'slash command delivered again; handled once already');
       return;
     }
-    const parsed = parseOpsCommand(command.text ?? '', deps.config.slack.command);
+    const parsed = parseOpsCommand(command.text, deps.config.slack.command);
     await dispatch(deps, command, parsed, reply);
   } catch (error) {
     const failure = toOpsError(error);
@@ -80,12 +132,12 @@ export async function handleOpsCommand(
 
 async function dispatch(
   deps: OpsCommandDeps,
-  command: SlashCommand,
+  command: QueuedCommand,
   parsed: OpsCommand,
   reply: (message: SlackMessage) => Promise<unknown>,
 ): Promise<void> {
-  const user = command.user_id;
-  const channel = command.channel_id;
+  const user = command.userId;
+  const channel = command.channelId;
   const name = deps.config.slack.command;
   if (!deps.policy.channelAllowed(channel)) {
     throw new InputError(
@@ -179,8 +231,8 @@ async function dispatch(
         policy.whenBusy,
       );
       if (busy) summary.warnings.push(busy);
-      const now = Date.now();
-      await deps.lifecycle.open({
+      const now = command.receivedAt;
+      await deps.lifecycle.open(command.requestId, {
         actionId: action.id,
         vendor: vendor.name,
         target,
@@ -191,7 +243,7 @@ async function dispatch(
         createdAt: now,
         expiresAt: now + deps.config.policy.approvalTimeout,
         highRisk: policy.highRisk,
-        responseUrl: command.response_url,
+        responseUrl: command.responseUrl,
       });
       return;
     }

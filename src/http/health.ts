@@ -37,7 +37,7 @@ export function healthRoutes(deps: {
   });
   router.get('/metrics', async (_req, res) => {
     const refresh = async () => {
-      for (const queue of [deps.queues.actions, deps.queues.slack]) {
+      for (const queue of deps.queues.all) {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
         for (const [state, count] of Object.entries(counts))
           deps.metrics.queueDepth.set({ queue: queue.name, state }, count);

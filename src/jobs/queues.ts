@@ -7,14 +7,18 @@ import type { RedisConnectionConfig } from '../config/load.js';
  * - `opsbot-actions`: one `run` job per approved request (jobId `run-<request id>`), `expire`
  *   jobs (delayed until a request's approval window closes) and the periodic `reconcile`.
  * - `opsbot-slack`: `deliver` jobs that drain a request's Slack outbox in order.
+ * - `opsbot-commands`: one `command` job per slash command, recorded by the web process before it
+ *   acknowledges and handled (parse, policy, request record, answer) by a worker.
  */
 
 export const ACTIONS_QUEUE = 'opsbot-actions';
 export const SLACK_QUEUE = 'opsbot-slack';
+export const COMMANDS_QUEUE = 'opsbot-commands';
 
 export const RUN_JOB = 'run';
 export const EXPIRE_JOB = 'expire';
 export const RECONCILE_JOB = 'reconcile';
+export const COMMAND_JOB = 'command';
 
 /**
  * Finished jobs are kept for a week so a job id cannot be reused to run an action twice inside
@@ -76,6 +80,9 @@ export function createRedis(connection: RedisConnectionConfig, role: RedisRole):
 export interface Queues {
   actions: Queue;
   slack: Queue;
+  commands: Queue;
+  /** Every queue, for the dashboard, metrics and error listeners. */
+  all: Queue[];
   close(): Promise<void>;
 }
 
@@ -101,11 +108,22 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     streams,
     defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: true },
   });
+  // A handled command leaves its request record (or its answer) behind; the job itself is done
+  // with, and a repeat delivery of the command is recognized by its trigger_id, not by the job.
+  const commands = new Queue(COMMANDS_QUEUE, {
+    connection,
+    prefix,
+    streams,
+    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: true },
+  });
+  const all = [actions, slack, commands];
   return {
     actions,
     slack,
+    commands,
+    all,
     close: async () => {
-      await Promise.all([actions.close(), slack.close()]);
+      await Promise.all(all.map((queue) => queue.close()));
     },
   };
 }

@@ -1,9 +1,11 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
 import { createDeliverProcessor, type DeliverDeps } from './deliver-slack.js';
 import { createExpireProcessor } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
+  COMMANDS_QUEUE,
   EXPIRE_JOB,
   type Queues,
   RECONCILE_JOB,
@@ -26,13 +28,14 @@ export interface WorkersOptions {
   queues: Queues;
   run: RunDeps;
   deliver: DeliverDeps;
+  commands: OpsCommandDeps;
   log: Logger;
   /** How often approved-but-unqueued requests are looked for. */
   reconcileEveryMs?: number;
 }
 
 export interface Workers {
-  /** True while both workers are running (for /readyz). */
+  /** True while every worker is running (for /readyz). */
   running(): boolean;
   /** Stops taking jobs, lets active steps finish for up to `graceMs`, then hands the rest back. */
   close(graceMs: number): Promise<void>;
@@ -78,7 +81,16 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     stalledInterval: options.stalledInterval,
     autorun: false,
   });
-  for (const worker of [actions, slack]) {
+  const commands = new Worker(COMMANDS_QUEUE, createCommandProcessor(options.commands), {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDuration,
+    stalledInterval: options.stalledInterval,
+    autorun: false,
+  });
+  const all = [actions, slack, commands];
+  for (const worker of all) {
     worker.on('error', (error) => options.log.error({ err: error, queue: worker.name }, 'worker error'));
     worker.on('failed', (job, error) => {
       options.log.error({ err: error, job: job?.id, attempts: job?.attemptsMade }, 'job step failed');
@@ -94,14 +106,13 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     { every: options.reconcileEveryMs ?? 15_000 },
     { name: RECONCILE_JOB, data: {} },
   );
-  void actions.run();
-  void slack.run();
-  await Promise.all([actions.waitUntilReady(), slack.waitUntilReady()]);
+  for (const worker of all) void worker.run();
+  await Promise.all(all.map((worker) => worker.waitUntilReady()));
 
   return {
-    running: () => actions.isRunning() && slack.isRunning(),
+    running: () => all.every((worker) => worker.isRunning()),
     close: async (graceMs) => {
-      const closing = Promise.all([actions.close(), slack.close()]);
+      const closing = Promise.all(all.map((worker) => worker.close()));
       const timedOut = await Promise.race([
         closing.then(() => false),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
@@ -110,7 +121,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
         // Active steps did not finish in time: stop waiting. Their locks lapse and another worker
         // picks them up as stalled; every step is safe to repeat.
         options.log.warn({ graceMs }, 'steps still active at shutdown; handing them back');
-        await Promise.all([actions.close(true), slack.close(true)]);
+        await Promise.all(all.map((worker) => worker.close(true)));
       }
     },
   };

@@ -33,9 +33,14 @@ function expireJobId(requestId: string): string {
 export class RequestLifecycle {
   constructor(private readonly deps: LifecycleDeps) {}
 
-  /** Records a new request, arms its expiry and queues its approval message. */
-  async open(fields: NewRequest): Promise<OpsRequest> {
-    const request = await this.deps.store.create(fields);
+  /**
+   * Records a new request, arms its expiry and queues its approval message. Opening the same
+   * request again (a retried job) repeats nothing: the record, the expiry job id and the outbox
+   * item key are all the same.
+   */
+  async open(id: string, fields: NewRequest): Promise<OpsRequest> {
+    const request = await this.deps.store.create(fields, id);
+    if (request.state !== 'pending') return request;
     await this.deps.queues.actions.add(
       EXPIRE_JOB,
       { requestId: request.id },

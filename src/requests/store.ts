@@ -151,11 +151,17 @@ export class RequestStore {
     return `${this.prefix}:to-enqueue`;
   }
 
-  async create(fields: NewRequest): Promise<OpsRequest> {
+  /**
+   * Records a new request under `id` (chosen by whoever received the command). Creating the same
+   * request again (a worker retrying after a crash) answers the one already recorded; should `id`
+   * belong to another request (ids are random, so practically never), a fresh id is drawn.
+   */
+  async create(fields: NewRequest, id = newRequestId()): Promise<OpsRequest> {
+    let candidate = id;
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const request: OpsRequest = {
         ...fields,
-        id: newRequestId(),
+        id: candidate,
         state: 'pending',
         version: 1,
         phase: 'queued',
@@ -184,6 +190,16 @@ export class RequestStore {
         this.#onAudit({ ...event, requestId: request.id });
         return request;
       }
+      const existing = await this.get(candidate);
+      if (
+        existing &&
+        existing.requester === fields.requester &&
+        existing.createdAt === fields.createdAt &&
+        existing.channel === fields.channel
+      ) {
+        return existing;
+      }
+      candidate = newRequestId();
     }
     throw new Error('could not allocate a request id');
   }
@@ -263,11 +279,14 @@ export class RequestStore {
   }
 
   /**
-   * True the first time `key` is claimed within `ttlMs`, false after. Slack may deliver one slash
-   * command more than once (its retries carry the same trigger_id); only the first is handled.
+   * True the first time `key` is claimed within `ttlMs`, and again for the same `owner` (a job
+   * retried after a crash); false for anyone else. Slack may deliver one slash command more than
+   * once (its retries carry the same trigger_id); only the first delivery is handled.
    */
-  async claimOnce(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}:once:${key}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+  async claimOnce(key: string, ttlMs: number, owner = '1'): Promise<boolean> {
+    const name = `${this.prefix}:once:${key}`;
+    if ((await this.redis.set(name, owner, 'PX', ttlMs, 'NX')) === 'OK') return true;
+    return (await this.redis.get(name)) === owner;
   }
 
   /** `/ops cancel` was asked and no worker has acted on it yet. */
@@ -313,7 +332,7 @@ interface Scripts {
 }
 
 /** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
-function newRequestId(): string {
+export function newRequestId(): string {
   const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
   const bytes = randomBytes(7);
   let id = 'op-';

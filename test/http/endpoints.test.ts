@@ -152,7 +152,7 @@ describe('/metrics', () => {
     expect(sample(text, 'opsbot_requests_total', { action, outcome: 'succeeded' })).toBe(1);
     expect(sample(text, 'opsbot_requests_total', { action: 'none', outcome: 'bad_input' })).toBe(1);
     expect(sample(text, 'opsbot_approval_clicks_total', { result: 'approved' })).toBe(3);
-    for (const queue of ['opsbot-actions', 'opsbot-slack']) {
+    for (const queue of ['opsbot-actions', 'opsbot-slack', 'opsbot-commands']) {
       for (const state of ['waiting', 'active', 'delayed', 'failed'])
         expect(sample(text, 'opsbot_queue_jobs', { queue, state })).toBeGreaterThanOrEqual(0);
     }
@@ -234,7 +234,7 @@ describe('queue dashboard', () => {
     expect(bot!.logLines.join('')).toContain('queue dashboard: wrong username or password');
   });
 
-  it('shows both queues, read-only, to the right credentials', async () => {
+  it('shows every queue, read-only, to the right credentials', async () => {
     await dashboard();
     const page = await get(`${PATH}/`, basic('ops', DASHBOARD_PASSWORD));
     expect(page.status).toBe(200);
@@ -246,7 +246,7 @@ describe('queue dashboard', () => {
     const { queues } = JSON.parse(api.text) as {
       queues: Array<{ name: string; readOnlyMode: boolean; allowRetries: boolean }>;
     };
-    expect(queues.map((q) => q.name).sort()).toEqual(['opsbot-actions', 'opsbot-slack']);
+    expect(queues.map((q) => q.name).sort()).toEqual(['opsbot-actions', 'opsbot-commands', 'opsbot-slack']);
     for (const queue of queues) expect(queue).toMatchObject({ readOnlyMode: true, allowRetries: false });
   });
 

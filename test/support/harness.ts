@@ -43,6 +43,8 @@ export interface HarnessOptions {
    */
   redis?: Record<string, unknown>;
   roles?: Array<'web' | 'worker'>;
+  /** Key prefix, to share one opsbot's Redis state with another harness (default: a fresh one). */
+  prefix?: string;
   /** `policy.auditors` (default: everyone). */
   auditors?: { users?: string[]; groups?: string[] };
   /** The `dashboard` config section (secrets as `{ env: NAME }`, given in `env`). */
@@ -56,7 +58,8 @@ export interface Harness {
   prefix: string;
   secrets: string[];
   logLines: string[];
-  command(user: string, text: string): Promise<{ status: number; responseUrl: string }>;
+  /** Sends a signed slash command; answers the HTTP status and body of the ack. */
+  command(user: string, text: string): Promise<{ status: number; body: string; responseUrl: string }>;
   click(user: string, action: 'approve' | 'cancel', requestId: string): Promise<number>;
   /** The approval message of a request (found by its request id), once posted. */
   root(requestId: string): FakeSlackMessage | undefined;
@@ -71,7 +74,7 @@ const FAST_TIMING = { pollInterval: '30ms', firstPollDelay: '20ms', deadline: '2
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const tag = `t${randomBytes(5).toString('hex')}`;
-  const prefix = options.redis ? `{${tag}}` : tag;
+  const prefix = options.prefix ?? (options.redis ? `{${tag}}` : tag);
   const botToken = `xoxb-test-${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(16).toString('hex');
   const slack = await startFakeSlack({
@@ -156,7 +159,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         channelId: CHANNEL,
         responseUrl,
       });
-      return { status: sent.status, responseUrl };
+      return { status: sent.status, body: sent.body, responseUrl };
     },
     click: async (user, action, requestId) => {
       const message = root(requestId);
