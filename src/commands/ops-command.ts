@@ -3,7 +3,6 @@ import type { WebClient } from '@slack/web-api';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import { scrubSecrets } from '../config/secret.js';
 import { InputError, toOpsError } from '../errors.js';
 import { COMMAND_JOB } from '../jobs/queues.js';
 import type { Metrics } from '../observability/metrics.js';
