@@ -49,13 +49,29 @@ const TRANSIENT_SLACK_ERRORS = new Set([
   'ratelimited',
 ]);
 
-export function createDeliverProcessor(deps: DeliverDeps) {
+/** How a drain of one outbox ended. */
+export type DrainResult =
+  | { kind: 'drained' }
+  /** Another delivery holds this outbox; it delivers what is queued (its emptiness check is atomic). */
+  | { kind: 'busy' }
+  /** Slack asked to wait (pacing, 429, an outage): try again after `waitMs`. */
+  | { kind: 'later'; waitMs: number; faults: number };
+
+/** Thrown inside a drain to leave it with "try again later", the lease already released. */
+class TryLater {
+  constructor(
+    readonly waitMs: number,
+    readonly faults: number,
+  ) {}
+}
+
+/** Delivers everything queued in a request's outbox, in order, unless another delivery holds it. */
+export function createOutboxDrain(deps: DeliverDeps) {
   const redis = deps.store.redis as unknown as DeliveryScripts;
   deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 4, lua: STEP });
   deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
 
-  return async (job: Job<DeliverJobData>, token?: string): Promise<void> => {
-    const { requestId } = job.data;
+  return async (requestId: string, faults = 0): Promise<DrainResult> => {
     const listKey = deps.outbox.listKey(requestId);
     const leaseKey = `${listKey}:lease`;
     const inflightKey = `${listKey}:inflight`;
@@ -74,13 +90,10 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       );
       return parseStep(answer, deps.store);
     };
-    const delay = async (ms: number, faults: number): Promise<never> => {
+    const delay = async (ms: number, faultsNow: number): Promise<never> => {
       await redis.opsDeliverRelease(leaseKey, holder);
-      await job.updateData({ ...job.data, faults } as DeliverJobData);
-      await job.moveToDelayed(Date.now() + Math.max(50, ms), token);
-      throw new DelayedError();
+      throw new TryLater(Math.max(50, ms), faultsNow);
     };
-    const faults = (job.data as DeliverJobData & { faults?: number }).faults ?? 0;
     /** Waits for Slack to recover (a 429 pauses the whole channel); returns only if the failure is permanent. */
     const retryLater = async (request: OpsRequest, failure: Failure): Promise<void> => {
       if (failure.kind === 'rate-limited') {
@@ -97,74 +110,120 @@ export function createDeliverProcessor(deps: DeliverDeps) {
       }
     };
 
-    let next = await step();
-    if (next.kind === 'busy') {
-      // Another delivery holds this request's outbox; look again shortly (it may finish first).
+    try {
+      let next = await step();
+      if (next.kind === 'busy') return { kind: 'busy' };
+      while (next.kind === 'item') {
+        const { item, request, laterRoot, inflight } = next;
+        if (!request) {
+          next = await step({ key: item.key });
+          continue;
+        }
+        if (item.kind === 'root' && request.rootTs && laterRoot) {
+          // Root updates render the current state, so only the newest queued one needs sending.
+          next = await step({ key: item.key });
+          continue;
+        }
+        if (item.kind === 'reply' && !request.rootTs) {
+          // The root was never posted (Slack refused it for good): there is no thread to reply in.
+          next = await step({ key: item.key });
+          continue;
+        }
+
+        const posts = item.kind === 'reply' || !request.rootTs;
+        if (posts && inflight === item.key) {
+          // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
+          // look in Slack first.
+          let postedTs: string | undefined;
+          try {
+            postedTs = await findPosted(deps, request, item);
+          } catch (error) {
+            // Slack could not be asked right now (429, 5xx, network): ask again later, as sending
+            // now could post the message twice. Only a lasting refusal (no history scope) falls
+            // back to sending again: at least once rather than lost.
+            const failure = classify(error);
+            await retryLater(request, failure);
+            deps.log.warn(
+              { requestId, update: item.key, slackError: failure.reason },
+              'cannot check Slack for an earlier delivery; sending again',
+            );
+          }
+          if (postedTs) {
+            next = await step({ key: item.key, rootTs: item.kind === 'root' ? postedTs : undefined });
+            continue;
+          }
+        }
+        // The send slot and the in-flight marker are taken together: a marker is only ever set for
+        // a message that is about to be sent.
+        const wait = await deps.pacer.take(
+          request.channel,
+          Date.now(),
+          posts ? { key: inflightKey, value: item.key } : undefined,
+        );
+        if (wait > 0) await delay(wait, faults);
+
+        let rootTs: string | undefined;
+        try {
+          rootTs = await send(deps, request, item);
+          deps.metrics.slackCalls.inc({
+            method: item.kind === 'reply' || !request.rootTs ? 'chat.postMessage' : 'chat.update',
+          });
+        } catch (error) {
+          const failure = classify(error);
+          await retryLater(request, failure);
+          await dropUndeliverable(deps, request, item, failure.reason);
+        }
+        next = await step({ key: item.key, rootTs });
+      }
+      return { kind: 'drained' };
+    } catch (error) {
+      if (error instanceof TryLater) return { kind: 'later', waitMs: error.waitMs, faults: error.faults };
+      throw error;
+    }
+  };
+}
+
+/**
+ * The `deliver` job: drains a request's outbox. When it must wait (another delivery holds the
+ * outbox, or Slack asked to wait) it sleeps in Redis, holding no worker slot.
+ */
+export function createDeliverProcessor(deps: DeliverDeps) {
+  const drain = createOutboxDrain(deps);
+  return async (job: Job<DeliverJobData>, token?: string): Promise<void> => {
+    const result = await drain(job.data.requestId, job.data.faults ?? 0);
+    if (result.kind === 'drained') return;
+    if (result.kind === 'busy') {
+      // Look again shortly: the holder may finish before it sees what this job was queued for.
       await job.moveToDelayed(Date.now() + 250 + Math.floor(Math.random() * 250), token);
       throw new DelayedError();
     }
-    while (next.kind === 'item') {
-      const { item, request, laterRoot, inflight } = next;
-      if (!request) {
-        next = await step({ key: item.key });
-        continue;
-      }
-      if (item.kind === 'root' && request.rootTs && laterRoot) {
-        // Root updates render the current state, so only the newest queued one needs sending.
-        next = await step({ key: item.key });
-        continue;
-      }
-      if (item.kind === 'reply' && !request.rootTs) {
-        // The root was never posted (Slack refused it for good): there is no thread to reply in.
-        next = await step({ key: item.key });
-        continue;
-      }
+    await job.updateData({ ...job.data, faults: result.faults });
+    await job.moveToDelayed(Date.now() + result.waitMs, token);
+    throw new DelayedError();
+  };
+}
 
-      const posts = item.kind === 'reply' || !request.rootTs;
-      if (posts && inflight === item.key) {
-        // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
-        // look in Slack first.
-        let postedTs: string | undefined;
-        try {
-          postedTs = await findPosted(deps, request, item);
-        } catch (error) {
-          // Slack could not be asked right now (429, 5xx, network): ask again later, as sending
-          // now could post the message twice. Only a lasting refusal (no history scope) falls
-          // back to sending again: at least once rather than lost.
-          const failure = classify(error);
-          await retryLater(request, failure);
-          deps.log.warn(
-            { requestId, update: item.key, slackError: failure.reason },
-            'cannot check Slack for an earlier delivery; sending again',
-          );
-        }
-        if (postedTs) {
-          next = await step({ key: item.key, rootTs: item.kind === 'root' ? postedTs : undefined });
-          continue;
-        }
-      }
-      // The send slot and the in-flight marker are taken together: a marker is only ever set for
-      // a message that is about to be sent.
-      const wait = await deps.pacer.take(
-        request.channel,
-        Date.now(),
-        posts ? { key: inflightKey, value: item.key } : undefined,
+/**
+ * Delivery where the messages were queued, without a job per message: the run job drains its
+ * request's outbox before each sleep and at the end of each step. What must wait (pacing, 429s,
+ * Slack outages) is left to a `deliver` job; if even that cannot be queued, this throws, so the
+ * run job's step is retried and drains again.
+ */
+export function createInlineDelivery(deps: DeliverDeps) {
+  const drain = createOutboxDrain(deps);
+  return async (requestId: string): Promise<void> => {
+    let result: DrainResult;
+    try {
+      result = await drain(requestId);
+    } catch (error) {
+      deps.log.warn(
+        { err: (error as Error).message, requestId },
+        'inline Slack delivery failed; queued for a worker',
       );
-      if (wait > 0) await delay(wait, faults);
-
-      let rootTs: string | undefined;
-      try {
-        rootTs = await send(deps, request, item);
-        deps.metrics.slackCalls.inc({
-          method: item.kind === 'reply' || !request.rootTs ? 'chat.postMessage' : 'chat.update',
-        });
-      } catch (error) {
-        const failure = classify(error);
-        await retryLater(request, failure);
-        await dropUndeliverable(deps, request, item, failure.reason);
-      }
-      next = await step({ key: item.key, rootTs });
+      result = { kind: 'later', waitMs: 0, faults: 0 };
     }
+    if (result.kind === 'later')
+      await deps.outbox.kick(requestId, { delayMs: result.waitMs, faults: result.faults });
   };
 }
 

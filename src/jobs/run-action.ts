@@ -8,7 +8,7 @@ import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import type { RequestStore } from '../requests/store.js';
 import { FINAL_STATES, type OpsRequest, type RequestState } from '../requests/types.js';
 import { failureBroadcastText, finalReply, progressReply, section } from '../slack/blocks.js';
-import { Outbox } from '../slack/outbox.js';
+import { Outbox, type OutboxItem } from '../slack/outbox.js';
 import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
 import type { ActionContext, ActionProgress } from '../vendors/types.js';
@@ -41,26 +41,41 @@ export interface RunDeps {
 const MAX_SUBMIT_RETRIES = 5;
 const MAX_FAULT_BACKOFF_MS = 60_000;
 
-export function createRunProcessor(deps: RunDeps) {
+/**
+ * The run job's processor. A step queues its Slack messages in the request's outbox and delivers
+ * them itself before it sleeps or ends (`deliver`), so no delivery job is needed per message; a
+ * step that crashes is retried by BullMQ, and the retry delivers whatever the crash left queued.
+ */
+export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) => Promise<void>) {
   return async (job: Job<RunJobData>, token?: string): Promise<void> => {
+    const { requestId } = job.data;
     const sleep = async (ms: number): Promise<never> => {
+      await deliver(requestId);
       // A cancel asked while this step ran found the job active, so it could not bring it forward:
       // do not sleep through it.
-      const wait = ms > 0 && (await deps.store.cancelAwaitsWorker(job.data.requestId)) ? 0 : ms;
+      const wait = ms > 0 && (await deps.store.cancelAwaitsWorker(requestId)) ? 0 : ms;
       await job.moveToDelayed(Date.now() + Math.max(0, wait), token);
       throw new DelayedError();
     };
-    const found = await deps.store.get(job.data.requestId);
+    const found = await deps.store.get(requestId);
     if (!found) return;
-    // Logs and vendor-call audit records made anywhere inside this step name the request.
-    return workContext.run({ requestId: found.id, correlationId: found.correlationId }, () =>
-      advance(found, sleep),
-    );
+    try {
+      // Logs and vendor-call audit records made anywhere inside this step name the request.
+      await workContext.run({ requestId: found.id, correlationId: found.correlationId }, () =>
+        advance(found, sleep),
+      );
+    } catch (error) {
+      // A failing step still delivers what it queued (a sleeping one already has).
+      if (!(error instanceof DelayedError)) await deliver(requestId).catch(() => undefined);
+      throw error;
+    }
+    await deliver(requestId);
   };
 
   async function advance(initial: OpsRequest, sleep: (ms: number) => Promise<never>): Promise<void> {
     let request = initial;
-    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep);
+    const post = (id: string, ...items: OutboxItem[]) => deps.outbox.queue(id, ...items);
+    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, post);
 
     if (request.state === 'approved') {
       const now = Date.now();
@@ -111,8 +126,11 @@ export function createRunGiveUp(deps: RunDeps) {
     if (!request || FINAL_STATES.has(request.state)) return;
     const outcome =
       'opsbot could not go on following this action (an internal error; the details are in its logs)';
-    const step = new Step(deps, deps.log.child({ requestId, action: request.actionId }), () =>
-      Promise.reject(new Error('no sleep')),
+    const step = new Step(
+      deps,
+      deps.log.child({ requestId, action: request.actionId }),
+      () => Promise.reject(new Error('no sleep')),
+      (id, ...items) => deps.outbox.push(id, ...items),
     );
     const submitted = request.phase === 'submitting' || request.phase === 'polling';
     const result = await deps.store.transition(
@@ -131,6 +149,8 @@ class Step {
     private readonly deps: RunDeps,
     private readonly log: Logger,
     private readonly sleep: (ms: number) => Promise<never>,
+    /** Queues Slack messages: for the run job's own delivery, or with a delivery job. */
+    private readonly post: (requestId: string, ...items: OutboxItem[]) => Promise<void>,
   ) {}
 
   private context(request: OpsRequest): ActionContext<unknown> {
@@ -178,7 +198,7 @@ class Step {
       });
       return false;
     }
-    await this.deps.outbox.push(request.id, {
+    await this.post(request.id, {
       key: `waiting-for-${holder}`,
       kind: 'reply',
       message: section(`:lock: Waiting: ${who} is working on \`${resource}\`; this starts when it ends.`),
@@ -267,7 +287,7 @@ class Step {
   /** The vendor took the work: say so, record it, and follow it (or end, if it is already over). */
   private async accepted(request: OpsRequest, progress: ActionProgress): Promise<void> {
     const polling = progress.outcome === 'running';
-    await this.deps.outbox.push(request.id, {
+    await this.post(request.id, {
       key: 'submitted',
       kind: 'reply',
       message: progressReply(request, progress, true),
@@ -319,7 +339,7 @@ class Step {
       answer = `:warning: ${request.vendor} did not take the cancel: ${failure.message}. opsbot keeps following the action.`;
       vendorCancel = 'refused';
     }
-    await this.deps.outbox.push(request.id, {
+    await this.post(request.id, {
       key: 'vendor-cancel',
       kind: 'reply',
       message: section(answer),
@@ -360,7 +380,7 @@ class Step {
     const changed = next.status !== last.status || next.detail !== last.detail;
     if (changed && next.outcome === 'running') {
       // Queue the message first, keyed by its number: a crash before the patch re-queues nothing.
-      await this.deps.outbox.push(request.id, {
+      await this.post(request.id, {
         key: `progress-${request.reported + 1}`,
         kind: 'reply',
         message: progressReply(request, next, false),
@@ -411,7 +431,7 @@ class Step {
   /** Queues the closing reply and the root update, then marks the run done. Safe to repeat. */
   async announceEnd(request: OpsRequest): Promise<void> {
     const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
-    await this.deps.outbox.push(
+    await this.post(
       request.id,
       {
         key: 'final',

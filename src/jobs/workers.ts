@@ -1,7 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
-import { createDeliverProcessor, type DeliverDeps } from './deliver-slack.js';
+import { createDeliverProcessor, createInlineDelivery, type DeliverDeps } from './deliver-slack.js';
 import { createExpireProcessor } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
@@ -42,7 +42,7 @@ export interface Workers {
 }
 
 export async function startWorkers(options: WorkersOptions): Promise<Workers> {
-  const run = createRunProcessor(options.run);
+  const run = createRunProcessor(options.run, createInlineDelivery(options.deliver));
   const giveUp = createRunGiveUp(options.run);
   const expire = createExpireProcessor(options.run);
   const reconcile = createReconcileProcessor({

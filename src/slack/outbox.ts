@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { SlackMessage } from './blocks.js';
@@ -31,6 +32,8 @@ export const DELIVER_JOB = 'deliver';
 
 export interface DeliverJobData {
   requestId: string;
+  /** Consecutive Slack faults so far, for the backoff. */
+  faults?: number;
 }
 
 export class Outbox {
@@ -52,19 +55,48 @@ export class Outbox {
     return `${this.prefix}:req:${requestId}:outbox-seq`;
   }
 
-  /** Queues items for delivery; items whose key was queued before are skipped. */
+  /**
+   * Queues items and a delivery job for them. An item whose key was queued before is skipped.
+   */
   async push(requestId: string, ...items: OutboxItem[]): Promise<void> {
-    const args = items.flatMap((item) => [item.key, JSON.stringify(item)]);
-    const seq = await (
-      this.redis as unknown as { opsOutboxPush(...a: string[]): Promise<number> }
-    ).opsOutboxPush(this.listKey(requestId), this.seenKey(requestId), this.seqKey(requestId), ...args);
+    const seq = await this.record(requestId, items);
     // One job per new item; whichever runs first delivers everything queued so far, in order.
-    if (seq > 0) await this.kick(requestId, String(seq));
+    if (seq > 0) await this.kick(requestId, { suffix: String(seq) });
   }
 
-  /** Makes sure a delivery job will look at this request's outbox. */
-  async kick(requestId: string, suffix: string): Promise<void> {
-    await this.slackQueue.add(DELIVER_JOB, { requestId }, { jobId: `deliver-${requestId}-${suffix}` });
+  /**
+   * Queues items without a delivery job, for a caller that delivers them itself right after and
+   * does so again if it is retried after a crash (the run job: see createInlineDelivery).
+   */
+  async queue(requestId: string, ...items: OutboxItem[]): Promise<void> {
+    await this.record(requestId, items);
+  }
+
+  /** Answers the sequence number of the last new item, or 0 if every item was queued before. */
+  private async record(requestId: string, items: OutboxItem[]): Promise<number> {
+    const args = items.flatMap((item) => [item.key, JSON.stringify(item)]);
+    return (this.redis as unknown as { opsOutboxPush(...a: string[]): Promise<number> }).opsOutboxPush(
+      this.listKey(requestId),
+      this.seenKey(requestId),
+      this.seqKey(requestId),
+      ...args,
+    );
+  }
+
+  /**
+   * Makes sure a delivery job will look at this request's outbox, after `delayMs`. Job ids are
+   * unique per call (`suffix`, or the time and a random part), so a finished job never hides a new one.
+   */
+  async kick(
+    requestId: string,
+    options: { suffix?: string; delayMs?: number; faults?: number } = {},
+  ): Promise<void> {
+    const suffix = options.suffix ?? `t${Date.now()}-${randomBytes(4).toString('hex')}`;
+    await this.slackQueue.add(
+      DELIVER_JOB,
+      { requestId, ...(options.faults ? { faults: options.faults } : {}) },
+      { jobId: `deliver-${requestId}-${suffix}`, ...(options.delayMs ? { delay: options.delayMs } : {}) },
+    );
   }
 
   /** A root update keyed by the request version, so each state is rendered once. */
