@@ -49,8 +49,11 @@ export interface OpsCommandIngress {
 const NOT_RECORDED =
   ':warning: opsbot could not record this command (its Redis is not answering), so nothing was done. Try again in a minute.';
 
+/** Slack gives up on an ack after 3 s; past this, the ack goes first and recording goes on. */
+const ACK_GUARD_MS = 2_000;
+
 export function registerOpsCommand(app: App, deps: OpsCommandIngress): void {
-  app.command(deps.command, async ({ command, ack }) => {
+  app.command(deps.command, async ({ command, ack, respond }) => {
     const queued: QueuedCommand = {
       teamId: command.team_id,
       userId: command.user_id,
@@ -61,14 +64,30 @@ export function registerOpsCommand(app: App, deps: OpsCommandIngress): void {
       receivedAt: Date.now(),
       requestId: newRequestId(),
     };
-    try {
-      await deps.commands.add(COMMAND_JOB, queued);
-    } catch (error) {
-      deps.log.error({ err: (error as Error).message }, 'could not record a slash command');
+    const recording = deps.commands.add(COMMAND_JOB, queued).then(
+      () => true,
+      (error: Error) => {
+        deps.log.error({ err: error.message }, 'could not record a slash command');
+        return false;
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const guard = new Promise<'slow'>((resolve) => {
+      timer = setTimeout(() => resolve('slow'), ACK_GUARD_MS);
+    });
+    const first = await Promise.race([recording, guard]);
+    clearTimeout(timer);
+    if (first === false) {
       await ack({ response_type: 'ephemeral', text: NOT_RECORDED });
       return;
     }
     await ack();
+    // Redis was slow: the ack went first. Should recording fail after all, say so privately.
+    if (first === 'slow' && !(await recording)) {
+      await respond({ response_type: 'ephemeral', text: NOT_RECORDED }).catch((error: Error) =>
+        deps.log.warn({ err: error.message }, 'could not answer through response_url'),
+      );
+    }
   });
 }
 
