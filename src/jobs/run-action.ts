@@ -49,8 +49,19 @@ const MAX_FAULT_BACKOFF_MS = 60_000;
 export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) => Promise<void>) {
   return async (job: Job<RunJobData>, token?: string): Promise<void> => {
     const { requestId } = job.data;
+    // Deliver only when this step queued something, or when it is a retry (a crashed attempt may
+    // have left messages queued).
+    let toDeliver = job.attemptsMade > 0 || job.stalledCounter > 0;
+    const post = async (id: string, ...items: OutboxItem[]) => {
+      toDeliver = true;
+      await deps.outbox.queue(id, ...items);
+    };
+    const deliverQueued = async () => {
+      if (toDeliver) await deliver(requestId);
+      toDeliver = false;
+    };
     const sleep = async (ms: number): Promise<never> => {
-      await deliver(requestId);
+      await deliverQueued();
       // A cancel asked while this step ran found the job active, so it could not bring it forward:
       // do not sleep through it.
       const wait = ms > 0 && (await deps.store.cancelAwaitsWorker(requestId)) ? 0 : ms;
@@ -62,32 +73,43 @@ export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) =
     try {
       // Logs and vendor-call audit records made anywhere inside this step name the request.
       await workContext.run({ requestId: found.id, correlationId: found.correlationId }, () =>
-        advance(found, sleep),
+        advance(found, sleep, post),
       );
     } catch (error) {
       // A failing step still delivers what it queued (a sleeping one already has).
-      if (!(error instanceof DelayedError)) await deliver(requestId).catch(() => undefined);
+      if (!(error instanceof DelayedError)) await deliverQueued().catch(() => undefined);
       throw error;
     }
-    await deliver(requestId);
+    await deliverQueued();
   };
 
-  async function advance(initial: OpsRequest, sleep: (ms: number) => Promise<never>): Promise<void> {
+  async function advance(
+    initial: OpsRequest,
+    sleep: (ms: number) => Promise<never>,
+    post: (requestId: string, ...items: OutboxItem[]) => Promise<void>,
+  ): Promise<void> {
     let request = initial;
-    const post = (id: string, ...items: OutboxItem[]) => deps.outbox.queue(id, ...items);
     const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, post);
 
     if (request.state === 'approved') {
       const now = Date.now();
       const policy = deps.policies.get(request.actionId);
-      await deps.store.transition(
+      const started = {
+        phase: 'queued' as const,
+        startedAt: now,
+        deadlineAt: now + (policy?.timing.deadlineMs ?? 30 * 60_000),
+      };
+      const result = await deps.store.transition(
         request.id,
         ['approved'],
         'running',
         { kind: 'running', text: 'started' },
-        { phase: 'queued', startedAt: now, deadlineAt: now + (policy?.timing.deadlineMs ?? 30 * 60_000) },
+        started,
       );
-      request = (await deps.store.get(request.id))!;
+      // The script bumps the version by one; anything else means someone else moved it: read it.
+      request = result.ok
+        ? { ...request, ...started, state: 'running', version: request.version + 1 }
+        : (await deps.store.get(request.id))!;
     }
     if (FINAL_STATES.has(request.state)) {
       // A crash between recording the end and queueing its messages: queue them (idempotent).
