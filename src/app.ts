@@ -117,6 +117,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     const lifecycle = new RequestLifecycle({ store, outbox, queues, policy, log, metrics });
     const common = {
       token: config.slack.botToken.reveal(),
+      // opsbot keeps no conversation state in Bolt; its default store costs every request a lookup.
+      convoStore: false as const,
       logger: boltLogger(log),
       clientOptions: { slackApiUrl: config.slack.apiUrl, retryConfig: { retries: 0 } },
       ...(config.slack.botId ? { botId: config.slack.botId } : {}),
