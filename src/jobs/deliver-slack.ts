@@ -51,7 +51,7 @@ const TRANSIENT_SLACK_ERRORS = new Set([
 
 export function createDeliverProcessor(deps: DeliverDeps) {
   const redis = deps.store.redis as unknown as DeliveryScripts;
-  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 4, lua: STEP });
+  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 5, lua: STEP });
   deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
 
   return async (job: Job<DeliverJobData>, token?: string): Promise<void> => {
@@ -67,6 +67,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         leaseKey,
         inflightKey,
         deps.store.key(requestId),
+        deps.store.longKey(requestId),
         holder,
         String(LEASE_MS),
         done?.key ?? '',
@@ -174,8 +175,8 @@ export function createDeliverProcessor(deps: DeliverDeps) {
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
  * is empty (atomic with the check, so an item pushed meanwhile is never stranded) or renew it and
  * answer the next item, the in-flight marker, whether a later root update is queued behind it,
- * and the request record.
- * KEYS: outbox list, lease, in-flight marker, request hash.
+ * and the request record (both of its hashes).
+ * KEYS: outbox list, lease, in-flight marker, request record, its long fields.
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none).
  */
 const STEP = `
@@ -201,13 +202,13 @@ if cjson.decode(head).kind == 'root' then
     if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
   end
 end
-return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4])}
+return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[5])}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 interface DeliveryScripts {
-  opsDeliverStep(...args: string[]): Promise<[string, string?, string?, number?, string[]?]>;
+  opsDeliverStep(...args: string[]): Promise<[string, string?, string?, number?, string[]?, string[]?]>;
   opsDeliverRelease(lease: string, holder: string): Promise<number>;
 }
 
@@ -219,14 +220,14 @@ function parseStep(
   answer: Awaited<ReturnType<DeliveryScripts['opsDeliverStep']>>,
   store: RequestStore,
 ): Step {
-  const [kind, head, inflight, laterRoot, hash] = answer;
+  const [kind, head, inflight, laterRoot, record, long] = answer;
   if (kind !== 'item') return { kind: kind as 'busy' | 'empty' };
   return {
     kind: 'item',
     item: JSON.parse(head!) as OutboxItem,
     inflight: inflight ?? '',
     laterRoot: laterRoot === 1,
-    request: store.fromFields(hash ?? []),
+    request: store.fromFields(record ?? [], long ?? []),
   };
 }
 

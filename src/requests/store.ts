@@ -4,17 +4,39 @@ import type { ActionProgress } from '../vendors/types.js';
 import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
 
 /**
- * Requests live in Redis hashes, one per request, with its timeline beside it. Every state change
+ * Each request lives in Redis as a hash of its short fields (`req:<id>`), a hash of the fields
+ * that can be long (`req:<id>:long`) and its timeline (`req:<id>:timeline`). Every state change
  * is one Lua script that checks the current state and writes the new one, so "pending → approved"
  * happens exactly once however many processes race for it.
+ *
+ * Why two hashes: Redis keeps a hash in its compact listpack form only while every value is at
+ * most `hash-max-listpack-value` (64 bytes by default); one longer value turns the whole hash into
+ * a hashtable for good, about three times the size. Keeping the values that can be long apart
+ * leaves the record's many short fields compact.
  */
 
 type RedisClient = Redis | Cluster;
 
-/** Compare-and-set on `state`. ARGV: allowed states (comma list), new state, notAfter (ms or ''),
- * now, event JSON, marker member (or ''), audit min id, then field/value pairs.
- * KEYS: request, timeline, marker set, audit stream. */
-const TRANSITION = `
+/** Fields whose values can exceed 64 bytes (JSON, URLs, sentences): they go to `req:<id>:long`. */
+const LONG_FIELDS = new Set(['args', 'summary', 'progress', 'outcome', 'responseUrl']);
+
+/**
+ * Lua: writes the field/value pairs that follow ARGV[first]: the first ARGV[first] pairs to the
+ * record (KEYS[1]), the rest to its long fields (KEYS[2]). See `scriptFields`.
+ */
+const WRITE_FIELDS = `
+local function writeFields(first)
+  local long = first + 1 + 2 * tonumber(ARGV[first])
+  for i = first + 1, #ARGV, 2 do
+    redis.call('HSET', i < long and KEYS[1] or KEYS[2], ARGV[i], ARGV[i + 1])
+  end
+end
+`;
+
+/** Compare-and-set on `state`. KEYS: request, long fields, timeline, marker set, audit stream.
+ * ARGV: allowed states (comma list), new state, notAfter (ms or ''), now, event JSON, marker
+ * member (or ''), audit min id, then `scriptFields`. */
+const TRANSITION = `${WRITE_FIELDS}
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return 'missing' end
 local allowed = false
@@ -25,22 +47,23 @@ if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], '
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('RPUSH', KEYS[2], ARGV[5])
-redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[7], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[5])
-if ARGV[6] ~= '' then redis.call('SADD', KEYS[3], ARGV[6]) end
+writeFields(8)
+redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[7], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[5])
+if ARGV[6] ~= '' then redis.call('SADD', KEYS[4], ARGV[6]) end
 return 'ok'
 `;
 
-/** Creates a request unless the id is taken. KEYS: request, timeline, channel index, all index,
- * audit stream. ARGV: created at, event JSON, audit min id, then field/value pairs. */
-const CREATE = `
+/** Creates a request unless the id is taken. KEYS: request, long fields, timeline, channel index,
+ * all index, audit stream. ARGV: request id, created at, event JSON, audit min id, then
+ * `scriptFields`. */
+const CREATE = `${WRITE_FIELDS}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[3], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
-redis.call('ZADD', KEYS[4], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
+writeFields(5)
+redis.call('RPUSH', KEYS[3], ARGV[3])
+redis.call('XADD', KEYS[6], 'MINID', '~', ARGV[4], '*', 'request', ARGV[1], 'event', ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
 return 1
 `;
 
@@ -87,8 +110,8 @@ export class RequestStore {
   ) {
     this.retentionMs = options.retentionMs ?? 90 * 86_400_000;
     this.#onAudit = options.onAudit ?? (() => {});
-    redis.defineCommand('opsTransition', { numberOfKeys: 4, lua: TRANSITION });
-    redis.defineCommand('opsCreate', { numberOfKeys: 5, lua: CREATE });
+    redis.defineCommand('opsTransition', { numberOfKeys: 5, lua: TRANSITION });
+    redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
   }
 
   /** The append-only audit trail of every request, bounded by the retention period. */
@@ -137,6 +160,10 @@ export class RequestStore {
   key(id: string): string {
     return `${this.prefix}:req:${id}`;
   }
+  /** The request's fields that can be long (see LONG_FIELDS). */
+  longKey(id: string): string {
+    return `${this.prefix}:req:${id}:long`;
+  }
   timelineKey(id: string): string {
     return `${this.prefix}:req:${id}:timeline`;
   }
@@ -171,14 +198,16 @@ export class RequestStore {
       };
       const created = await (this.redis as unknown as Scripts).opsCreate(
         this.key(request.id),
+        this.longKey(request.id),
         this.timelineKey(request.id),
         this.channelIndexKey(request.channel),
         this.allIndexKey(),
         this.auditKey(),
+        request.id,
         String(request.createdAt),
         JSON.stringify(event),
         this.auditMinId(),
-        ...encode(request),
+        ...scriptFields(request),
       );
       if (created === 1) {
         this.#onAudit({ ...event, requestId: request.id });
@@ -188,14 +217,22 @@ export class RequestStore {
     throw new Error('could not allocate a request id');
   }
 
+  /** The record and its long fields, read together (one round trip, one consistent view). */
   async get(id: string): Promise<OpsRequest | undefined> {
-    const hash = await this.redis.hgetall(this.key(id));
-    return hash.id ? decode(hash) : undefined;
+    const replies = await this.redis.multi().hgetall(this.key(id)).hgetall(this.longKey(id)).exec();
+    const [record, long] = (replies ?? []).map(([error, hash]) => {
+      if (error) throw error;
+      return hash as Record<string, string>;
+    });
+    return record?.id ? decode({ ...record, ...long }) : undefined;
   }
 
-  /** A request from the flat field/value list a script answers for HGETALL; undefined if empty. */
-  fromFields(flat: string[]): OpsRequest | undefined {
-    const hash = Object.fromEntries(pairs(flat));
+  /**
+   * A request from the flat field/value lists a script answers for HGETALL of `key(id)` and of
+   * `longKey(id)`; undefined if there is no record.
+   */
+  fromFields(record: string[], long: string[]): OpsRequest | undefined {
+    const hash = Object.fromEntries([...pairs(record), ...pairs(long)]);
     return hash.id ? decode(hash) : undefined;
   }
 
@@ -221,6 +258,7 @@ export class RequestStore {
     const record = { at: now, ...event };
     const result = await (this.redis as unknown as Scripts).opsTransition(
       this.key(id),
+      this.longKey(id),
       this.timelineKey(id),
       this.toEnqueueKey(),
       this.auditKey(),
@@ -231,7 +269,7 @@ export class RequestStore {
       JSON.stringify(record),
       options.markToEnqueue ? id : '',
       this.auditMinId(now),
-      ...encode(fields),
+      ...scriptFields(fields),
     );
     if (result === 'ok') {
       this.#onAudit({ ...record, requestId: id });
@@ -243,7 +281,10 @@ export class RequestStore {
 
   /** Writes run fields that do not change the state (progress, counters). */
   async patch(id: string, fields: Partial<OpsRequest>, event?: Omit<TimelineEvent, 'at'>): Promise<void> {
-    const multi = this.redis.multi().hset(this.key(id), ...encode(fields));
+    const { short, long } = encode(fields);
+    const multi = this.redis.multi();
+    if (short.length > 0) multi.hset(this.key(id), ...short);
+    if (long.length > 0) multi.hset(this.longKey(id), ...long);
     if (event) this.appendEvent(multi, id, event);
     await multi.exec();
   }
@@ -294,7 +335,12 @@ export class RequestStore {
   /** Finished requests are kept for the retention period, then Redis drops them. */
   private async expireFinished(id: string): Promise<void> {
     const seconds = Math.ceil(this.retentionMs / 1000);
-    await this.redis.multi().expire(this.key(id), seconds).expire(this.timelineKey(id), seconds).exec();
+    await this.redis
+      .multi()
+      .expire(this.key(id), seconds)
+      .expire(this.longKey(id), seconds)
+      .expire(this.timelineKey(id), seconds)
+      .exec();
   }
 }
 
@@ -327,11 +373,13 @@ function pairs(flat: string[]): Array<[string, string]> {
   return out;
 }
 
-function encode(fields: Partial<OpsRequest>): string[] {
-  const out: string[] = [];
+/** Field/value pairs for the record's hash (`short`) and for its long fields' hash (`long`). */
+function encode(fields: Partial<OpsRequest>): { short: string[]; long: string[] } {
+  const short: string[] = [];
+  const long: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    out.push(
+    (LONG_FIELDS.has(key) ? long : short).push(
       key,
       JSON_FIELDS.has(key)
         ? JSON.stringify(value)
@@ -342,7 +390,13 @@ function encode(fields: Partial<OpsRequest>): string[] {
           : String(value),
     );
   }
-  return out;
+  return { short, long };
+}
+
+/** The fields as the scripts' WRITE_FIELDS reads them: the number of short pairs, then all pairs. */
+function scriptFields(fields: Partial<OpsRequest>): string[] {
+  const { short, long } = encode(fields);
+  return [String(short.length / 2), ...short, ...long];
 }
 
 function decode(hash: Record<string, string>): OpsRequest {
