@@ -34,8 +34,8 @@ end
 `;
 
 /** Compare-and-set on `state`. KEYS: request, long fields, timeline, marker set, audit stream.
- * ARGV: allowed states (comma list), new state, notAfter (ms or ''), now, event JSON, marker
- * member (or ''), audit min id, then `scriptFields`. */
+ * ARGV: allowed states (comma list), new state, notAfter (ms or ''), now, timeline entry, marker
+ * member (or ''), audit min id, the 8 audit entry fields/values, then `scriptFields`. */
 const TRANSITION = `${WRITE_FIELDS}
 local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return 'missing' end
@@ -47,21 +47,21 @@ if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], '
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
-writeFields(8)
+writeFields(16)
 redis.call('RPUSH', KEYS[3], ARGV[5])
-redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[7], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[5])
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[7], '*', unpack(ARGV, 8, 15))
 if ARGV[6] ~= '' then redis.call('SADD', KEYS[4], ARGV[6]) end
 return 'ok'
 `;
 
 /** Creates a request unless the id is taken. KEYS: request, long fields, timeline, channel index,
- * all index, audit stream. ARGV: request id, created at, event JSON, audit min id, then
- * `scriptFields`. */
+ * all index, audit stream. ARGV: request id, created at, timeline entry, audit min id, the 8 audit
+ * entry fields/values, then `scriptFields`. */
 const CREATE = `${WRITE_FIELDS}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-writeFields(5)
+writeFields(13)
 redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('XADD', KEYS[6], 'MINID', '~', ARGV[4], '*', 'request', ARGV[1], 'event', ARGV[3])
+redis.call('XADD', KEYS[6], 'MINID', '~', ARGV[4], '*', unpack(ARGV, 5, 12))
 redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
 return 1
@@ -88,6 +88,10 @@ export type NewRequest = Omit<
   'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'correlationId'
 >;
 
+/**
+ * One audit record. Read back from Redis, its `at` is when Redis recorded it (the stream entry's
+ * id), moments after the `at` it was logged with.
+ */
 export interface AuditRecord extends TimelineEvent {
   requestId: string | undefined;
 }
@@ -137,10 +141,7 @@ export class RequestStore {
       '~',
       this.auditMinId(),
       '*',
-      'request',
-      requestId ?? '',
-      'event',
-      JSON.stringify(record),
+      ...auditFields(event, requestId),
     );
     this.#onAudit({ ...record, requestId });
   }
@@ -148,11 +149,14 @@ export class RequestStore {
   /** Newest audit records first. */
   async auditTrail(limit: number): Promise<AuditRecord[]> {
     const entries = await this.redis.xrevrange(this.auditKey(), '+', '-', 'COUNT', limit);
-    return entries.map(([, fields]) => {
-      const values = Object.fromEntries(pairs(fields));
+    return entries.map(([entryId, fields]) => {
+      const { request, kind, actor, text } = Object.fromEntries(pairs(fields));
       return {
-        ...(JSON.parse(values.event ?? '{}') as TimelineEvent),
-        requestId: values.request || undefined,
+        at: Number(entryId.split('-')[0]),
+        kind: kind ?? '',
+        ...(actor ? { actor } : {}),
+        text: text ?? '',
+        requestId: request || undefined,
       };
     });
   }
@@ -207,6 +211,7 @@ export class RequestStore {
         String(request.createdAt),
         JSON.stringify(event),
         this.auditMinId(),
+        ...auditFields(event, request.id),
         ...scriptFields(request),
       );
       if (created === 1) {
@@ -269,6 +274,7 @@ export class RequestStore {
       JSON.stringify(record),
       options.markToEnqueue ? id : '',
       this.auditMinId(now),
+      ...auditFields(record, id),
       ...scriptFields(fields),
     );
     if (result === 'ok') {
@@ -300,7 +306,7 @@ export class RequestStore {
     this.#onAudit({ ...record, requestId: id });
     return multi
       .rpush(this.timelineKey(id), json)
-      .xadd(this.auditKey(), 'MINID', '~', this.auditMinId(record.at), '*', 'request', id, 'event', json);
+      .xadd(this.auditKey(), 'MINID', '~', this.auditMinId(record.at), '*', ...auditFields(event, id));
   }
 
   /**
@@ -397,6 +403,15 @@ function encode(fields: Partial<OpsRequest>): { short: string[]; long: string[] 
 function scriptFields(fields: Partial<OpsRequest>): string[] {
   const { short, long } = encode(fields);
   return [String(short.length / 2), ...short, ...long];
+}
+
+/**
+ * An audit stream entry's fields. Always these four in this order: entries whose field names
+ * match their stream node's first entry are stored without the names. No time: the entry id is
+ * the time Redis recorded it, in ms.
+ */
+function auditFields(event: Omit<TimelineEvent, 'at'>, requestId: string | undefined): string[] {
+  return ['request', requestId ?? '', 'kind', event.kind, 'actor', event.actor ?? '', 'text', event.text];
 }
 
 function decode(hash: Record<string, string>): OpsRequest {
