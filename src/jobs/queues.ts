@@ -80,10 +80,11 @@ export interface Queues {
 }
 
 /**
- * BullMQ's event stream feeds QueueEvents listeners, which opsbot has none of; its default length
- * (10,000 events per queue) would be Redis memory spent on nothing.
+ * BullMQ's event stream feeds QueueEvents listeners, which opsbot has none of (nor does the
+ * bull-board dashboard, which reads the queues themselves); its default length (10,000 events per
+ * queue) would be Redis memory spent on nothing. A short tail is kept to look at by hand.
  */
-const EVENTS_KEPT = 1_000;
+const EVENTS_KEPT = 100;
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   const streams = { events: { maxLen: EVENTS_KEPT } };
