@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { ActionProgress } from '../vendors/types.js';
+import { CREATE, PATCH, TIMELINE, TRANSITION } from './store-scripts.js';
 import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
 
 /**
@@ -13,59 +14,15 @@ import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
  * most `hash-max-listpack-value` (64 bytes by default); one longer value turns the whole hash into
  * a hashtable for good, about three times the size. Keeping the values that can be long apart
  * leaves the record's many short fields compact.
+ *
+ * Every event is stored once, in the audit stream; a request's timeline is the list of its
+ * events' entry ids there (routine reads, such as job polls, are audited but left out of it).
  */
 
 type RedisClient = Redis | Cluster;
 
 /** Fields whose values can exceed 64 bytes (JSON, URLs, sentences): they go to `req:<id>:long`. */
 const LONG_FIELDS = new Set(['args', 'summary', 'progress', 'outcome', 'responseUrl']);
-
-/**
- * Lua: writes the field/value pairs that follow ARGV[first]: the first ARGV[first] pairs to the
- * record (KEYS[1]), the rest to its long fields (KEYS[2]). See `scriptFields`.
- */
-const WRITE_FIELDS = `
-local function writeFields(first)
-  local long = first + 1 + 2 * tonumber(ARGV[first])
-  for i = first + 1, #ARGV, 2 do
-    redis.call('HSET', i < long and KEYS[1] or KEYS[2], ARGV[i], ARGV[i + 1])
-  end
-end
-`;
-
-/** Compare-and-set on `state`. KEYS: request, long fields, timeline, marker set, audit stream.
- * ARGV: allowed states (comma list), new state, notAfter (ms or ''), now, timeline entry, marker
- * member (or ''), audit min id, the 8 audit entry fields/values, then `scriptFields`. */
-const TRANSITION = `${WRITE_FIELDS}
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return 'missing' end
-local allowed = false
-for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
-if not allowed then return current end
-if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
-  return 'late'
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'version', 1)
-writeFields(16)
-redis.call('RPUSH', KEYS[3], ARGV[5])
-redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[7], '*', unpack(ARGV, 8, 15))
-if ARGV[6] ~= '' then redis.call('SADD', KEYS[4], ARGV[6]) end
-return 'ok'
-`;
-
-/** Creates a request unless the id is taken. KEYS: request, long fields, timeline, channel index,
- * all index, audit stream. ARGV: request id, created at, timeline entry, audit min id, the 8 audit
- * entry fields/values, then `scriptFields`. */
-const CREATE = `${WRITE_FIELDS}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-writeFields(13)
-redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('XADD', KEYS[6], 'MINID', '~', ARGV[4], '*', unpack(ARGV, 5, 12))
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
-return 1
-`;
 
 const JSON_FIELDS = new Set(['args', 'summary', 'progress']);
 const NUMBER_FIELDS = new Set([
@@ -90,7 +47,7 @@ export type NewRequest = Omit<
 
 /**
  * One audit record. Read back from Redis, its `at` is when Redis recorded it (the stream entry's
- * id), moments after the `at` it was logged with.
+ * id), moments after the `at` it was logged with; so is a timeline event's.
  */
 export interface AuditRecord extends TimelineEvent {
   requestId: string | undefined;
@@ -116,6 +73,8 @@ export class RequestStore {
     this.#onAudit = options.onAudit ?? (() => {});
     redis.defineCommand('opsTransition', { numberOfKeys: 5, lua: TRANSITION });
     redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
+    redis.defineCommand('opsPatch', { numberOfKeys: 4, lua: PATCH });
+    redis.defineCommand('opsTimeline', { numberOfKeys: 2, lua: TIMELINE });
   }
 
   /** The append-only audit trail of every request, bounded by the retention period. */
@@ -149,16 +108,7 @@ export class RequestStore {
   /** Newest audit records first. */
   async auditTrail(limit: number): Promise<AuditRecord[]> {
     const entries = await this.redis.xrevrange(this.auditKey(), '+', '-', 'COUNT', limit);
-    return entries.map(([entryId, fields]) => {
-      const { request, kind, actor, text } = Object.fromEntries(pairs(fields));
-      return {
-        at: Number(entryId.split('-')[0]),
-        kind: kind ?? '',
-        ...(actor ? { actor } : {}),
-        text: text ?? '',
-        requestId: request || undefined,
-      };
-    });
+    return entries.map(auditRecord);
   }
 
   key(id: string): string {
@@ -209,7 +159,6 @@ export class RequestStore {
         this.auditKey(),
         request.id,
         String(request.createdAt),
-        JSON.stringify(event),
         this.auditMinId(),
         ...auditFields(event, request.id),
         ...scriptFields(request),
@@ -242,8 +191,14 @@ export class RequestStore {
   }
 
   async timeline(id: string): Promise<TimelineEvent[]> {
-    const items = await this.redis.lrange(this.timelineKey(id), 0, -1);
-    return items.map((item) => JSON.parse(item) as TimelineEvent);
+    const entries = await (this.redis as unknown as Scripts).opsTimeline(
+      this.timelineKey(id),
+      this.auditKey(),
+    );
+    return entries.map((entry) => {
+      const { requestId: _, ...event } = auditRecord(entry);
+      return event;
+    });
   }
 
   /**
@@ -255,7 +210,7 @@ export class RequestStore {
     id: string,
     from: RequestState[],
     to: RequestState,
-    event: Omit<TimelineEvent, 'at'> & { at?: number },
+    event: Omit<TimelineEvent, 'at'>,
     fields: Partial<OpsRequest> = {},
     options: { notAfterExpiry?: boolean; markToEnqueue?: boolean; now?: number } = {},
   ): Promise<TransitionResult> {
@@ -271,7 +226,6 @@ export class RequestStore {
       to,
       options.notAfterExpiry ? '1' : '',
       String(now),
-      JSON.stringify(record),
       options.markToEnqueue ? id : '',
       this.auditMinId(now),
       ...auditFields(record, id),
@@ -285,28 +239,25 @@ export class RequestStore {
     return { ok: false, state: result as RequestState | 'missing' | 'late' };
   }
 
-  /** Writes run fields that do not change the state (progress, counters). */
+  /**
+   * Writes run fields that do not change the state (progress, counters) and, if given, an event
+   * (to the audit trail and the request's timeline), together.
+   */
   async patch(id: string, fields: Partial<OpsRequest>, event?: Omit<TimelineEvent, 'at'>): Promise<void> {
-    const { short, long } = encode(fields);
-    const multi = this.redis.multi();
-    if (short.length > 0) multi.hset(this.key(id), ...short);
-    if (long.length > 0) multi.hset(this.longKey(id), ...long);
-    if (event) this.appendEvent(multi, id, event);
-    await multi.exec();
+    const at = Date.now();
+    await (this.redis as unknown as Scripts).opsPatch(
+      this.key(id),
+      this.longKey(id),
+      this.timelineKey(id),
+      this.auditKey(),
+      ...(event ? [this.auditMinId(at), ...auditFields(event, id)] : ['']),
+      ...scriptFields(fields),
+    );
+    if (event) this.#onAudit({ at, ...event, requestId: id });
   }
 
   async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
-    await this.appendEvent(this.redis.multi(), id, event).exec();
-  }
-
-  /** A timeline event goes to the request's timeline and to the audit trail together. */
-  private appendEvent(multi: ReturnType<RedisClient['multi']>, id: string, event: Omit<TimelineEvent, 'at'>) {
-    const record = { at: Date.now(), ...event };
-    const json = JSON.stringify(record);
-    this.#onAudit({ ...record, requestId: id });
-    return multi
-      .rpush(this.timelineKey(id), json)
-      .xadd(this.auditKey(), 'MINID', '~', this.auditMinId(record.at), '*', ...auditFields(event, id));
+    await this.patch(id, {}, event);
   }
 
   /**
@@ -359,9 +310,14 @@ const FINAL_STATE_SET = new Set<RequestState>([
   'unknown',
 ]);
 
+/** An audit stream entry as Redis answers it: its id and its field/value list. */
+type StreamEntry = [id: string, fields: string[]];
+
 interface Scripts {
   opsTransition(...args: string[]): Promise<string>;
   opsCreate(...args: string[]): Promise<number>;
+  opsPatch(...args: string[]): Promise<number>;
+  opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
 }
 
 /** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
@@ -379,8 +335,11 @@ function pairs(flat: string[]): Array<[string, string]> {
   return out;
 }
 
-/** Field/value pairs for the record's hash (`short`) and for its long fields' hash (`long`). */
-function encode(fields: Partial<OpsRequest>): { short: string[]; long: string[] } {
+/**
+ * The fields as the scripts write them (WRITE_FIELDS in store-scripts.ts): the number of pairs for
+ * the record's hash, those pairs, then the pairs for its long fields' hash.
+ */
+function scriptFields(fields: Partial<OpsRequest>): string[] {
   const short: string[] = [];
   const long: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
@@ -396,12 +355,6 @@ function encode(fields: Partial<OpsRequest>): { short: string[]; long: string[] 
           : String(value),
     );
   }
-  return { short, long };
-}
-
-/** The fields as the scripts' WRITE_FIELDS reads them: the number of short pairs, then all pairs. */
-function scriptFields(fields: Partial<OpsRequest>): string[] {
-  const { short, long } = encode(fields);
   return [String(short.length / 2), ...short, ...long];
 }
 
@@ -412,6 +365,17 @@ function scriptFields(fields: Partial<OpsRequest>): string[] {
  */
 function auditFields(event: Omit<TimelineEvent, 'at'>, requestId: string | undefined): string[] {
   return ['request', requestId ?? '', 'kind', event.kind, 'actor', event.actor ?? '', 'text', event.text];
+}
+
+function auditRecord([entryId, fields]: StreamEntry): AuditRecord {
+  const { request, kind, actor, text } = Object.fromEntries(pairs(fields));
+  return {
+    at: Number(entryId.split('-')[0]),
+    kind: kind ?? '',
+    ...(actor ? { actor } : {}),
+    text: text ?? '',
+    requestId: request || undefined,
+  };
 }
 
 function decode(hash: Record<string, string>): OpsRequest {

@@ -5,8 +5,8 @@ import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/h
 
 /**
  * What a request leaves in Redis: a record that stays in Redis's compact hash encoding whatever
- * the length of its values, every field back through the store, and every audit record with who
- * and when.
+ * the length of its values, every field back through the store, every audit record with who and
+ * when, and its timeline.
  */
 
 let arcgis: ArcgisSimulator;
@@ -99,6 +99,15 @@ describe('request records', () => {
     });
     expect(stored.map((record) => record.kind)).toEqual(
       expect.arrayContaining(['requested', 'approved', 'running', 'submitted', 'vendor-call', 'timed_out']),
+    );
+
+    // …and the request's timeline is those records in order, without the routine job reads.
+    const routineRead = (record: AuditRecord) => / GET \S+ → HTTP [23]\d\d /.test(record.text);
+    expect(await store.timeline(requestId)).toEqual(
+      [...trail]
+        .reverse()
+        .filter((record) => !routineRead(record))
+        .map(({ requestId: _, ...event }) => event),
     );
   });
 });
