@@ -175,7 +175,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
  * is empty (atomic with the check, so an item pushed meanwhile is never stranded) or renew it and
  * answer the next item, the in-flight marker, whether a later root update is queued behind it,
- * and the request record (both of its hashes).
+ * and the request record (its hash and its long fields).
  * KEYS: outbox list, lease, in-flight marker, request record, its long fields.
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none).
  */
@@ -202,7 +202,7 @@ if cjson.decode(head).kind == 'root' then
     if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
   end
 end
-return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[5])}
+return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4]), redis.call('LRANGE', KEYS[5], 0, -1)}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

@@ -6,13 +6,23 @@
 
 /**
  * Writes the field/value pairs that follow ARGV[first]: the first ARGV[first] pairs to the record
- * (KEYS[1]), the rest to its long fields (KEYS[2]).
+ * (KEYS[1], a hash), the rest to its long fields (KEYS[2], a list of name, value, name, value…:
+ * unlike a hash, a small list stays one compact listpack however long its values are).
  */
 const WRITE_FIELDS = `
 local function writeFields(first)
   local long = first + 1 + 2 * tonumber(ARGV[first])
-  for i = first + 1, #ARGV, 2 do
-    redis.call('HSET', i < long and KEYS[1] or KEYS[2], ARGV[i], ARGV[i + 1])
+  for i = first + 1, long - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  if long > #ARGV then return end
+  local names = {}
+  local stored = redis.call('LRANGE', KEYS[2], 0, -1)
+  for j = 1, #stored, 2 do names[stored[j]] = j end
+  for i = long, #ARGV, 2 do
+    if names[ARGV[i]] then
+      redis.call('LSET', KEYS[2], names[ARGV[i]], ARGV[i + 1])
+    else
+      names[ARGV[i]] = redis.call('RPUSH', KEYS[2], ARGV[i], ARGV[i + 1]) - 1
+    end
   end
 end
 `;

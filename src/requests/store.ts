@@ -5,15 +5,16 @@ import { CREATE, PATCH, TIMELINE, TRANSITION } from './store-scripts.js';
 import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
 
 /**
- * Each request lives in Redis as a hash of its short fields (`req:<id>`), a hash of the fields
- * that can be long (`req:<id>:long`) and its timeline (`req:<id>:timeline`). Every state change
- * is one Lua script that checks the current state and writes the new one, so "pending → approved"
- * happens exactly once however many processes race for it.
+ * Each request lives in Redis as a hash of its short fields (`req:<id>`), the fields that can be
+ * long (`req:<id>:long`) and its timeline (`req:<id>:timeline`). Every state change is one Lua
+ * script that checks the current state and writes the new one, so "pending → approved" happens
+ * exactly once however many processes race for it.
  *
- * Why two hashes: Redis keeps a hash in its compact listpack form only while every value is at
- * most `hash-max-listpack-value` (64 bytes by default); one longer value turns the whole hash into
- * a hashtable for good, about three times the size. Keeping the values that can be long apart
- * leaves the record's many short fields compact.
+ * Why the long fields apart: Redis keeps a hash in its compact listpack form only while every
+ * value is at most `hash-max-listpack-value` (64 bytes by default); one longer value turns the
+ * whole hash into a hashtable for good, about three times the size. So the record's many short
+ * fields stay in a hash of their own, and the long ones are a list of name/value pairs (a small
+ * list is one listpack whatever the length of its values; see WRITE_FIELDS in store-scripts.ts).
  *
  * Every event is stored once, in the audit stream; a request's timeline is the list of its
  * events' entry ids there (routine reads, such as job polls, are audited but left out of it).
@@ -173,17 +174,17 @@ export class RequestStore {
 
   /** The record and its long fields, read together (one round trip, one consistent view). */
   async get(id: string): Promise<OpsRequest | undefined> {
-    const replies = await this.redis.multi().hgetall(this.key(id)).hgetall(this.longKey(id)).exec();
-    const [record, long] = (replies ?? []).map(([error, hash]) => {
+    const replies = await this.redis.multi().hgetall(this.key(id)).lrange(this.longKey(id), 0, -1).exec();
+    const [record, long] = (replies ?? []).map(([error, reply]) => {
       if (error) throw error;
-      return hash as Record<string, string>;
-    });
-    return record?.id ? decode({ ...record, ...long }) : undefined;
+      return reply;
+    }) as [Record<string, string> | undefined, string[] | undefined];
+    return record?.id ? decode({ ...record, ...Object.fromEntries(pairs(long ?? [])) }) : undefined;
   }
 
   /**
-   * A request from the flat field/value lists a script answers for HGETALL of `key(id)` and of
-   * `longKey(id)`; undefined if there is no record.
+   * A request from the flat field/value lists a script answers for HGETALL of `key(id)` and
+   * LRANGE of `longKey(id)`; undefined if there is no record.
    */
   fromFields(record: string[], long: string[]): OpsRequest | undefined {
     const hash = Object.fromEntries([...pairs(record), ...pairs(long)]);
@@ -337,7 +338,7 @@ function pairs(flat: string[]): Array<[string, string]> {
 
 /**
  * The fields as the scripts write them (WRITE_FIELDS in store-scripts.ts): the number of pairs for
- * the record's hash, those pairs, then the pairs for its long fields' hash.
+ * the record's hash, those pairs, then the pairs for its long fields.
  */
 function scriptFields(fields: Partial<OpsRequest>): string[] {
   const short: string[] = [];

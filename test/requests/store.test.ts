@@ -51,6 +51,15 @@ describe('request records', () => {
     // Then the record is still a listpack hash…
     const { store } = bot.opsbot;
     expect(await bot.redis.object('ENCODING', store.key(requestId))).toBe('listpack');
+    // …its long fields are kept once each, however often they were rewritten (progress, each poll)…
+    const long = await bot.redis.lrange(store.longKey(requestId), 0, -1);
+    expect(long.filter((_, i) => i % 2 === 0).sort()).toEqual([
+      'args',
+      'outcome',
+      'progress',
+      'responseUrl',
+      'summary',
+    ]);
 
     // …and every field comes back, the long ones included.
     const request = (await store.get(requestId))!;
