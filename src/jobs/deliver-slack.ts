@@ -51,7 +51,7 @@ const TRANSIENT_SLACK_ERRORS = new Set([
 
 export function createDeliverProcessor(deps: DeliverDeps) {
   const redis = deps.store.redis as unknown as DeliveryScripts;
-  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 5, lua: STEP });
+  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 6, lua: STEP });
   deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
 
   return async (job: Job<DeliverJobData>, token?: string): Promise<void> => {
@@ -68,6 +68,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
         inflightKey,
         deps.store.key(requestId),
         deps.store.longKey(requestId),
+        deps.outbox.seenKey(requestId),
         holder,
         String(LEASE_MS),
         done?.key ?? '',
@@ -173,10 +174,11 @@ export function createDeliverProcessor(deps: DeliverDeps) {
  * One delivery step, atomically: if this delivery no longer holds the outbox's lease and another
  * does, `busy`. Otherwise finish the item just handled (pop it if it is still the head, clear the
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
- * is empty (atomic with the check, so an item pushed meanwhile is never stranded) or renew it and
+ * is empty (atomic with the check, so an item pushed meanwhile is never stranded; and once the
+ * request has finished, its seen item keys are set to expire with its record) or renew it and
  * answer the next item, the in-flight marker, whether a later root update is queued behind it,
  * and the request record (its hash and its long fields).
- * KEYS: outbox list, lease, in-flight marker, request record, its long fields.
+ * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys.
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none).
  */
 const STEP = `
@@ -193,6 +195,8 @@ end
 local head = redis.call('LINDEX', KEYS[1], 0)
 if not head then
   if owner then redis.call('DEL', KEYS[2]) end
+  local ttl = redis.call('PTTL', KEYS[4])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[6], ttl) end
   return {'empty'}
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])

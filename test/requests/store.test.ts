@@ -118,5 +118,15 @@ describe('request records', () => {
         .filter((record) => !routineRead(record))
         .map(({ requestId: _, ...event }) => event),
     );
+
+    // …and once its last messages are delivered, none of its keys outlives the retention period.
+    const keys = async () => bot.redis.keys(`${store.key(requestId)}*`);
+    const lasting = async () => {
+      const found = await keys();
+      const ttls = await Promise.all(found.map((key) => bot.redis.pttl(key)));
+      return found.filter((_, i) => ttls[i] === -1 || ttls[i]! > store.retentionMs);
+    };
+    await waitFor(async () => (await lasting()).length === 0, 'every key of the finished request to expire');
+    expect((await keys()).length).toBeGreaterThanOrEqual(4);
   });
 });
