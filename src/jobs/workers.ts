@@ -10,6 +10,7 @@ import {
   type RedisClient,
   RUN_JOB,
   SLACK_QUEUE,
+  WORKER_OPTIONS,
 } from './queues.js';
 import { createReconcileProcessor } from './reconcile.js';
 import { createRunGiveUp, createRunProcessor, type RunDeps } from './run-action.js';
@@ -62,6 +63,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
       }
     },
     {
+      ...WORKER_OPTIONS.actions,
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
@@ -71,6 +73,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     },
   );
   const slack = new Worker(SLACK_QUEUE, createDeliverProcessor(options.deliver), {
+    ...WORKER_OPTIONS.slack,
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.slackConcurrency,
