@@ -92,10 +92,12 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
       }
     });
   }
+  // Each run gets a new job id, so nothing needs a finished one: kept like the others, a week of
+  // them (40,000 at one every 15 s) would hold tens of MB of Redis.
   await options.queues.actions.upsertJobScheduler(
     'reconcile-enqueues',
     { every: options.reconcileEveryMs ?? 15_000 },
-    { name: RECONCILE_JOB, data: {} },
+    { name: RECONCILE_JOB, data: {}, opts: { removeOnComplete: true } },
   );
   void actions.run();
   void slack.run();
