@@ -62,7 +62,9 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
   const slack = await startBenchSlack();
   const watch = new SlackWatch(slack);
   const prefix = freshPrefix('pipeline');
-  const actions = new Queue(ACTIONS_QUEUE, { connection: ctx.redis.client, prefix });
+  // Without skipMetasUpdate it would reset the queue's settings (its event stream length) to
+  // BullMQ's defaults.
+  const actions = new Queue(ACTIONS_QUEUE, { connection: ctx.redis.client, prefix, skipMetasUpdate: true });
   await actions.pause();
   const bot = await startBot({
     slackApiUrl: slack.apiUrl,

@@ -91,7 +91,9 @@ async function startRig(ctx: BenchContext, count: number): Promise<Rig> {
   const worker = await startBot({ ...common, roles: ['worker'] });
   const workerStarted = Date.now();
   const web = await startBot({ ...common, roles: ['web'] });
-  const actions = new Queue(ACTIONS_QUEUE, { connection: ctx.redis.client, prefix });
+  // Without skipMetasUpdate it would reset the queue's settings (its event stream
+  // length) to BullMQ's defaults.
+  const actions = new Queue(ACTIONS_QUEUE, { connection: ctx.redis.client, prefix, skipMetasUpdate: true });
   return {
     count,
     prefix,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { RequestStore } from '../../src/requests/store.js';
 import { APPROVE_ACTION } from '../../src/slack/blocks.js';
 import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { closedLoop, until } from './load.js';
@@ -224,23 +225,18 @@ export async function requestAndApprove(
 }
 
 /**
- * Status changes per request, read from the timelines opsbot keeps (`<prefix>:req:<id>:timeline`):
- * approved, submitted (the vendor's first status) and every later change of the vendor status.
+ * Status changes per request, read from the timelines opsbot keeps: approved, submitted (the
+ * vendor's first status) and every later change of the vendor status.
  */
 export async function statusChangesPerAction(
   redis: Redis,
   prefix: string,
   requestIds: string[],
 ): Promise<number> {
-  const pipeline = redis.pipeline();
-  for (const id of requestIds) pipeline.lrange(`${prefix}:req:${id}:timeline`, 0, -1);
-  const answers = (await pipeline.exec()) ?? [];
-  let changes = 0;
-  for (const [, events] of answers) {
-    for (const event of events as string[]) {
-      const kind = (JSON.parse(event) as { kind: string }).kind;
-      if (kind === 'approved' || kind === 'submitted' || kind === 'status') changes += 1;
-    }
-  }
-  return changes / requestIds.length;
+  const store = new RequestStore(redis, prefix);
+  const timelines = await Promise.all(requestIds.map((id) => store.timeline(id)));
+  const changes = timelines
+    .flat()
+    .filter((event) => event.kind === 'approved' || event.kind === 'submitted' || event.kind === 'status');
+  return changes.length / requestIds.length;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -75,7 +76,11 @@ export interface FakeSlack {
   apiUrl: string;
   calls: FakeSlackCall[];
   messages: FakeSlackMessage[];
-  /** A response_url for a new slash command or click; messages sent to it become ephemerals. */
+  /**
+   * A response_url for a new slash command or click; messages sent to it become ephemerals. Shaped
+   * like Slack's (`…/commands/<team>/<number>/<secret>`, about 80 characters), so what opsbot
+   * stores for one is as long as in production.
+   */
   responseUrl(user: string, channel: string): string;
   /**
    * Makes matching calls fail like Slack does, for `times` calls or `forMs` milliseconds. Faults
@@ -135,8 +140,8 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://slack');
     const body = await readBody(req);
-    if (url.pathname.startsWith('/respond/'))
-      return handleResponseUrl(url.pathname.slice('/respond/'.length), body, res);
+    if (url.pathname.startsWith('/commands/'))
+      return handleResponseUrl(url.pathname.slice('/commands/'.length), body, res);
     if (!url.pathname.startsWith('/api/')) return json(res, 404, { ok: false, error: 'unknown_method' });
     const method = url.pathname.slice('/api/'.length);
     const args = parseArgs(req.headers['content-type'] ?? '', body);
@@ -296,9 +301,9 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     calls,
     messages,
     responseUrl: (user, channel) => {
-      const id = `r${++responseSeq}`;
+      const id = `T0SANDBOX/${Date.now()}${++responseSeq}/${randomBytes(12).toString('hex')}`;
       responseTargets.set(id, { user, channel, uses: 0 });
-      return `${url}/respond/${id}`;
+      return `${url}/commands/${id}`;
     },
     fail: (fault) =>
       faults.push({

@@ -68,7 +68,7 @@ class TryLater {
 /** Delivers everything queued in a request's outbox, in order, unless another delivery holds it. */
 export function createOutboxDrain(deps: DeliverDeps) {
   const redis = deps.store.redis as unknown as DeliveryScripts;
-  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 4, lua: STEP });
+  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 6, lua: STEP });
   deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
 
   return async (requestId: string, faults = 0): Promise<DrainResult> => {
@@ -83,6 +83,8 @@ export function createOutboxDrain(deps: DeliverDeps) {
         leaseKey,
         inflightKey,
         deps.store.key(requestId),
+        deps.store.longKey(requestId),
+        deps.outbox.seenKey(requestId),
         holder,
         String(LEASE_MS),
         done?.key ?? '',
@@ -231,10 +233,11 @@ export function createInlineDelivery(deps: DeliverDeps) {
  * One delivery step, atomically: if this delivery no longer holds the outbox's lease and another
  * does, `busy`. Otherwise finish the item just handled (pop it if it is still the head, clear the
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
- * is empty (atomic with the check, so an item pushed meanwhile is never stranded) or renew it and
+ * is empty (atomic with the check, so an item pushed meanwhile is never stranded; and once the
+ * request has finished, its seen item keys are set to expire with its record) or renew it and
  * answer the next item, the in-flight marker, whether a later root update is queued behind it,
- * and the request record.
- * KEYS: outbox list, lease, in-flight marker, request hash.
+ * and the request record (its hash and its long fields).
+ * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys.
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none).
  */
 const STEP = `
@@ -251,6 +254,8 @@ end
 local head = redis.call('LINDEX', KEYS[1], 0)
 if not head then
   if owner then redis.call('DEL', KEYS[2]) end
+  local ttl = redis.call('PTTL', KEYS[4])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[6], ttl) end
   return {'empty'}
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
@@ -260,13 +265,13 @@ if cjson.decode(head).kind == 'root' then
     if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
   end
 end
-return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4])}
+return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4]), redis.call('LRANGE', KEYS[5], 0, -1)}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 interface DeliveryScripts {
-  opsDeliverStep(...args: string[]): Promise<[string, string?, string?, number?, string[]?]>;
+  opsDeliverStep(...args: string[]): Promise<[string, string?, string?, number?, string[]?, string[]?]>;
   opsDeliverRelease(lease: string, holder: string): Promise<number>;
 }
 
@@ -278,14 +283,14 @@ function parseStep(
   answer: Awaited<ReturnType<DeliveryScripts['opsDeliverStep']>>,
   store: RequestStore,
 ): Step {
-  const [kind, head, inflight, laterRoot, hash] = answer;
+  const [kind, head, inflight, laterRoot, record, long] = answer;
   if (kind !== 'item') return { kind: kind as 'busy' | 'empty' };
   return {
     kind: 'item',
     item: JSON.parse(head!) as OutboxItem,
     inflight: inflight ?? '',
     laterRoot: laterRoot === 1,
-    request: store.fromFields(hash ?? []),
+    request: store.fromFields(record ?? [], long ?? []),
   };
 }
 

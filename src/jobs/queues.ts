@@ -25,16 +25,46 @@ export const COMMAND_JOB = 'command';
  * that window (BullMQ only refuses a duplicate id while the old job still exists); the request
  * record's own state is the second guard after that.
  */
-export const KEEP_FINISHED = { age: 7 * 86_400, count: 100_000 };
+const KEEP_FINISHED = { age: 7 * 86_400, count: 100_000 };
 
+/** The backoff between crash retries: BullMQ's exponential one (2 s, 4 s, 8 s…), see crashBackoff. */
+const CRASH_BACKOFF = 'exp';
+
+/**
+ * What every job carries. BullMQ stores a job's options as JSON in the job's hash, and Redis keeps
+ * a hash compact (listpack) only while each value is at most 64 bytes (hash-max-listpack-value):
+ * a run job's, `{"attempts":5,"backoff":{"type":"exp"},"jobId":"run-op-…"}`, just fits, and its
+ * hash takes half the memory of a hashtable. So what is the same for every job of a queue is set
+ * on its workers instead (WORKER_OPTIONS).
+ */
 export const DEFAULT_JOB_OPTIONS = {
-  removeOnComplete: KEEP_FINISHED,
-  removeOnFail: KEEP_FINISHED,
   // Attempts only count unexpected crashes inside a step; vendor faults and waits are handled by
   // the state machine with delays, which do not use attempts up.
   attempts: 5,
-  backoff: { type: 'exponential', delay: 2_000 },
+  backoff: { type: CRASH_BACKOFF },
 } as const;
+
+/** BullMQ's exponential backoff with a 2 s base, for jobs whose backoff is CRASH_BACKOFF. */
+function crashBackoff(attemptsMade: number): number {
+  return Math.round(2 ** (attemptsMade - 1) * 2_000);
+}
+
+/** Per queue, what its workers do with the jobs they finish, and the crash backoff. */
+export const WORKER_OPTIONS = {
+  actions: {
+    removeOnComplete: KEEP_FINISHED,
+    removeOnFail: KEEP_FINISHED,
+    settings: { backoffStrategy: crashBackoff },
+  },
+  slack: {
+    // A delivery job's id is unique per outbox item (the outbox itself refuses repeats), so
+    // nothing relies on a finished one still existing: drop it at once rather than keep one per
+    // message.
+    removeOnComplete: { count: 0 },
+    removeOnFail: KEEP_FINISHED,
+    settings: { backoffStrategy: crashBackoff },
+  },
+};
 
 export interface RedisRole {
   /** Workers block on Redis and must retry forever; web processes must fail fast instead. */
@@ -87,10 +117,11 @@ export interface Queues {
 }
 
 /**
- * BullMQ's event stream feeds QueueEvents listeners, which opsbot has none of; its default length
- * (10,000 events per queue) would be Redis memory spent on nothing.
+ * BullMQ's event stream feeds QueueEvents listeners, which opsbot has none of (nor does the
+ * bull-board dashboard, which reads the queues themselves); its default length (10,000 events per
+ * queue) would be Redis memory spent on nothing. A short tail is kept to look at by hand.
  */
-const EVENTS_KEPT = 1_000;
+const EVENTS_KEPT = 100;
 
 export function createQueues(connection: ConnectionOptions, prefix: string): Queues {
   const streams = { events: { maxLen: EVENTS_KEPT } };
@@ -100,13 +131,11 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     streams,
     defaultJobOptions: DEFAULT_JOB_OPTIONS,
   });
-  // A delivery job's id is unique per outbox item (the outbox itself refuses repeats), so nothing
-  // relies on a finished one still existing: drop it at once rather than keep one per message.
   const slack = new Queue(SLACK_QUEUE, {
     connection,
     prefix,
     streams,
-    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: true },
+    defaultJobOptions: DEFAULT_JOB_OPTIONS,
   });
   // A handled command leaves its request record (or its answer) behind; the job itself is done
   // with, and a repeat delivery of the command is recognized by its trigger_id, not by the job.

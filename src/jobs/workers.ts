@@ -12,6 +12,7 @@ import {
   type RedisClient,
   RUN_JOB,
   SLACK_QUEUE,
+  WORKER_OPTIONS,
 } from './queues.js';
 import { createReconcileProcessor } from './reconcile.js';
 import { createRunGiveUp, createRunProcessor, type RunDeps } from './run-action.js';
@@ -65,6 +66,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
       }
     },
     {
+      ...WORKER_OPTIONS.actions,
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
@@ -74,6 +76,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     },
   );
   const slack = new Worker(SLACK_QUEUE, createDeliverProcessor(options.deliver), {
+    ...WORKER_OPTIONS.slack,
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.slackConcurrency,
@@ -101,10 +104,12 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
       }
     });
   }
+  // Each run gets a new job id, so nothing needs a finished one: kept like the others, a week of
+  // them (40,000 at one every 15 s) would hold tens of MB of Redis.
   await options.queues.actions.upsertJobScheduler(
     'reconcile-enqueues',
     { every: options.reconcileEveryMs ?? 15_000 },
-    { name: RECONCILE_JOB, data: {} },
+    { name: RECONCILE_JOB, data: {}, opts: { removeOnComplete: true } },
   );
   for (const worker of all) void worker.run();
   await Promise.all(all.map((worker) => worker.waitUntilReady()));

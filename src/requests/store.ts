@@ -1,48 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { ActionProgress } from '../vendors/types.js';
+import { CREATE, PATCH, TIMELINE, TRANSITION } from './store-scripts.js';
 import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
 
 /**
- * Requests live in Redis hashes, one per request, with its timeline beside it. Every state change
- * is one Lua script that checks the current state and writes the new one, so "pending → approved"
- * happens exactly once however many processes race for it.
+ * Each request lives in Redis as a hash of its short fields (`req:<id>`), the fields that can be
+ * long (`req:<id>:long`) and its timeline (`req:<id>:timeline`). Every state change is one Lua
+ * script that checks the current state and writes the new one, so "pending → approved" happens
+ * exactly once however many processes race for it.
+ *
+ * Why the long fields apart: Redis keeps a hash in its compact listpack form only while every
+ * value is at most `hash-max-listpack-value` (64 bytes by default); one longer value turns the
+ * whole hash into a hashtable for good, about three times the size. So the record's many short
+ * fields stay in a hash of their own, and the long ones are a list of name/value pairs (a small
+ * list is one listpack whatever the length of its values; see WRITE_FIELDS in store-scripts.ts).
+ *
+ * Every event is stored once, in the audit stream; a request's timeline is the list of its
+ * events' entry ids there (routine reads, such as job polls, are audited but left out of it).
  */
 
 type RedisClient = Redis | Cluster;
 
-/** Compare-and-set on `state`. ARGV: allowed states (comma list), new state, notAfter (ms or ''),
- * now, event JSON, marker member (or ''), audit min id, then field/value pairs.
- * KEYS: request, timeline, marker set, audit stream. */
-const TRANSITION = `
-local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return 'missing' end
-local allowed = false
-for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
-if not allowed then return current end
-if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
-  return 'late'
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'version', 1)
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('RPUSH', KEYS[2], ARGV[5])
-redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[7], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[5])
-if ARGV[6] ~= '' then redis.call('SADD', KEYS[3], ARGV[6]) end
-return 'ok'
-`;
-
-/** Creates a request unless the id is taken. KEYS: request, timeline, channel index, all index,
- * audit stream. ARGV: created at, event JSON, audit min id, then field/value pairs. */
-const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('RPUSH', KEYS[2], ARGV[2])
-redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[3], '*', 'request', redis.call('HGET', KEYS[1], 'id'), 'event', ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
-redis.call('ZADD', KEYS[4], ARGV[1], redis.call('HGET', KEYS[1], 'id'))
-return 1
-`;
+/** Fields whose values can exceed 64 bytes (JSON, URLs, sentences): they go to `req:<id>:long`. */
+const LONG_FIELDS = new Set(['args', 'summary', 'progress', 'outcome', 'responseUrl']);
 
 const JSON_FIELDS = new Set(['args', 'summary', 'progress']);
 const NUMBER_FIELDS = new Set([
@@ -65,6 +46,10 @@ export type NewRequest = Omit<
   'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'correlationId'
 >;
 
+/**
+ * One audit record. Read back from Redis, its `at` is when Redis recorded it (the stream entry's
+ * id), moments after the `at` it was logged with; so is a timeline event's.
+ */
 export interface AuditRecord extends TimelineEvent {
   requestId: string | undefined;
 }
@@ -87,8 +72,10 @@ export class RequestStore {
   ) {
     this.retentionMs = options.retentionMs ?? 90 * 86_400_000;
     this.#onAudit = options.onAudit ?? (() => {});
-    redis.defineCommand('opsTransition', { numberOfKeys: 4, lua: TRANSITION });
-    redis.defineCommand('opsCreate', { numberOfKeys: 5, lua: CREATE });
+    redis.defineCommand('opsTransition', { numberOfKeys: 5, lua: TRANSITION });
+    redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
+    redis.defineCommand('opsPatch', { numberOfKeys: 4, lua: PATCH });
+    redis.defineCommand('opsTimeline', { numberOfKeys: 2, lua: TIMELINE });
   }
 
   /** The append-only audit trail of every request, bounded by the retention period. */
@@ -114,10 +101,7 @@ export class RequestStore {
       '~',
       this.auditMinId(),
       '*',
-      'request',
-      requestId ?? '',
-      'event',
-      JSON.stringify(record),
+      ...auditFields(event, requestId),
     );
     this.#onAudit({ ...record, requestId });
   }
@@ -125,17 +109,15 @@ export class RequestStore {
   /** Newest audit records first. */
   async auditTrail(limit: number): Promise<AuditRecord[]> {
     const entries = await this.redis.xrevrange(this.auditKey(), '+', '-', 'COUNT', limit);
-    return entries.map(([, fields]) => {
-      const values = Object.fromEntries(pairs(fields));
-      return {
-        ...(JSON.parse(values.event ?? '{}') as TimelineEvent),
-        requestId: values.request || undefined,
-      };
-    });
+    return entries.map(auditRecord);
   }
 
   key(id: string): string {
     return `${this.prefix}:req:${id}`;
+  }
+  /** The request's fields that can be long (see LONG_FIELDS). */
+  longKey(id: string): string {
+    return `${this.prefix}:req:${id}:long`;
   }
   timelineKey(id: string): string {
     return `${this.prefix}:req:${id}:timeline`;
@@ -177,14 +159,16 @@ export class RequestStore {
       };
       const created = await (this.redis as unknown as Scripts).opsCreate(
         this.key(request.id),
+        this.longKey(request.id),
         this.timelineKey(request.id),
         this.channelIndexKey(request.channel),
         this.allIndexKey(),
         this.auditKey(),
+        request.id,
         String(request.createdAt),
-        JSON.stringify(event),
         this.auditMinId(),
-        ...encode(request),
+        ...auditFields(event, request.id),
+        ...scriptFields(request),
       );
       if (created === 1) {
         this.#onAudit({ ...event, requestId: request.id });
@@ -204,20 +188,34 @@ export class RequestStore {
     throw new Error('could not allocate a request id');
   }
 
+  /** The record and its long fields, read together (one round trip, one consistent view). */
   async get(id: string): Promise<OpsRequest | undefined> {
-    const hash = await this.redis.hgetall(this.key(id));
-    return hash.id ? decode(hash) : undefined;
+    const replies = await this.redis.multi().hgetall(this.key(id)).lrange(this.longKey(id), 0, -1).exec();
+    const [record, long] = (replies ?? []).map(([error, reply]) => {
+      if (error) throw error;
+      return reply;
+    }) as [Record<string, string> | undefined, string[] | undefined];
+    return record?.id ? decode({ ...record, ...Object.fromEntries(pairs(long ?? [])) }) : undefined;
   }
 
-  /** A request from the flat field/value list a script answers for HGETALL; undefined if empty. */
-  fromFields(flat: string[]): OpsRequest | undefined {
-    const hash = Object.fromEntries(pairs(flat));
+  /**
+   * A request from the flat field/value lists a script answers for HGETALL of `key(id)` and
+   * LRANGE of `longKey(id)`; undefined if there is no record.
+   */
+  fromFields(record: string[], long: string[]): OpsRequest | undefined {
+    const hash = Object.fromEntries([...pairs(record), ...pairs(long)]);
     return hash.id ? decode(hash) : undefined;
   }
 
   async timeline(id: string): Promise<TimelineEvent[]> {
-    const items = await this.redis.lrange(this.timelineKey(id), 0, -1);
-    return items.map((item) => JSON.parse(item) as TimelineEvent);
+    const entries = await (this.redis as unknown as Scripts).opsTimeline(
+      this.timelineKey(id),
+      this.auditKey(),
+    );
+    return entries.map((entry) => {
+      const { requestId: _, ...event } = auditRecord(entry);
+      return event;
+    });
   }
 
   /**
@@ -229,7 +227,7 @@ export class RequestStore {
     id: string,
     from: RequestState[],
     to: RequestState,
-    event: Omit<TimelineEvent, 'at'> & { at?: number },
+    event: Omit<TimelineEvent, 'at'>,
     fields: Partial<OpsRequest> = {},
     options: { notAfterExpiry?: boolean; markToEnqueue?: boolean; now?: number } = {},
   ): Promise<TransitionResult> {
@@ -237,6 +235,7 @@ export class RequestStore {
     const record = { at: now, ...event };
     const result = await (this.redis as unknown as Scripts).opsTransition(
       this.key(id),
+      this.longKey(id),
       this.timelineKey(id),
       this.toEnqueueKey(),
       this.auditKey(),
@@ -244,10 +243,10 @@ export class RequestStore {
       to,
       options.notAfterExpiry ? '1' : '',
       String(now),
-      JSON.stringify(record),
       options.markToEnqueue ? id : '',
       this.auditMinId(now),
-      ...encode(fields),
+      ...auditFields(record, id),
+      ...scriptFields(fields),
     );
     if (result === 'ok') {
       this.#onAudit({ ...record, requestId: id });
@@ -257,25 +256,25 @@ export class RequestStore {
     return { ok: false, state: result as RequestState | 'missing' | 'late' };
   }
 
-  /** Writes run fields that do not change the state (progress, counters). */
+  /**
+   * Writes run fields that do not change the state (progress, counters) and, if given, an event
+   * (to the audit trail and the request's timeline), together.
+   */
   async patch(id: string, fields: Partial<OpsRequest>, event?: Omit<TimelineEvent, 'at'>): Promise<void> {
-    const multi = this.redis.multi().hset(this.key(id), ...encode(fields));
-    if (event) this.appendEvent(multi, id, event);
-    await multi.exec();
+    const at = Date.now();
+    await (this.redis as unknown as Scripts).opsPatch(
+      this.key(id),
+      this.longKey(id),
+      this.timelineKey(id),
+      this.auditKey(),
+      ...(event ? [this.auditMinId(at), ...auditFields(event, id)] : ['']),
+      ...scriptFields(fields),
+    );
+    if (event) this.#onAudit({ at, ...event, requestId: id });
   }
 
   async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
-    await this.appendEvent(this.redis.multi(), id, event).exec();
-  }
-
-  /** A timeline event goes to the request's timeline and to the audit trail together. */
-  private appendEvent(multi: ReturnType<RedisClient['multi']>, id: string, event: Omit<TimelineEvent, 'at'>) {
-    const record = { at: Date.now(), ...event };
-    const json = JSON.stringify(record);
-    this.#onAudit({ ...record, requestId: id });
-    return multi
-      .rpush(this.timelineKey(id), json)
-      .xadd(this.auditKey(), 'MINID', '~', this.auditMinId(record.at), '*', 'request', id, 'event', json);
+    await this.patch(id, {}, event);
   }
 
   /**
@@ -313,7 +312,12 @@ export class RequestStore {
   /** Finished requests are kept for the retention period, then Redis drops them. */
   private async expireFinished(id: string): Promise<void> {
     const seconds = Math.ceil(this.retentionMs / 1000);
-    await this.redis.multi().expire(this.key(id), seconds).expire(this.timelineKey(id), seconds).exec();
+    await this.redis
+      .multi()
+      .expire(this.key(id), seconds)
+      .expire(this.longKey(id), seconds)
+      .expire(this.timelineKey(id), seconds)
+      .exec();
   }
 }
 
@@ -326,9 +330,14 @@ const FINAL_STATE_SET = new Set<RequestState>([
   'unknown',
 ]);
 
+/** An audit stream entry as Redis answers it: its id and its field/value list. */
+type StreamEntry = [id: string, fields: string[]];
+
 interface Scripts {
   opsTransition(...args: string[]): Promise<string>;
   opsCreate(...args: string[]): Promise<number>;
+  opsPatch(...args: string[]): Promise<number>;
+  opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
 }
 
 /** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
@@ -346,11 +355,16 @@ function pairs(flat: string[]): Array<[string, string]> {
   return out;
 }
 
-function encode(fields: Partial<OpsRequest>): string[] {
-  const out: string[] = [];
+/**
+ * The fields as the scripts write them (WRITE_FIELDS in store-scripts.ts): the number of pairs for
+ * the record's hash, those pairs, then the pairs for its long fields.
+ */
+function scriptFields(fields: Partial<OpsRequest>): string[] {
+  const short: string[] = [];
+  const long: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    out.push(
+    (LONG_FIELDS.has(key) ? long : short).push(
       key,
       JSON_FIELDS.has(key)
         ? JSON.stringify(value)
@@ -361,7 +375,27 @@ function encode(fields: Partial<OpsRequest>): string[] {
           : String(value),
     );
   }
-  return out;
+  return [String(short.length / 2), ...short, ...long];
+}
+
+/**
+ * An audit stream entry's fields. Always these four in this order: entries whose field names
+ * match their stream node's first entry are stored without the names. No time: the entry id is
+ * the time Redis recorded it, in ms.
+ */
+function auditFields(event: Omit<TimelineEvent, 'at'>, requestId: string | undefined): string[] {
+  return ['request', requestId ?? '', 'kind', event.kind, 'actor', event.actor ?? '', 'text', event.text];
+}
+
+function auditRecord([entryId, fields]: StreamEntry): AuditRecord {
+  const { request, kind, actor, text } = Object.fromEntries(pairs(fields));
+  return {
+    at: Number(entryId.split('-')[0]),
+    kind: kind ?? '',
+    ...(actor ? { actor } : {}),
+    text: text ?? '',
+    requestId: request || undefined,
+  };
 }
 
 function decode(hash: Record<string, string>): OpsRequest {

@@ -16,16 +16,21 @@ export type OutboxItem =
   /** A threaded reply under the root; `broadcast` also shows it in the channel. */
   | { key: string; kind: 'reply'; message: SlackMessage; broadcast?: boolean };
 
-/** KEYS: list, seen keys, sequence. ARGV: key1, item1, key2, item2… Returns the last new seq or 0. */
+/**
+ * KEYS: list, seen keys. ARGV: key1, item1, key2, item2… Returns how many keys have been seen once
+ * the last new item is in, or 0 if none was new: it grows by one with each new item, so it gives
+ * each one's delivery job its own id. The seen keys are a hash with empty values rather than a
+ * set: in Redis 7.0 a small hash is a compact listpack, a set of strings a hashtable.
+ */
 const PUSH = `
-local seq = 0
+local seen = 0
 for i = 1, #ARGV, 2 do
-  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+  if redis.call('HSETNX', KEYS[2], ARGV[i], '') == 1 then
     redis.call('RPUSH', KEYS[1], ARGV[i + 1])
-    seq = redis.call('INCR', KEYS[3])
+    seen = redis.call('HLEN', KEYS[2])
   end
 end
-return seq
+return seen
 `;
 
 export const DELIVER_JOB = 'deliver';
@@ -42,7 +47,7 @@ export class Outbox {
     readonly prefix: string,
     private readonly slackQueue: Queue<DeliverJobData>,
   ) {
-    redis.defineCommand('opsOutboxPush', { numberOfKeys: 3, lua: PUSH });
+    redis.defineCommand('opsOutboxPush', { numberOfKeys: 2, lua: PUSH });
   }
 
   listKey(requestId: string): string {
@@ -51,17 +56,14 @@ export class Outbox {
   seenKey(requestId: string): string {
     return `${this.prefix}:req:${requestId}:outbox-seen`;
   }
-  seqKey(requestId: string): string {
-    return `${this.prefix}:req:${requestId}:outbox-seq`;
-  }
 
   /**
    * Queues items and a delivery job for them. An item whose key was queued before is skipped.
    */
   async push(requestId: string, ...items: OutboxItem[]): Promise<void> {
-    const seq = await this.record(requestId, items);
+    const seen = await this.record(requestId, items);
     // One job per new item; whichever runs first delivers everything queued so far, in order.
-    if (seq > 0) await this.kick(requestId, { suffix: String(seq) });
+    if (seen > 0) await this.kick(requestId, { suffix: String(seen) });
   }
 
   /**
@@ -72,13 +74,12 @@ export class Outbox {
     await this.record(requestId, items);
   }
 
-  /** Answers the sequence number of the last new item, or 0 if every item was queued before. */
+  /** Answers how many keys this outbox has seen if an item was new (a number unique to it), else 0. */
   private async record(requestId: string, items: OutboxItem[]): Promise<number> {
     const args = items.flatMap((item) => [item.key, JSON.stringify(item)]);
     return (this.redis as unknown as { opsOutboxPush(...a: string[]): Promise<number> }).opsOutboxPush(
       this.listKey(requestId),
       this.seenKey(requestId),
-      this.seqKey(requestId),
       ...args,
     );
   }

@@ -1,0 +1,105 @@
+/**
+ * The request store's Lua scripts. Each one is a single atomic step on one request's keys (all
+ * under the same hash-tagged prefix, so one Cluster slot). Field lists come from `scriptFields`
+ * and audit entries from `auditFields` in store.ts.
+ */
+
+/**
+ * Writes the field/value pairs that follow ARGV[first]: the first ARGV[first] pairs to the record
+ * (KEYS[1], a hash), the rest to its long fields (KEYS[2], a list of name, value, name, value…:
+ * unlike a hash, a small list stays one compact listpack however long its values are).
+ */
+const WRITE_FIELDS = `
+local function writeFields(first)
+  local long = first + 1 + 2 * tonumber(ARGV[first])
+  for i = first + 1, long - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  if long > #ARGV then return end
+  local names = {}
+  local stored = redis.call('LRANGE', KEYS[2], 0, -1)
+  for j = 1, #stored, 2 do names[stored[j]] = j end
+  for i = long, #ARGV, 2 do
+    if names[ARGV[i]] then
+      redis.call('LSET', KEYS[2], names[ARGV[i]], ARGV[i + 1])
+    else
+      names[ARGV[i]] = redis.call('RPUSH', KEYS[2], ARGV[i], ARGV[i + 1]) - 1
+    end
+  end
+end
+`;
+
+/**
+ * Appends an event to the audit stream (its 8 field/value strings from ARGV[first] on), trimming
+ * entries older than `minId`, and the new entry's id to the request's timeline.
+ */
+const RECORD_EVENT = `
+local function recordEvent(stream, timeline, minId, first)
+  local id = redis.call('XADD', stream, 'MINID', '~', minId, '*', unpack(ARGV, first, first + 7))
+  redis.call('RPUSH', timeline, id)
+end
+`;
+
+/**
+ * Creates a request unless the id is taken.
+ * KEYS: record, long fields, timeline, channel index, all index, audit stream.
+ * ARGV: request id, created at, audit min id, the audit entry (8), then the fields.
+ */
+export const CREATE = `${WRITE_FIELDS}${RECORD_EVENT}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+writeFields(12)
+recordEvent(KEYS[6], KEYS[3], ARGV[3], 4)
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+return 1
+`;
+
+/**
+ * Compare-and-set on `state`: 'ok', or why not (the current state, 'missing' or 'late').
+ * KEYS: record, long fields, timeline, enqueue marker set, audit stream.
+ * ARGV: allowed states (comma list), new state, notAfter ('1' or ''), now, marker member (or ''),
+ * audit min id, the audit entry (8), then the fields.
+ */
+export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}
+local current = redis.call('HGET', KEYS[1], 'state')
+if not current then return 'missing' end
+local allowed = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
+if not allowed then return current end
+if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
+  return 'late'
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+writeFields(15)
+recordEvent(KEYS[5], KEYS[3], ARGV[6], 7)
+if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
+return 'ok'
+`;
+
+/**
+ * Writes fields without a state change, and an event if one is given.
+ * KEYS: record, long fields, timeline, audit stream.
+ * ARGV: audit min id and the audit entry (8), or '' for no event; then the fields.
+ */
+export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}
+if ARGV[1] == '' then
+  writeFields(2)
+else
+  writeFields(10)
+  recordEvent(KEYS[4], KEYS[3], ARGV[1], 2)
+end
+return 1
+`;
+
+/**
+ * A request's timeline: the audit entries its ids point at, oldest first. Entries the stream has
+ * already trimmed (older than the retention period) are left out.
+ * KEYS: timeline, audit stream.
+ */
+export const TIMELINE = `
+local events = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local found = redis.call('XRANGE', KEYS[2], id, id)
+  if found[1] then events[#events + 1] = found[1] end
+end
+return events
+`;
