@@ -10,6 +10,7 @@ import { registerOpsCommand } from './commands/ops-command.js';
 import type { Config } from './config/load.js';
 import { queueDashboard } from './http/dashboard.js';
 import { healthRoutes } from './http/health.js';
+import { createInlineDelivery, type DeliverDeps } from './jobs/deliver-slack.js';
 import { createRedis } from './jobs/queues.js';
 import { startWorkers, type Workers } from './jobs/workers.js';
 import { createLogger } from './log.js';
@@ -144,7 +145,29 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
 
   if (workerState) {
     const { redis, queues, store, outbox, locks } = workerState;
-    const lifecycle = new RequestLifecycle({ store, outbox, queues, policy, log, metrics });
+    const deliver: DeliverDeps = {
+      store,
+      outbox,
+      pacer: new ChannelPacer(
+        redis,
+        config.redis.prefix,
+        config.slack.perChannelPerSecond,
+        config.slack.burst,
+      ),
+      slack,
+      command: config.slack.command,
+      log,
+      metrics,
+    };
+    const lifecycle = new RequestLifecycle({
+      store,
+      outbox,
+      queues,
+      policy,
+      log,
+      metrics,
+      deliverNow: createInlineDelivery(deliver),
+    });
     workers = await startWorkers({
       connection: workerConnection!,
       prefix: config.redis.prefix,
@@ -154,20 +177,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       slackConcurrency: config.worker.slackConcurrency,
       queues,
       run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
-      deliver: {
-        store,
-        outbox,
-        pacer: new ChannelPacer(
-          redis,
-          config.redis.prefix,
-          config.slack.perChannelPerSecond,
-          config.slack.burst,
-        ),
-        slack,
-        command: config.slack.command,
-        log,
-        metrics,
-      },
+      deliver,
       commands: { config, policy, lifecycle, store, locks, clients, slack, log, metrics },
       log,
     });

@@ -17,6 +17,12 @@ import type { OpsRequest } from './types.js';
 export type Decision = { ok: true; request: OpsRequest } | { ok: false; reason: string };
 
 export interface LifecycleDeps {
+  /**
+   * In a worker: delivers a request's queued Slack messages right away (createInlineDelivery), so
+   * opening a request needs no delivery job. Without it (web processes), messages are queued with
+   * a delivery job.
+   */
+  deliverNow?: (requestId: string) => Promise<void>;
   store: RequestStore;
   outbox: Outbox;
   queues: Queues;
@@ -46,7 +52,13 @@ export class RequestLifecycle {
       { requestId: request.id },
       { jobId: expireJobId(request.id), delay: Math.max(0, request.expiresAt - Date.now()) },
     );
-    await this.deps.outbox.push(request.id, Outbox.root(request.version));
+    if (this.deps.deliverNow) {
+      // A retried job repeats this: the item is queued once, and delivered here or by the retry.
+      await this.deps.outbox.queue(request.id, Outbox.root(request.version));
+      await this.deps.deliverNow(request.id);
+    } else {
+      await this.deps.outbox.push(request.id, Outbox.root(request.version));
+    }
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'requested' });
     this.deps.log.info(
       {
