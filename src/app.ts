@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { registerApprovalButtons } from './commands/approval-buttons.js';
 import { registerOpsCommand } from './commands/ops-command.js';
 import type { Config } from './config/load.js';
+import { scrubSecrets } from './config/secret.js';
 import { queueDashboard } from './http/dashboard.js';
 import { healthRoutes } from './http/health.js';
 import { createInlineDelivery, type DeliverDeps } from './jobs/deliver-slack.js';
@@ -21,6 +22,7 @@ import { Policy } from './requests/policy.js';
 import type { RequestStore } from './requests/store.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { ChannelPacer } from './slack/pacer.js';
+import { SlackWriter } from './slack/writer.js';
 import { connectState, untilRedisReady } from './state.js';
 import { VendorClients } from './vendors/clients.js';
 
@@ -76,6 +78,13 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     rejectRateLimitedCalls: true,
     timeout: 10_000,
     logger: boltLogger(log),
+  });
+  // Delivery's own Slack client (chat.postMessage / chat.update): lighter than the WebClient.
+  const writer = new SlackWriter({
+    apiUrl: config.slack.apiUrl,
+    token: config.slack.botToken.reveal(),
+    timeoutMs: 10_000,
+    scrub: scrubSecrets,
   });
   const clients = new VendorClients(config.targets, log, (call) => {
     metrics.observeVendorCall(call);
@@ -155,6 +164,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         config.slack.burst,
       ),
       slack,
+      writer,
       command: config.slack.command,
       log,
       metrics,
@@ -203,6 +213,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       await workers?.close(config.worker.shutdownGrace);
       await Promise.all([webState?.close(), workerState?.close()]);
       workerConnection?.disconnect();
+      await writer.close();
       server.closeAllConnections();
       await closed;
       log.info('opsbot stopped');

@@ -1,20 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type ChatPostMessageArguments,
-  ErrorCode,
-  type WebAPICallError,
-  type WebClient,
-} from '@slack/web-api';
+import { ErrorCode, type WebAPICallError, type WebClient } from '@slack/web-api';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { scrubSecrets } from '../config/secret.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestStore } from '../requests/store.js';
 import type { OpsRequest } from '../requests/types.js';
-import { rootMessage, type SlackMessage } from '../slack/blocks.js';
+import { rootMessage } from '../slack/blocks.js';
 import type { DeliverJobData, Outbox, OutboxItem } from '../slack/outbox.js';
 import type { ChannelPacer } from '../slack/pacer.js';
 import { notifyRequester } from '../slack/respond.js';
+import { SlackWriteError, type SlackWriter, TRANSIENT_SLACK_ERRORS } from '../slack/writer.js';
 
 /**
  * Drains one request's outbox in order. Only one delivery runs per request at a time (a short
@@ -27,7 +22,10 @@ export interface DeliverDeps {
   store: RequestStore;
   outbox: Outbox;
   pacer: ChannelPacer;
+  /** Reads (looking for an earlier delivery's message). */
   slack: WebClient;
+  /** chat.postMessage and chat.update; it scrubs secrets from every body it sends. */
+  writer: SlackWriter;
   command: string;
   log: Logger;
   metrics: Metrics;
@@ -40,14 +38,6 @@ export interface DeliverDeps {
  */
 const LEASE_MS = 12_000;
 const MAX_BACKOFF_MS = 30_000;
-/** Slack errors that mean "try again later". */
-const TRANSIENT_SLACK_ERRORS = new Set([
-  'internal_error',
-  'fatal_error',
-  'service_unavailable',
-  'request_timeout',
-  'ratelimited',
-]);
 
 /** How a drain of one outbox ended. */
 export type DrainResult =
@@ -332,29 +322,27 @@ async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): P
     event_payload: { request_id: request.id, update: item.key },
   };
   if (item.kind === 'root') {
-    const message = scrubbed(rootMessage(request, deps.command));
+    const message = rootMessage(request, deps.command);
     if (request.rootTs) {
-      await deps.slack.chat.update({ channel: request.channel, ts: request.rootTs, ...message });
+      await deps.writer.call('chat.update', { channel: request.channel, ts: request.rootTs, ...message });
       return undefined;
     }
-    const posted = await deps.slack.chat.postMessage({ channel: request.channel, ...message, metadata });
-    return posted.ts as string;
+    const posted = await deps.writer.call<{ ts: string }>('chat.postMessage', {
+      channel: request.channel,
+      ...message,
+      metadata,
+    });
+    return posted.ts;
   }
-  const message = scrubbed(item.message);
-  await deps.slack.chat.postMessage({
+  await deps.writer.call('chat.postMessage', {
     channel: request.channel,
     thread_ts: request.rootTs!,
-    text: message.text,
-    blocks: message.blocks ?? [],
+    text: item.message.text,
+    blocks: item.message.blocks ?? [],
     ...(item.broadcast ? { reply_broadcast: true } : {}),
     metadata,
-  } as ChatPostMessageArguments);
+  });
   return undefined;
-}
-
-/** Last line of defence: no configured or minted secret ever leaves in a Slack message. */
-function scrubbed(message: SlackMessage): SlackMessage {
-  return JSON.parse(scrubSecrets(JSON.stringify(message))) as SlackMessage;
 }
 
 type Failure =
@@ -362,6 +350,11 @@ type Failure =
   | { kind: 'transient' | 'permanent'; reason: string };
 
 function classify(error: unknown): Failure {
+  if (error instanceof SlackWriteError) {
+    return error.kind === 'rate-limited'
+      ? { kind: 'rate-limited', waitMs: error.retryAfterMs, reason: error.reason }
+      : { kind: error.kind, reason: error.reason };
+  }
   const err = error as WebAPICallError & {
     retryAfter?: number;
     statusCode?: number;
