@@ -56,7 +56,8 @@ return 1
  * Compare-and-set on `state`: 'ok', or why not (the current state, 'missing' or 'late').
  * KEYS: record, long fields, timeline, enqueue marker set, audit stream.
  * ARGV: allowed states (comma list), new state, notAfter ('1' or ''), now, marker member (or ''),
- * audit min id, the audit entry (8), then the fields.
+ * audit min id, seconds to keep the request from now on (or '': a final state sets it), the audit
+ * entry (8), then the fields.
  */
 export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}
 local current = redis.call('HGET', KEYS[1], 'state')
@@ -69,10 +70,18 @@ if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], '
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
-writeFields(15)
-recordEvent(KEYS[5], KEYS[3], ARGV[6], 7)
+writeFields(16)
+recordEvent(KEYS[5], KEYS[3], ARGV[6], 8)
 if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
+if ARGV[7] ~= '' then
+  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
+end
 return 'ok'
+`;
+
+/** A request's record and long fields. KEYS: record, long fields. */
+export const READ = `
+return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 `;
 
 /**

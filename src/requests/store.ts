@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { ActionProgress } from '../vendors/types.js';
-import { CREATE, PATCH, TIMELINE, TRANSITION } from './store-scripts.js';
+import { CREATE, PATCH, READ, TIMELINE, TRANSITION } from './store-scripts.js';
 import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
 
 /**
@@ -76,6 +76,7 @@ export class RequestStore {
     redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
     redis.defineCommand('opsPatch', { numberOfKeys: 4, lua: PATCH });
     redis.defineCommand('opsTimeline', { numberOfKeys: 2, lua: TIMELINE });
+    redis.defineCommand('opsRead', { numberOfKeys: 2, lua: READ });
   }
 
   /** The append-only audit trail of every request, bounded by the retention period. */
@@ -190,12 +191,9 @@ export class RequestStore {
 
   /** The record and its long fields, read together (one round trip, one consistent view). */
   async get(id: string): Promise<OpsRequest | undefined> {
-    const replies = await this.redis.multi().hgetall(this.key(id)).lrange(this.longKey(id), 0, -1).exec();
-    const [record, long] = (replies ?? []).map(([error, reply]) => {
-      if (error) throw error;
-      return reply;
-    }) as [Record<string, string> | undefined, string[] | undefined];
-    return record?.id ? decode({ ...record, ...Object.fromEntries(pairs(long ?? [])) }) : undefined;
+    // One script rather than MULTI: both parts at once, and no pipeline object per read.
+    const [record, long] = await (this.redis as unknown as Scripts).opsRead(this.key(id), this.longKey(id));
+    return this.fromFields(record, long);
   }
 
   /**
@@ -245,12 +243,13 @@ export class RequestStore {
       String(now),
       options.markToEnqueue ? id : '',
       this.auditMinId(now),
+      // Finished requests are kept for the retention period, then Redis drops them.
+      FINAL_STATE_SET.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
       ...auditFields(record, id),
       ...scriptFields(fields),
     );
     if (result === 'ok') {
       this.#onAudit({ ...record, requestId: id });
-      if (FINAL_STATE_SET.has(to)) await this.expireFinished(id);
       return { ok: true };
     }
     return { ok: false, state: result as RequestState | 'missing' | 'late' };
@@ -308,17 +307,6 @@ export class RequestStore {
     const requests = await Promise.all(ids.map((id) => this.get(id)));
     return requests.filter((r): r is OpsRequest => r !== undefined);
   }
-
-  /** Finished requests are kept for the retention period, then Redis drops them. */
-  private async expireFinished(id: string): Promise<void> {
-    const seconds = Math.ceil(this.retentionMs / 1000);
-    await this.redis
-      .multi()
-      .expire(this.key(id), seconds)
-      .expire(this.longKey(id), seconds)
-      .expire(this.timelineKey(id), seconds)
-      .exec();
-  }
 }
 
 const FINAL_STATE_SET = new Set<RequestState>([
@@ -338,6 +326,7 @@ interface Scripts {
   opsCreate(...args: string[]): Promise<number>;
   opsPatch(...args: string[]): Promise<number>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
+  opsRead(record: string, long: string): Promise<[string[], string[]]>;
 }
 
 /** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
