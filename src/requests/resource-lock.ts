@@ -25,6 +25,7 @@ export class ResourceLocks {
     private readonly prefix: string,
   ) {
     redis.defineCommand('opsLockAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+    redis.defineCommand('opsLockRelease', { numberOfKeys: 1, lua: RELEASE });
   }
 
   key(request: Pick<OpsRequest, 'vendor' | 'target'>, resource: string): string {
@@ -45,7 +46,9 @@ export class ResourceLocks {
   }
 
   async release(key: string, requestId: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, key, requestId);
+    await (
+      this.redis as unknown as { opsLockRelease(key: string, holder: string): Promise<number> }
+    ).opsLockRelease(key, requestId);
   }
 }
 
