@@ -101,17 +101,22 @@ export class SlackWatch {
 export function writeCalls(slack: FakeSlack): {
   attempts: number;
   accepted: number;
+  /** Accepted chat.postMessage calls (the ones Slack limits per channel). */
+  acceptedPosts: number;
   rateLimited: number;
   failed: number;
 } {
   let attempts = 0;
   let accepted = 0;
+  let acceptedPosts = 0;
   let rateLimited = 0;
   for (const call of slack.calls) {
     if (call.method !== 'chat.postMessage' && call.method !== 'chat.update') continue;
     attempts += 1;
     if (call.ok) accepted += 1;
-    else if (call.error === 'ratelimited') rateLimited += 1;
+    if (call.ok && call.method === 'chat.postMessage') acceptedPosts += 1;
+    if (call.ok) continue;
+    if (call.error === 'ratelimited') rateLimited += 1;
   }
-  return { attempts, accepted, rateLimited, failed: attempts - accepted - rateLimited };
+  return { attempts, accepted, acceptedPosts, rateLimited, failed: attempts - accepted - rateLimited };
 }

@@ -66,7 +66,10 @@ export interface FakeSlackOptions {
   botUserId?: string;
   /** user group id → member user ids */
   userGroups?: Record<string, string[]>;
-  /** Enforce Slack's write limit per channel (messages per second, burst) with 429s. */
+  /**
+   * Enforce Slack's write limits with 429s: chat.postMessage per channel (messages per second,
+   * burst), and chat.update at its Tier 3 rate (about 50 a minute).
+   */
   rateLimit?: { perSecond: number; burst: number } | undefined;
 }
 
@@ -184,7 +187,11 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       rateLimit &&
       typeof args.channel === 'string'
     ) {
-      const wait = takeToken(buckets, args.channel, rateLimit);
+      // Like Slack: posts are limited per channel; updates are a Tier 3 method (~50 a minute).
+      const wait =
+        method === 'chat.postMessage'
+          ? takeToken(buckets, args.channel, rateLimit)
+          : takeToken(buckets, ' updates', UPDATE_LIMIT);
       if (wait > 0) {
         record(false, 'ratelimited');
         return json(
@@ -357,6 +364,9 @@ function parseArgs(contentType: string, body: string): Record<string, unknown> {
   }
   return out;
 }
+
+/** chat.update's limit when a rate limit is on: Slack's Tier 3, about 50 a minute, short bursts. */
+const UPDATE_LIMIT = { perSecond: 50 / 60, burst: 10 };
 
 function takeToken(
   buckets: Map<string, { tokens: number; at: number }>,

@@ -7,7 +7,7 @@ import type { RequestStore } from '../requests/store.js';
 import type { OpsRequest } from '../requests/types.js';
 import { rootMessage } from '../slack/blocks.js';
 import type { DeliverJobData, Outbox, OutboxItem } from '../slack/outbox.js';
-import type { ChannelPacer } from '../slack/pacer.js';
+import type { ChannelPacer, WriteKind } from '../slack/pacer.js';
 import { notifyRequester } from '../slack/respond.js';
 import { SlackWriteError, type SlackWriter, TRANSIENT_SLACK_ERRORS } from '../slack/writer.js';
 
@@ -37,6 +37,8 @@ export interface DeliverDeps {
  * crashed worker's outbox is taken over quickly.
  */
 const LEASE_MS = 12_000;
+/** How soon a delivery that found the outbox held looks again. */
+const BUSY_RETRY_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
 
 /** How a drain of one outbox ended. */
@@ -86,11 +88,14 @@ export function createOutboxDrain(deps: DeliverDeps) {
       await redis.opsDeliverRelease(leaseKey, holder);
       throw new TryLater(Math.max(50, ms), faultsNow);
     };
-    /** Waits for Slack to recover (a 429 pauses the whole channel); returns only if the failure is permanent. */
-    const retryLater = async (request: OpsRequest, failure: Failure): Promise<void> => {
+    /**
+     * Waits for Slack to recover (a 429 pauses that kind of write: the channel's posts, or updates);
+     * returns only if the failure is permanent.
+     */
+    const retryLater = async (request: OpsRequest, failure: Failure, kind: WriteKind): Promise<void> => {
       if (failure.kind === 'rate-limited') {
         deps.metrics.slack429.inc();
-        await deps.pacer.block(request.channel, failure.waitMs);
+        await deps.pacer.block(request.channel, kind, failure.waitMs);
         await delay(failure.waitMs, faults);
       }
       if (failure.kind === 'transient') {
@@ -134,7 +139,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
             // now could post the message twice. Only a lasting refusal (no history scope) falls
             // back to sending again: at least once rather than lost.
             const failure = classify(error);
-            await retryLater(request, failure);
+            await retryLater(request, failure, 'post');
             deps.log.warn(
               { requestId, update: item.key, slackError: failure.reason },
               'cannot check Slack for an earlier delivery; sending again',
@@ -149,7 +154,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
         // a message that is about to be sent.
         const wait = await deps.pacer.take(
           request.channel,
-          Date.now(),
+          posts ? 'post' : 'update',
           posts ? { key: inflightKey, value: item.key } : undefined,
         );
         if (wait > 0) await delay(wait, faults);
@@ -162,7 +167,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
           });
         } catch (error) {
           const failure = classify(error);
-          await retryLater(request, failure);
+          await retryLater(request, failure, posts ? 'post' : 'update');
           await dropUndeliverable(deps, request, item, failure.reason);
         }
         next = await step({ key: item.key, rootTs });
@@ -186,7 +191,7 @@ export function createDeliverProcessor(deps: DeliverDeps) {
     if (result.kind === 'drained') return;
     if (result.kind === 'busy') {
       // Look again shortly: the holder may finish before it sees what this job was queued for.
-      await job.moveToDelayed(Date.now() + 250 + Math.floor(Math.random() * 250), token);
+      await job.moveToDelayed(Date.now() + BUSY_RETRY_MS + Math.floor(Math.random() * BUSY_RETRY_MS), token);
       throw new DelayedError();
     }
     await job.updateData({ ...job.data, faults: result.faults });
@@ -198,8 +203,8 @@ export function createDeliverProcessor(deps: DeliverDeps) {
 /**
  * Delivery where the messages were queued, without a job per message: the run job drains its
  * request's outbox before each sleep and at the end of each step. What must wait (pacing, 429s,
- * Slack outages) is left to a `deliver` job; if even that cannot be queued, this throws, so the
- * run job's step is retried and drains again.
+ * Slack outages, an outbox another delivery holds) is left to a `deliver` job; if even that cannot
+ * be queued, this throws, so the run job's step is retried and drains again.
  */
 export function createInlineDelivery(deps: DeliverDeps) {
   const drain = createOutboxDrain(deps);
@@ -214,6 +219,9 @@ export function createInlineDelivery(deps: DeliverDeps) {
       );
       result = { kind: 'later', waitMs: 0, faults: 0 };
     }
+    // Busy: another delivery holds the outbox and would deliver these too, but it may be a dead
+    // worker's (its lease lapses in LEASE_MS): a delivery job makes sure, looking again shortly.
+    if (result.kind === 'busy') await deps.outbox.kick(requestId, { delayMs: BUSY_RETRY_MS });
     if (result.kind === 'later')
       await deps.outbox.kick(requestId, { delayMs: result.waitMs, faults: result.faults });
   };

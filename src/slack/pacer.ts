@@ -1,9 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 
 /**
- * Paces writes per channel across every process, with a token bucket in Redis: about one
- * message a second with short bursts (Slack's documented limit for chat.postMessage), and a
- * channel-wide pause when Slack answers 429 with Retry-After.
+ * Paces writes across every process, with token buckets in Redis: posts at about one message a
+ * second per channel with short bursts (Slack's documented limit for chat.postMessage), updates
+ * at Slack's Tier 3 rate (UPDATES), and a pause when Slack answers 429 with Retry-After.
  */
 
 /**
@@ -28,6 +28,15 @@ if wait == 0 and KEYS[2] then redis.call('SET', KEYS[2], ARGV[4], 'PX', 86400000
 return wait
 `;
 
+/** chat.postMessage is limited per channel; chat.update is not, it is a Tier 3 method. */
+export type WriteKind = 'post' | 'update';
+
+/**
+ * chat.update's limit: Slack's Tier 3, about 50 calls a minute per workspace, with short bursts.
+ * A root message's update is paced by this alone, so it does not take a channel's post slots.
+ */
+export const UPDATES = { perSecond: 50 / 60, burst: 10 };
+
 export class ChannelPacer {
   constructor(
     private readonly redis: Redis | Cluster,
@@ -39,28 +48,36 @@ export class ChannelPacer {
     redis.defineCommand('opsPaceAndMark', { numberOfKeys: 2, lua: TAKE });
   }
 
-  private key(channel: string): string {
-    return `${this.prefix}:pace:${channel}`;
+  /** Posts are paced per channel; updates share one workspace-wide bucket (see UPDATES). */
+  private key(channel: string, kind: WriteKind): string {
+    return kind === 'update' ? `${this.prefix}:pace:updates` : `${this.prefix}:pace:${channel}`;
   }
 
   /**
-   * Takes a send slot for `channel`: 0 means send now, otherwise wait that many ms and ask again.
-   * With `mark`, a granted slot also sets that key (for a day) in the same step: the outbox records
-   * which message is in flight only when it is really about to be sent.
+   * Takes a send slot for a post to `channel`, or for an update: 0 means send now, otherwise wait
+   * that many ms and ask again. With `mark`, a granted slot also sets that key (for a day) in the
+   * same step: the outbox records which message is in flight only when it is really about to be sent.
    */
-  async take(channel: string, now = Date.now(), mark?: { key: string; value: string }): Promise<number> {
+  async take(
+    channel: string,
+    kind: WriteKind,
+    mark?: { key: string; value: string },
+    now = Date.now(),
+  ): Promise<number> {
     const scripts = this.redis as unknown as {
       opsPace(...a: string[]): Promise<number>;
       opsPaceAndMark(...a: string[]): Promise<number>;
     };
-    const args = [String(now), String(this.perSecond), String(this.burst)];
+    const [rate, burst] =
+      kind === 'update' ? [UPDATES.perSecond, UPDATES.burst] : [this.perSecond, this.burst];
+    const args = [String(now), String(rate), String(burst)];
     return mark
-      ? scripts.opsPaceAndMark(this.key(channel), mark.key, ...args, mark.value)
-      : scripts.opsPace(this.key(channel), ...args);
+      ? scripts.opsPaceAndMark(this.key(channel, kind), mark.key, ...args, mark.value)
+      : scripts.opsPace(this.key(channel, kind), ...args);
   }
 
-  /** Slack said 429: nobody writes to this channel until Retry-After has passed. */
-  async block(channel: string, ms: number, now = Date.now()): Promise<void> {
-    await this.redis.hset(this.key(channel), 'blockedUntil', String(now + ms));
+  /** Slack said 429: nobody sends this kind of write (to this channel) until Retry-After has passed. */
+  async block(channel: string, kind: WriteKind, ms: number, now = Date.now()): Promise<void> {
+    await this.redis.hset(this.key(channel, kind), 'blockedUntil', String(now + ms));
   }
 }
