@@ -75,7 +75,7 @@ async function startServers(ctx: BenchContext): Promise<Servers> {
     arcgis,
     // One channel: the per-channel pacing is raised so the fake Slack (no limit here) sees
     // everything as fast as the bot can send it.
-    pacing: { perChannelPerSecond: 100_000, burst: 100_000 },
+    pacing: { perChannelPerSecond: 100_000, burst: 100_000, updatesPerMinute: 6_000_000 },
   };
   const worker = await startBot({ ...common, roles: ['worker'] });
   // As the deployment guide advises where web and workers share a host: background work yields

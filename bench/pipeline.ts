@@ -71,7 +71,7 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
     redisUrl: ctx.redis.url,
     prefix,
     arcgis,
-    pacing: { perChannelPerSecond: 100_000, burst: 100_000 },
+    pacing: { perChannelPerSecond: 100_000, burst: 100_000, updatesPerMinute: 6_000_000 },
     timing: { pollInterval: `${POLL_MS}ms`, firstPollDelay: `${POLL_MS}ms` },
   });
   try {

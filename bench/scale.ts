@@ -85,7 +85,7 @@ async function startRig(ctx: BenchContext, count: number): Promise<Rig> {
     redisUrl: ctx.redis.url,
     prefix,
     arcgis,
-    pacing: { perChannelPerSecond: 100_000, burst: 100_000 },
+    pacing: { perChannelPerSecond: 100_000, burst: 100_000, updatesPerMinute: 6_000_000 },
     timing: { pollInterval: POLL_INTERVAL, firstPollDelay: '1s' },
   };
   const worker = await startBot({ ...common, roles: ['worker'] });

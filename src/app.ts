@@ -162,6 +162,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         config.redis.prefix,
         config.slack.perChannelPerSecond,
         config.slack.burst,
+        config.slack.updatesPerMinute,
       ),
       slack,
       writer,

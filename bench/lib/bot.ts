@@ -41,7 +41,7 @@ export interface BotOptions {
   arcgis: ArcgisSimulator;
   roles?: Array<'web' | 'worker'>;
   /** Per-channel pacing; the bot's defaults (1/s, burst 3) unless given. */
-  pacing?: { perChannelPerSecond: number; burst: number } | undefined;
+  pacing?: { perChannelPerSecond: number; burst: number; updatesPerMinute?: number } | undefined;
   /** Timing of the refresh action (`5ms`, `30s`…); the action's defaults unless given. */
   timing?: { pollInterval?: string; firstPollDelay?: string; deadline?: string } | undefined;
 }

@@ -149,6 +149,8 @@ export const configSchema = z
         /** Pacing of messages per channel (Slack allows about 1 per second, short bursts). */
         perChannelPerSecond: z.number().positive().default(1),
         burst: z.number().int().positive().default(3),
+        /** Pacing of chat.update, workspace-wide (Slack's Tier 3: about 50 a minute). */
+        updatesPerMinute: z.number().positive().default(50),
       })
       .strict()
       .refine((slack) => slack.signingSecret || slack.appToken, {

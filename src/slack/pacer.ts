@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 /**
  * Paces writes across every process, with token buckets in Redis: posts at about one message a
  * second per channel with short bursts (Slack's documented limit for chat.postMessage), updates
- * at Slack's Tier 3 rate (UPDATES), and a pause when Slack answers 429 with Retry-After.
+ * at Slack's Tier 3 rate, and a pause when Slack answers 429 with Retry-After.
  */
 
 /**
@@ -32,10 +32,11 @@ return wait
 export type WriteKind = 'post' | 'update';
 
 /**
- * chat.update's limit: Slack's Tier 3, about 50 calls a minute per workspace, with short bursts.
- * A root message's update is paced by this alone, so it does not take a channel's post slots.
+ * Bursts of chat.update allowed on top of its rate (`slack.updatesPerMinute`; Slack's Tier 3 is
+ * about 50 a minute per workspace). A root message's update is paced by this alone, so it does
+ * not take a channel's post slots.
  */
-export const UPDATES = { perSecond: 50 / 60, burst: 10 };
+const UPDATE_BURST = 10;
 
 export class ChannelPacer {
   constructor(
@@ -43,12 +44,13 @@ export class ChannelPacer {
     private readonly prefix: string,
     private readonly perSecond: number,
     private readonly burst: number,
+    private readonly updatesPerMinute = 50,
   ) {
     redis.defineCommand('opsPace', { numberOfKeys: 1, lua: TAKE });
     redis.defineCommand('opsPaceAndMark', { numberOfKeys: 2, lua: TAKE });
   }
 
-  /** Posts are paced per channel; updates share one workspace-wide bucket (see UPDATES). */
+  /** Posts are paced per channel; updates share one workspace-wide bucket. */
   private key(channel: string, kind: WriteKind): string {
     return kind === 'update' ? `${this.prefix}:pace:updates` : `${this.prefix}:pace:${channel}`;
   }
@@ -69,7 +71,7 @@ export class ChannelPacer {
       opsPaceAndMark(...a: string[]): Promise<number>;
     };
     const [rate, burst] =
-      kind === 'update' ? [UPDATES.perSecond, UPDATES.burst] : [this.perSecond, this.burst];
+      kind === 'update' ? [this.updatesPerMinute / 60, UPDATE_BURST] : [this.perSecond, this.burst];
     const args = [String(now), String(rate), String(burst)];
     return mark
       ? scripts.opsPaceAndMark(this.key(channel, kind), mark.key, ...args, mark.value)

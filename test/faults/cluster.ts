@@ -62,6 +62,7 @@ export async function startCluster(options: {
       apiUrl: slack.apiUrl,
       perChannelPerSecond: 500,
       burst: 100,
+      updatesPerMinute: 30_000,
       botUserId: 'UOPSBOT01',
       botId: 'B0OPSBOT1',
     },

@@ -103,6 +103,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         apiUrl: slack.apiUrl,
         burst: 50,
         perChannelPerSecond: 200,
+        updatesPerMinute: 12_000,
       },
       redis: { ...(options.redis ?? { url: options.redisUrl ?? inject('redisUrl') }), prefix },
       server: { port: 0, host: '127.0.0.1' },
