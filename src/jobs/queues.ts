@@ -64,6 +64,13 @@ export const WORKER_OPTIONS = {
     removeOnFail: KEEP_FINISHED,
     settings: { backoffStrategy: crashBackoff },
   },
+  commands: {
+    // A handled command leaves its request record (or its answer) behind; a repeat delivery of
+    // the command is recognized by its trigger_id, not by the job.
+    removeOnComplete: { count: 0 },
+    removeOnFail: KEEP_FINISHED,
+    settings: { backoffStrategy: crashBackoff },
+  },
 };
 
 export interface RedisRole {
@@ -137,13 +144,11 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     streams,
     defaultJobOptions: DEFAULT_JOB_OPTIONS,
   });
-  // A handled command leaves its request record (or its answer) behind; the job itself is done
-  // with, and a repeat delivery of the command is recognized by its trigger_id, not by the job.
   const commands = new Queue(COMMANDS_QUEUE, {
     connection,
     prefix,
     streams,
-    defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, removeOnComplete: true },
+    defaultJobOptions: DEFAULT_JOB_OPTIONS,
   });
   const all = [actions, slack, commands];
   return {

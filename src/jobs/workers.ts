@@ -51,6 +51,16 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     queues: options.queues,
     log: options.log,
   });
+  /** What every worker shares; `queue` picks the finished-job policy and crash backoff. */
+  const settings = (queue: keyof typeof WORKER_OPTIONS, concurrency: number) => ({
+    ...WORKER_OPTIONS[queue],
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency,
+    lockDuration: options.lockDuration,
+    stalledInterval: options.stalledInterval,
+    autorun: false,
+  });
   const actions = new Worker(
     ACTIONS_QUEUE,
     async (job: Job, token?: string) => {
@@ -65,33 +75,18 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           options.log.warn({ job: job.name }, 'unknown job name; ignored');
       }
     },
-    {
-      ...WORKER_OPTIONS.actions,
-      connection: options.connection,
-      prefix: options.prefix,
-      concurrency: options.concurrency,
-      lockDuration: options.lockDuration,
-      stalledInterval: options.stalledInterval,
-      autorun: false,
-    },
+    settings('actions', options.concurrency),
   );
-  const slack = new Worker(SLACK_QUEUE, createDeliverProcessor(options.deliver), {
-    ...WORKER_OPTIONS.slack,
-    connection: options.connection,
-    prefix: options.prefix,
-    concurrency: options.slackConcurrency,
-    lockDuration: options.lockDuration,
-    stalledInterval: options.stalledInterval,
-    autorun: false,
-  });
-  const commands = new Worker(COMMANDS_QUEUE, createCommandProcessor(options.commands), {
-    connection: options.connection,
-    prefix: options.prefix,
-    concurrency: options.concurrency,
-    lockDuration: options.lockDuration,
-    stalledInterval: options.stalledInterval,
-    autorun: false,
-  });
+  const slack = new Worker(
+    SLACK_QUEUE,
+    createDeliverProcessor(options.deliver),
+    settings('slack', options.slackConcurrency),
+  );
+  const commands = new Worker(
+    COMMANDS_QUEUE,
+    createCommandProcessor(options.commands),
+    settings('commands', options.concurrency),
+  );
   const all = [actions, slack, commands];
   for (const worker of all) {
     worker.on('error', (error) => options.log.error({ err: error, queue: worker.name }, 'worker error'));

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
   ACTIONS_QUEUE,
+  COMMAND_JOB,
+  COMMANDS_QUEUE,
   createQueues,
   type Queues,
   RUN_JOB,
@@ -100,5 +102,28 @@ describe('delivery jobs', () => {
       'the job gone',
     );
     expect(await queues.slack.getCompletedCount()).toBe(0);
+  });
+});
+
+describe('command jobs', () => {
+  it('retry a crashed handling after 2 s, and are dropped once handled', async () => {
+    let attempts = 0;
+    worker = new Worker(
+      COMMANDS_QUEUE,
+      async (): Promise<void> => {
+        attempts += 1;
+        if (attempts === 1) throw new Error('a bug');
+      },
+      { ...WORKER_OPTIONS.commands, connection: redis, prefix },
+    );
+    const added = await queues.commands.add(COMMAND_JOB, { text: 'help' });
+    const job = async () => queues.commands.getJob(added.id!);
+    await waitFor(async () => (await job())?.attemptsMade === 1, 'the first crash');
+    expect(await (await job())!.getState()).toBe('delayed');
+    expect((await job())!.delay).toBe(2_000);
+    await (await job())!.promote();
+    await waitFor(async () => (await job()) === undefined, 'the handled job gone');
+    expect(attempts).toBe(2);
+    expect(await queues.commands.getCompletedCount()).toBe(0);
   });
 });
