@@ -251,7 +251,7 @@ function ingressRows(bursts: Burst[], log: LogSummary, slackFailures: number): R
     target: '≥ 500/s',
     met: sustained >= 500 && at('bot', top).every((b) => b.posted === b.sent),
     runs: at('bot', top).map((b) => b.postedPerSecond ?? 0),
-    note: `from the first scheduled command to the last approval message of a ${top}/s burst: ack, parse, policy, request record, expiry job, outbox, delivery job, chat.postMessage; every message arrived: ${at('bot', top).every((b) => b.posted === b.sent) ? 'yes' : 'NO'}${floor < 500 ? `; the bare app that only acks and posts reaches ${floor.toFixed(0)}/s here, so 500/s is beyond what this machine allows any Bolt app doing this work` : ''}`,
+    note: `from the first scheduled command to the last approval message of a ${top}/s burst: in the web process, record the command and ack; in the worker, parse, policy, request record, expiry job, outbox, chat.postMessage; every message arrived: ${at('bot', top).every((b) => b.posted === b.sent) ? 'yes' : 'NO'}${floor < 500 ? `; the bare app that only acks and posts reaches ${floor.toFixed(0)}/s here, so 500/s is beyond what this machine allows any Bolt app doing this work` : ''}`,
   });
   return rows;
 }
