@@ -5,7 +5,7 @@ import { startRedisServer } from '../../src/devtools/redis-server.js';
 import { COMMANDS_QUEUE } from '../../src/jobs/queues.js';
 import { RequestStore } from '../../src/requests/store.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { CHANNEL, type Harness, startHarness, USERS, waitFor } from '../support/harness.js';
+import { arcgisProd, CHANNEL, type Harness, startHarness, USERS, waitFor } from '../support/harness.js';
 
 /**
  * The web process records a slash command in Redis before it acknowledges it, and a worker
@@ -28,10 +28,7 @@ afterAll(async () => {
 
 async function start(options: { roles: Array<'web' | 'worker'>; prefix?: string; redisUrl?: string }) {
   const harness = await startHarness({
-    env: { ARCGIS_PASSWORD: arcgis.password },
-    targets: {
-      arcgis: { prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } } },
-    },
+    ...arcgisProd(arcgis),
     ...options,
   });
   harnesses.push(harness);

@@ -1,6 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { CHANNEL, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
+import {
+  arcgisProd,
+  CHANNEL,
+  type Harness,
+  startHarness,
+  textOf,
+  USERS,
+  waitFor,
+} from '../support/harness.js';
 
 /**
  * The whole story over HTTP, as Slack drives it: a signed slash command, the approval message in
@@ -23,10 +31,7 @@ afterEach(async () => {
 
 async function startBot(extra: Partial<Parameters<typeof startHarness>[0]> = {}) {
   bot = await startHarness({
-    env: { ARCGIS_PASSWORD: arcgis.password },
-    targets: {
-      arcgis: { prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } } },
-    },
+    ...arcgisProd(arcgis),
     ...extra,
   });
   return bot;

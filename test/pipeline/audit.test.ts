@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { type Harness, startHarness, USERS, waitFor } from '../support/harness.js';
+import { arcgisProd, type Harness, startHarness, USERS, waitFor } from '../support/harness.js';
 
 /** The audit trail: who asked, who approved, every vendor call and status, the end; in Redis and in the logs. */
 
@@ -23,12 +23,7 @@ describe('audit trail', () => {
       script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 1 } },
     });
     bot = await startHarness({
-      env: { ARCGIS_PASSWORD: arcgis.password },
-      targets: {
-        arcgis: {
-          prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } },
-        },
-      },
+      ...arcgisProd(arcgis),
     });
     await bot.command(USERS.requester, `arcgis refresh-deployment ${deployment.deploymentId}`);
     const requestId = await bot.nextRequestId();

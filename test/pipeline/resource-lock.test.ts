@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
+import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
 /** One action per resource: a second request on the same deployment waits, or is refused by policy. */
 
@@ -22,10 +22,7 @@ async function twoRequestsOnOneDeployment(whenBusy: 'wait' | 'refuse') {
     script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 15 } },
   });
   bot = await startHarness({
-    env: { ARCGIS_PASSWORD: arcgis.password },
-    targets: {
-      arcgis: { prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } } },
-    },
+    ...arcgisProd(arcgis),
     actions: { 'arcgis.deployment.refresh': { whenBusy } },
   });
   await bot.command(USERS.requester, `arcgis refresh-deployment ${deployment.deploymentId}`);

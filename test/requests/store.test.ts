@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/requests/store.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
+import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
 /**
  * What a request leaves in Redis: a record that stays in Redis's compact hash encoding whatever
@@ -30,12 +30,7 @@ describe('request records', () => {
       script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 100_000 } },
     });
     bot = await startHarness({
-      env: { ARCGIS_PASSWORD: arcgis.password },
-      targets: {
-        arcgis: {
-          prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } },
-        },
-      },
+      ...arcgisProd(arcgis),
       actions: { 'arcgis.deployment.refresh': { deadline: '400ms' } },
     });
 

@@ -9,6 +9,7 @@ import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/dev
 import { createRedis } from '../../src/jobs/queues.js';
 import { createLogger } from '../../src/log.js';
 import { APPROVE_ACTION, CANCEL_ACTION } from '../../src/slack/blocks.js';
+import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 
 /**
  * The whole bot for a test: real Redis (own key prefix), a fake Slack Web API, and opsbot started
@@ -49,6 +50,16 @@ export interface HarnessOptions {
   auditors?: { users?: string[]; groups?: string[] };
   /** The `dashboard` config section (secrets as `{ env: NAME }`, given in `env`). */
   dashboard?: Record<string, unknown>;
+}
+
+/** Options for one ArcGIS target, `prod`, on a simulator (its password comes from the environment). */
+export function arcgisProd(arcgis: ArcgisSimulator): Pick<HarnessOptions, 'env' | 'targets'> {
+  return {
+    env: { ARCGIS_PASSWORD: arcgis.password },
+    targets: {
+      arcgis: { prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } } },
+    },
+  };
 }
 
 export interface Harness {
