@@ -79,13 +79,6 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     timeout: 10_000,
     logger: boltLogger(log),
   });
-  // Delivery's own Slack client (chat.postMessage / chat.update): lighter than the WebClient.
-  const writer = new SlackWriter({
-    apiUrl: config.slack.apiUrl,
-    token: config.slack.botToken.reveal(),
-    timeoutMs: 10_000,
-    scrub: scrubSecrets,
-  });
   const clients = new VendorClients(config.targets, log, (call) => {
     metrics.observeVendorCall(call);
     auditVendorCall((workerState ?? state).store, call, log);
@@ -152,7 +145,16 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     });
   }
 
-  if (workerState) {
+  // Delivery's own Slack client (chat.postMessage / chat.update), in workers only.
+  const writer = isWorker
+    ? new SlackWriter({
+        apiUrl: config.slack.apiUrl,
+        token: config.slack.botToken.reveal(),
+        timeoutMs: 10_000,
+        scrub: scrubSecrets,
+      })
+    : undefined;
+  if (workerState && writer) {
     const { redis, queues, store, outbox, locks } = workerState;
     const deliver: DeliverDeps = {
       store,
@@ -170,6 +172,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       log,
       metrics,
     };
+    // One inline delivery for the worker: opening requests and the run job's steps share it.
+    const deliverNow = createInlineDelivery(deliver);
     const lifecycle = new RequestLifecycle({
       store,
       outbox,
@@ -177,7 +181,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       policy,
       log,
       metrics,
-      deliverNow: createInlineDelivery(deliver),
+      deliverNow,
     });
     workers = await startWorkers({
       connection: workerConnection!,
@@ -189,6 +193,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       queues,
       run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
       deliver,
+      deliverNow,
       commands: { config, policy, lifecycle, store, locks, clients, slack, log, metrics },
       log,
     });
@@ -214,7 +219,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       await workers?.close(config.worker.shutdownGrace);
       await Promise.all([webState?.close(), workerState?.close()]);
       workerConnection?.disconnect();
-      await writer.close();
+      await writer?.close();
       server.closeAllConnections();
       await closed;
       log.info('opsbot stopped');

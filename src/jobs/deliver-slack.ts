@@ -162,9 +162,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
         let rootTs: string | undefined;
         try {
           rootTs = await send(deps, request, item);
-          deps.metrics.slackCalls.inc({
-            method: item.kind === 'reply' || !request.rootTs ? 'chat.postMessage' : 'chat.update',
-          });
+          deps.metrics.slackCalls.inc({ method: posts ? 'chat.postMessage' : 'chat.update' });
         } catch (error) {
           const failure = classify(error);
           await retryLater(request, failure, posts ? 'post' : 'update');

@@ -1,7 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
-import { createDeliverProcessor, createInlineDelivery, type DeliverDeps } from './deliver-slack.js';
+import { createDeliverProcessor, type DeliverDeps } from './deliver-slack.js';
 import { createExpireProcessor } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
@@ -29,6 +29,8 @@ export interface WorkersOptions {
   queues: Queues;
   run: RunDeps;
   deliver: DeliverDeps;
+  /** Delivers a request's queued Slack messages where they were queued (createInlineDelivery). */
+  deliverNow: (requestId: string) => Promise<void>;
   commands: OpsCommandDeps;
   log: Logger;
   /** How often approved-but-unqueued requests are looked for. */
@@ -43,7 +45,7 @@ export interface Workers {
 }
 
 export async function startWorkers(options: WorkersOptions): Promise<Workers> {
-  const run = createRunProcessor(options.run, createInlineDelivery(options.deliver));
+  const run = createRunProcessor(options.run, options.deliverNow);
   const giveUp = createRunGiveUp(options.run);
   const expire = createExpireProcessor(options.run);
   const reconcile = createReconcileProcessor({
