@@ -1,6 +1,6 @@
 import { setPriority } from 'node:os';
 import { startArcgisSimulator } from '../src/vendors/arcgis/simulator.js';
-import { type BotProcess, type LogSummary, startBot } from './lib/bot.js';
+import { type BotProcess, type LogSummary, startBot, UNPACED } from './lib/bot.js';
 import type { BenchContext, SectionResult } from './lib/context.js';
 import type { OpenLoopResult } from './lib/load.js';
 import { sleep, until } from './lib/load.js';
@@ -73,9 +73,7 @@ async function startServers(ctx: BenchContext): Promise<Servers> {
     redisUrl: ctx.redis.url,
     prefix,
     arcgis,
-    // One channel: the per-channel pacing is raised so the fake Slack (no limit here) sees
-    // everything as fast as the bot can send it.
-    pacing: { perChannelPerSecond: 100_000, burst: 100_000, updatesPerMinute: 6_000_000 },
+    pacing: UNPACED,
   };
   const worker = await startBot({ ...common, roles: ['worker'] });
   // As the deployment guide advises where web and workers share a host: background work yields

@@ -4,7 +4,7 @@ import { ACTIONS_QUEUE } from '../src/jobs/queues.js';
 import { section } from '../src/slack/blocks.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../src/vendors/arcgis/simulator.js';
 import { BASELINE_QUEUE, type BaselineJob } from './lib/baseline.js';
-import { REFRESH_ACTION, requestAndApprove, startBot, statusChangesPerAction } from './lib/bot.js';
+import { REFRESH_ACTION, requestAndApprove, startBot, statusChangesPerAction, UNPACED } from './lib/bot.js';
 import type { BenchContext, SectionResult } from './lib/context.js';
 import { closedLoop, until } from './lib/load.js';
 import { startChild } from './lib/processes.js';
@@ -71,7 +71,7 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
     redisUrl: ctx.redis.url,
     prefix,
     arcgis,
-    pacing: { perChannelPerSecond: 100_000, burst: 100_000, updatesPerMinute: 6_000_000 },
+    pacing: UNPACED,
     timing: { pollInterval: `${POLL_MS}ms`, firstPollDelay: `${POLL_MS}ms` },
   });
   try {

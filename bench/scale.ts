@@ -11,6 +11,7 @@ import {
   requestRefresh,
   START_FLAGS,
   startBot,
+  UNPACED,
 } from './lib/bot.js';
 import type { BenchContext, SectionResult } from './lib/context.js';
 import { sleep, until } from './lib/load.js';
@@ -85,7 +86,7 @@ async function startRig(ctx: BenchContext, count: number): Promise<Rig> {
     redisUrl: ctx.redis.url,
     prefix,
     arcgis,
-    pacing: { perChannelPerSecond: 100_000, burst: 100_000, updatesPerMinute: 6_000_000 },
+    pacing: UNPACED,
     timing: { pollInterval: POLL_INTERVAL, firstPollDelay: '1s' },
   };
   const worker = await startBot({ ...common, roles: ['worker'] });
