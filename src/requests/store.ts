@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { ActionProgress } from '../vendors/types.js';
 import { CREATE, PATCH, READ, TIMELINE, TRANSITION } from './store-scripts.js';
-import type { OpsRequest, RequestState, TimelineEvent } from './types.js';
+import { FINAL_STATES, type OpsRequest, type RequestState, type TimelineEvent } from './types.js';
 
 /**
  * Each request lives in Redis as a hash of its short fields (`req:<id>`), the fields that can be
@@ -244,7 +244,7 @@ export class RequestStore {
       options.markToEnqueue ? id : '',
       this.auditMinId(now),
       // Finished requests are kept for the retention period, then Redis drops them.
-      FINAL_STATE_SET.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
+      FINAL_STATES.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
       ...auditFields(record, id),
       ...scriptFields(fields),
     );
@@ -308,15 +308,6 @@ export class RequestStore {
     return requests.filter((r): r is OpsRequest => r !== undefined);
   }
 }
-
-const FINAL_STATE_SET = new Set<RequestState>([
-  'succeeded',
-  'failed',
-  'cancelled',
-  'expired',
-  'timed_out',
-  'unknown',
-]);
 
 /** An audit stream entry as Redis answers it: its id and its field/value list. */
 type StreamEntry = [id: string, fields: string[]];
