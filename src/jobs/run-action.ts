@@ -52,19 +52,19 @@ export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) =
     // Deliver only when this step queued something, or when it is a retry (a crashed attempt may
     // have left messages queued).
     let toDeliver = job.attemptsMade > 0 || job.stalledCounter > 0;
-    const post = async (id: string, ...items: OutboxItem[]) => {
+    const queued = async () => {
       toDeliver = true;
-      await deps.outbox.queue(id, ...items);
     };
     const deliverQueued = async () => {
       if (toDeliver) await deliver(requestId);
       toDeliver = false;
     };
-    const sleep = async (ms: number): Promise<never> => {
+    const sleep = async (ms: number, cancelAwaits?: boolean): Promise<never> => {
       await deliverQueued();
       // A cancel asked while this step ran found the job active, so it could not bring it forward:
-      // do not sleep through it.
-      const wait = ms > 0 && (await deps.store.cancelAwaitsWorker(requestId)) ? 0 : ms;
+      // do not sleep through it. (A step whose last write answered the question passes it in.)
+      const cancelled = ms > 0 && (cancelAwaits ?? (await deps.store.cancelAwaitsWorker(requestId)));
+      const wait = cancelled ? 0 : ms;
       await job.moveToDelayed(Date.now() + Math.max(0, wait), token);
       throw new DelayedError();
     };
@@ -73,7 +73,7 @@ export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) =
     try {
       // Logs and vendor-call audit records made anywhere inside this step name the request.
       await workContext.run({ requestId: found.id, correlationId: found.correlationId }, () =>
-        advance(found, sleep, post),
+        advance(found, sleep, queued),
       );
     } catch (error) {
       // A failing step still delivers what it queued (a sleeping one already has).
@@ -83,13 +83,9 @@ export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) =
     await deliverQueued();
   };
 
-  async function advance(
-    initial: OpsRequest,
-    sleep: (ms: number) => Promise<never>,
-    post: (requestId: string, ...items: OutboxItem[]) => Promise<void>,
-  ): Promise<void> {
+  async function advance(initial: OpsRequest, sleep: Sleep, queued: () => Promise<void>): Promise<void> {
     let request = initial;
-    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, post);
+    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, queued);
 
     if (request.state === 'approved') {
       const now = Date.now();
@@ -152,7 +148,7 @@ export function createRunGiveUp(deps: RunDeps) {
       deps,
       deps.log.child({ requestId, action: request.actionId }),
       () => Promise.reject(new Error('no sleep')),
-      (id, ...items) => deps.outbox.push(id, ...items),
+      () => deps.outbox.kick(requestId),
     );
     const submitted = request.phase === 'submitting' || request.phase === 'polling';
     const result = await deps.store.transition(
@@ -166,14 +162,44 @@ export function createRunGiveUp(deps: RunDeps) {
   };
 }
 
+/** Sleeps the run job; `cancelAwaits`, when the caller's last write answered it, saves a read. */
+type Sleep = (ms: number, cancelAwaits?: boolean) => Promise<never>;
+
 class Step {
   constructor(
     private readonly deps: RunDeps,
     private readonly log: Logger,
-    private readonly sleep: (ms: number) => Promise<never>,
-    /** Queues Slack messages: for the run job's own delivery, or with a delivery job. */
-    private readonly post: (requestId: string, ...items: OutboxItem[]) => Promise<void>,
+    private readonly sleep: Sleep,
+    /**
+     * Called once Slack messages are queued in the outbox: the run job delivers them itself
+     * before it sleeps or ends; the give-up path queues a delivery job.
+     */
+    private readonly queued: () => Promise<void>,
   ) {}
+
+  private async post(request: OpsRequest, ...items: OutboxItem[]): Promise<void> {
+    await this.deps.outbox.queue(request.id, ...items);
+    await this.queued();
+  }
+
+  /**
+   * Records a step's result, and queues its messages in the same write (so a crash can neither
+   * lose them nor send them without the result). Answers whether a cancel awaits this worker.
+   */
+  private async record(
+    request: OpsRequest,
+    fields: Partial<OpsRequest>,
+    event: { kind: string; text: string } | undefined,
+    options: { items?: OutboxItem[]; renewLease?: boolean } = {},
+  ): Promise<boolean> {
+    const items = options.items ?? [];
+    const { cancelAwaits } = await this.deps.store.patch(request.id, fields, event, {
+      outbox: items.length > 0 ? this.deps.outbox.batch(request.id, ...items) : undefined,
+      lease: options.renewLease ? { key: this.lockKey(request), ms: this.leaseMs(request) } : undefined,
+    });
+    if (items.length > 0) await this.queued();
+    return cancelAwaits;
+  }
 
   private context(request: OpsRequest): ActionContext<unknown> {
     return {
@@ -220,7 +246,7 @@ class Step {
       });
       return false;
     }
-    await this.post(request.id, {
+    await this.post(request, {
       key: `waiting-for-${holder}`,
       kind: 'reply',
       message: section(`:lock: Waiting: ${who} is working on \`${resource}\`; this starts when it ends.`),
@@ -309,13 +335,8 @@ class Step {
   /** The vendor took the work: say so, record it, and follow it (or end, if it is already over). */
   private async accepted(request: OpsRequest, progress: ActionProgress): Promise<void> {
     const polling = progress.outcome === 'running';
-    await this.post(request.id, {
-      key: 'submitted',
-      kind: 'reply',
-      message: progressReply(request, progress, true),
-    });
-    await this.deps.store.patch(
-      request.id,
+    const cancelAwaits = await this.record(
+      request,
       // A synchronous action is also 'polling' here: its progress is already final, so a crash
       // before `finish` is repaired by the poll step without calling the vendor again.
       { phase: 'polling', progress, faults: 0, reported: 1 },
@@ -323,10 +344,11 @@ class Step {
         kind: 'submitted',
         text: `submitted${progress.vendorJobId ? `, vendor job ${progress.vendorJobId}` : ''}: ${progress.status}`,
       },
+      { items: [{ key: 'submitted', kind: 'reply', message: progressReply(request, progress, true) }] },
     );
     if (!polling) return this.finish({ ...request, progress }, outcomeState(progress), {});
     const timing = this.timing(request);
-    return this.sleep(timing.firstPollDelayMs ?? timing.pollIntervalMs);
+    return this.sleep(timing.firstPollDelayMs ?? timing.pollIntervalMs, cancelAwaits);
   }
 
   /**
@@ -361,12 +383,12 @@ class Step {
       answer = `:warning: ${request.vendor} did not take the cancel: ${failure.message}. opsbot keeps following the action.`;
       vendorCancel = 'refused';
     }
-    await this.post(request.id, {
-      key: 'vendor-cancel',
-      kind: 'reply',
-      message: section(answer),
-    });
-    await this.deps.store.patch(request.id, { vendorCancel }, { kind: 'vendor-cancel', text: answer });
+    await this.record(
+      request,
+      { vendorCancel },
+      { kind: 'vendor-cancel', text: answer },
+      { items: [{ key: 'vendor-cancel', kind: 'reply', message: section(answer) }] },
+    );
     return this.sleep(0);
   }
 
@@ -374,7 +396,7 @@ class Step {
     const action = this.action(request);
     const last = request.progress!;
     if (last.outcome !== 'running') return this.finish(request, outcomeState(last), {});
-    await this.deps.locks.acquire(this.lockKey(request), request.id, this.leaseMs(request));
+    // The resource lock's lease is renewed by this step's write, after the call.
     if (Date.now() >= (request.deadlineAt ?? Number.POSITIVE_INFINITY)) {
       return this.finish(request, 'timed_out', {
         outcome: `timed out waiting; last known status ${last.status}${last.detail ? ` (${last.detail})` : ''}`,
@@ -393,31 +415,40 @@ class Step {
         { err: failure.message, faults: request.faults },
         'polling the vendor failed; will try again',
       );
-      await this.deps.store.patch(request.id, { faults: request.faults + 1 });
+      const cancelAwaits = await this.record(request, { faults: request.faults + 1 }, undefined, {
+        renewLease: true,
+      });
       const untilDeadline = (request.deadlineAt ?? Date.now()) - Date.now();
       return this.sleep(
         Math.min(failure.retryAfterMs ?? backoff(request.faults), Math.max(0, untilDeadline)),
+        cancelAwaits,
       );
     }
     const changed = next.status !== last.status || next.detail !== last.detail;
-    if (changed && next.outcome === 'running') {
-      // Queue the message first, keyed by its number: a crash before the patch re-queues nothing.
-      await this.post(request.id, {
-        key: `progress-${request.reported + 1}`,
-        kind: 'reply',
-        message: progressReply(request, next, false),
-      });
-    }
-    await this.deps.store.patch(
-      request.id,
+    const cancelAwaits = await this.record(
+      request,
       { progress: next, faults: 0, reported: changed ? request.reported + 1 : request.reported },
       changed
         ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
         : undefined,
+      {
+        // Keyed by its number, so a step repeated after a crash queues it once.
+        items:
+          changed && next.outcome === 'running'
+            ? [
+                {
+                  key: `progress-${request.reported + 1}`,
+                  kind: 'reply',
+                  message: progressReply(request, next, false),
+                },
+              ]
+            : [],
+        renewLease: next.outcome === 'running',
+      },
     );
     if (next.outcome !== 'running')
       return this.finish({ ...request, progress: next }, outcomeState(next), {});
-    return this.sleep(this.timing(request).pollIntervalMs);
+    return this.sleep(this.timing(request).pollIntervalMs, cancelAwaits);
   }
 
   async finish(
@@ -453,19 +484,19 @@ class Step {
   /** Queues the closing reply and the root update, then marks the run done. Safe to repeat. */
   async announceEnd(request: OpsRequest): Promise<void> {
     const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
-    await this.post(
-      request.id,
-      {
-        key: 'final',
-        kind: 'reply',
-        message: failed
-          ? { ...finalReply(request), text: failureBroadcastText(request) }
-          : finalReply(request),
-        broadcast: failed,
-      },
-      Outbox.root(request.version),
-    );
-    await this.deps.store.patch(request.id, { phase: 'done' });
+    await this.record(request, { phase: 'done' }, undefined, {
+      items: [
+        {
+          key: 'final',
+          kind: 'reply',
+          message: failed
+            ? { ...finalReply(request), text: failureBroadcastText(request) }
+            : finalReply(request),
+          broadcast: failed,
+        },
+        Outbox.root(request.version),
+      ],
+    });
   }
 
   /**

@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
 import { enqueueRun, runJobId } from '../jobs/reconcile.js';
@@ -7,6 +8,10 @@ import { Outbox } from '../slack/outbox.js';
 import type { Policy } from './policy.js';
 import type { NewRequest, RequestStore } from './store.js';
 import type { OpsRequest } from './types.js';
+
+/** How long a cancel keeps looking for a run job mid-step to fall asleep, so it can wake it. */
+const BRING_FORWARD_EVERY_MS = 250;
+const BRING_FORWARD_TRIES = 60;
 
 /**
  * Opening a request and deciding on it (approve, cancel). Called by the Slack handlers of any web
@@ -216,14 +221,34 @@ export class RequestLifecycle {
       );
   }
 
-  /** Runs a request's sleeping run job now, so a cancel does not wait for the next poll. */
+  /**
+   * Runs a request's sleeping run job now, so a cancel does not wait for the next poll. A job in
+   * the middle of a step is looked at again until it sleeps (a worker checks for a cancel with its
+   * step's last write, but may still be delivering Slack messages after it), then woken.
+   */
   private async bringForward(requestId: string): Promise<void> {
+    if ((await this.promoteIfSleeping(requestId)) !== 'active') return;
+    void (async () => {
+      for (let tries = 0; tries < BRING_FORWARD_TRIES; tries += 1) {
+        await setTimeout(BRING_FORWARD_EVERY_MS);
+        if ((await this.promoteIfSleeping(requestId)) !== 'active') return;
+      }
+    })().catch((error: Error) =>
+      this.deps.log.debug({ err: error.message, requestId }, 'could not bring the run job forward'),
+    );
+  }
+
+  private async promoteIfSleeping(requestId: string): Promise<'promoted' | 'active' | 'other'> {
     const job = await this.deps.queues.actions.getJob(runJobId(requestId));
-    if (!job || !(await job.isDelayed())) return;
+    if (!job) return 'other';
+    const state = await job.getState();
+    if (state === 'active') return 'active';
+    if (state !== 'delayed') return 'other';
     await job.promote().catch((error: Error) =>
       // Promoting races with the job waking up by itself: either way it runs now.
       this.deps.log.debug({ err: error.message, requestId }, 'run job was not delayed any more'),
     );
+    return 'promoted';
   }
 
   private refuse(result: string, reason: string): Decision {

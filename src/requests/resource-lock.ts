@@ -9,14 +9,20 @@ import type { OpsRequest } from './types.js';
  */
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-/** Takes the lock if free or already ours (and extends it); returns the holder's id. */
-const ACQUIRE = `
-local holder = redis.call('GET', KEYS[1])
-if not holder or holder == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return ARGV[1]
+/**
+ * Lua: takes the lock if free or already `holder`'s (and extends it); answers the holder's id.
+ * Also used by the request store's PATCH, which renews a lease with a step's write.
+ */
+export const TAKE_LEASE = `
+local function takeLease(key, holder, ms)
+  local current = redis.call('GET', key)
+  if current and current ~= holder then return current end
+  redis.call('SET', key, holder, 'PX', ms)
+  return holder
 end
-return holder
+`;
+const ACQUIRE = `${TAKE_LEASE}
+return takeLease(KEYS[1], ARGV[1], ARGV[2])
 `;
 
 export class ResourceLocks {

@@ -1,3 +1,6 @@
+import { QUEUE_ITEMS } from '../slack/outbox.js';
+import { TAKE_LEASE } from './resource-lock.js';
+
 /**
  * The request store's Lua scripts. Each one is a single atomic step on one request's keys (all
  * under the same hash-tagged prefix, so one Cluster slot). Field lists come from `scriptFields`
@@ -85,18 +88,26 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 `;
 
 /**
- * Writes fields without a state change, and an event if one is given.
- * KEYS: record, long fields, timeline, audit stream.
- * ARGV: audit min id and the audit entry (8), or '' for no event; then the fields.
+ * Writes fields without a state change, and an event if one is given; optionally, in the same
+ * step, queues outbox items and renews a resource lock the request holds. Answers the record's
+ * `cancelRequestedBy` and `vendorCancel`, so a run step learns of a cancel without another read.
+ * KEYS: record, long fields, timeline, audit stream; then, when items are queued, the outbox list
+ * and its seen keys; then, when a lease is renewed, the lock (the outbox keys come before it).
+ * ARGV: audit min id and the audit entry (8), or '' for no event; the number of outbox items and
+ * their key/item pairs; the lease in ms and its holder, or '' and ''; then the fields.
  */
-export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}
-if ARGV[1] == '' then
-  writeFields(2)
-else
-  writeFields(10)
+export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}${QUEUE_ITEMS}${TAKE_LEASE}
+local i = 2
+if ARGV[1] ~= '' then
   recordEvent(KEYS[4], KEYS[3], ARGV[1], 2)
+  i = 10
 end
-return 1
+local items = tonumber(ARGV[i])
+if items > 0 then queueItems(KEYS[5], KEYS[6], i + 1, items) end
+i = i + 1 + 2 * items
+if ARGV[i] ~= '' then takeLease(KEYS[#KEYS], ARGV[i + 1], ARGV[i]) end
+writeFields(i + 2)
+return redis.call('HMGET', KEYS[1], 'cancelRequestedBy', 'vendorCancel')
 `;
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import type { OutboxBatch } from '../slack/outbox.js';
 import type { ActionProgress } from '../vendors/types.js';
 import { CREATE, PATCH, READ, TIMELINE, TRANSITION } from './store-scripts.js';
 import { FINAL_STATES, type OpsRequest, type RequestState, type TimelineEvent } from './types.js';
@@ -39,6 +40,19 @@ const NUMBER_FIELDS = new Set([
   'faults',
 ]);
 
+/** What else a patch does in the same step (see RequestStore.patch). */
+export interface PatchAlso {
+  /** Slack messages to queue in the request's outbox (Outbox.batch). */
+  outbox?: OutboxBatch | undefined;
+  /** A resource lock the request holds: renew its lease, or take it back if it lapsed and is free. */
+  lease?: { key: string; ms: number } | undefined;
+}
+
+export interface PatchResult {
+  /** `/ops cancel` was asked and no worker has acted on it yet. */
+  cancelAwaits: boolean;
+}
+
 export type TransitionResult = { ok: true } | { ok: false; state: RequestState | 'missing' | 'late' };
 
 export type NewRequest = Omit<
@@ -74,7 +88,8 @@ export class RequestStore {
     this.#onAudit = options.onAudit ?? (() => {});
     redis.defineCommand('opsTransition', { numberOfKeys: 5, lua: TRANSITION });
     redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
-    redis.defineCommand('opsPatch', { numberOfKeys: 4, lua: PATCH });
+    // Four keys, six with outbox items, and one more with a lease: the caller says how many.
+    redis.defineCommand('opsPatch', { lua: PATCH });
     redis.defineCommand('opsTimeline', { numberOfKeys: 2, lua: TIMELINE });
     redis.defineCommand('opsRead', { numberOfKeys: 2, lua: READ });
   }
@@ -257,19 +272,32 @@ export class RequestStore {
 
   /**
    * Writes run fields that do not change the state (progress, counters) and, if given, an event
-   * (to the audit trail and the request's timeline), together.
+   * (to the audit trail and the request's timeline), together. A run step also queues its Slack
+   * messages (`also.outbox`) and renews its resource lock (`also.lease`) in the same step, and
+   * learns from the answer whether a cancel awaits it.
    */
-  async patch(id: string, fields: Partial<OpsRequest>, event?: Omit<TimelineEvent, 'at'>): Promise<void> {
+  async patch(
+    id: string,
+    fields: Partial<OpsRequest>,
+    event?: Omit<TimelineEvent, 'at'>,
+    also: PatchAlso = {},
+  ): Promise<PatchResult> {
     const at = Date.now();
-    await (this.redis as unknown as Scripts).opsPatch(
-      this.key(id),
-      this.longKey(id),
-      this.timelineKey(id),
-      this.auditKey(),
+    const { outbox, lease } = also;
+    const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.auditKey()];
+    if (outbox) keys.push(outbox.listKey, outbox.seenKey);
+    if (lease) keys.push(lease.key);
+    const [asked, vendorCancel] = await (this.redis as unknown as Scripts).opsPatch(
+      keys.length,
+      ...keys,
       ...(event ? [this.auditMinId(at), ...auditFields(event, id)] : ['']),
+      String((outbox?.entries.length ?? 0) / 2),
+      ...(outbox?.entries ?? []),
+      ...(lease ? [String(Math.ceil(lease.ms)), id] : ['', '']),
       ...scriptFields(fields),
     );
     if (event) this.#onAudit({ at, ...event, requestId: id });
+    return { cancelAwaits: Boolean(asked) && !vendorCancel };
   }
 
   async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
@@ -315,7 +343,7 @@ type StreamEntry = [id: string, fields: string[]];
 interface Scripts {
   opsTransition(...args: string[]): Promise<string>;
   opsCreate(...args: string[]): Promise<number>;
-  opsPatch(...args: string[]): Promise<number>;
+  opsPatch(keyCount: number, ...args: string[]): Promise<[string | null, string | null]>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
   opsRead(record: string, long: string): Promise<[string[], string[]]>;
 }

@@ -17,21 +17,39 @@ export type OutboxItem =
   | { key: string; kind: 'reply'; message: SlackMessage; broadcast?: boolean };
 
 /**
- * KEYS: list, seen keys. ARGV: key1, item1, key2, item2… Returns how many keys have been seen once
- * the last new item is in, or 0 if none was new: it grows by one with each new item, so it gives
- * each one's delivery job its own id. The seen keys are a hash with empty values rather than a
- * set: in Redis 7.0 a small hash is a compact listpack, a set of strings a hashtable.
+ * Lua: queues `count` key/item pairs from ARGV[first] on, skipping keys seen before; answers how
+ * many keys have been seen once the last new item is in, or 0 if none was new. The seen keys are
+ * a hash with empty values rather than a set: in Redis 7.0 a small hash is a compact listpack, a
+ * set of strings a hashtable. Also used by the request store's PATCH, which queues with a write.
  */
-const PUSH = `
-local seen = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[2], ARGV[i], '') == 1 then
-    redis.call('RPUSH', KEYS[1], ARGV[i + 1])
-    seen = redis.call('HLEN', KEYS[2])
+export const QUEUE_ITEMS = `
+local function queueItems(list, seenKeys, first, count)
+  local seen = 0
+  for i = first, first + 2 * count - 1, 2 do
+    if redis.call('HSETNX', seenKeys, ARGV[i], '') == 1 then
+      redis.call('RPUSH', list, ARGV[i + 1])
+      seen = redis.call('HLEN', seenKeys)
+    end
   end
+  return seen
 end
-return seen
 `;
+
+/**
+ * KEYS: list, seen keys. ARGV: key1, item1, key2, item2… Answers as queueItems: the seen count
+ * grows by one with each new item, so it gives each one's delivery job its own id.
+ */
+const PUSH = `${QUEUE_ITEMS}
+return queueItems(KEYS[1], KEYS[2], 1, #ARGV / 2)
+`;
+
+/** Items to queue along with a request write (RequestStore.patch), in the outbox's own form. */
+export interface OutboxBatch {
+  listKey: string;
+  seenKey: string;
+  /** key1, item1, key2, item2… */
+  entries: string[];
+}
 
 export const DELIVER_JOB = 'deliver';
 
@@ -74,13 +92,25 @@ export class Outbox {
     await this.record(requestId, items);
   }
 
+  /**
+   * Items for RequestStore.patch to queue in the same step as its write; as with `queue`, the
+   * caller delivers them (or queues a delivery job) afterwards.
+   */
+  batch(requestId: string, ...items: OutboxItem[]): OutboxBatch {
+    return {
+      listKey: this.listKey(requestId),
+      seenKey: this.seenKey(requestId),
+      entries: items.flatMap((item) => [item.key, JSON.stringify(item)]),
+    };
+  }
+
   /** Answers how many keys this outbox has seen if an item was new (a number unique to it), else 0. */
   private async record(requestId: string, items: OutboxItem[]): Promise<number> {
-    const args = items.flatMap((item) => [item.key, JSON.stringify(item)]);
+    const { listKey, seenKey, entries } = this.batch(requestId, ...items);
     return (this.redis as unknown as { opsOutboxPush(...a: string[]): Promise<number> }).opsOutboxPush(
-      this.listKey(requestId),
-      this.seenKey(requestId),
-      ...args,
+      listKey,
+      seenKey,
+      ...entries,
     );
   }
 

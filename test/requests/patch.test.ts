@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { SLACK_QUEUE } from '../../src/jobs/queues.js';
+import { ResourceLocks } from '../../src/requests/resource-lock.js';
+import { RequestStore } from '../../src/requests/store.js';
+import { Outbox, type OutboxItem } from '../../src/slack/outbox.js';
+import { deleteKeys } from '../support/harness.js';
+
+/**
+ * A run step's write (RequestStore.patch) also queues its Slack messages and renews its resource
+ * lock, in one atomic step, and answers whether a cancel awaits the worker.
+ */
+
+let redis: Redis;
+let queue: Queue;
+let prefix: string;
+let store: RequestStore;
+let outbox: Outbox;
+let locks: ResourceLocks;
+
+beforeEach(() => {
+  prefix = `t${randomBytes(5).toString('hex')}`;
+  redis = new Redis(inject('redisUrl'));
+  queue = new Queue(SLACK_QUEUE, { connection: redis, prefix });
+  store = new RequestStore(redis, prefix);
+  outbox = new Outbox(redis, prefix, queue);
+  locks = new ResourceLocks(redis, prefix);
+});
+afterEach(async () => {
+  await queue.close();
+  await deleteKeys(redis, prefix);
+  redis.disconnect();
+});
+
+const reply = (key: string): OutboxItem => ({ key, kind: 'reply', message: { text: key } });
+
+async function newRequest() {
+  return store.create({
+    actionId: 'arcgis.deployment.refresh',
+    vendor: 'arcgis',
+    target: 'prod',
+    args: { deployment: 'd1' },
+    summary: { fields: [{ label: 'Deployment', value: 'd1' }], warnings: [] },
+    requester: 'U1',
+    channel: 'C1',
+    createdAt: Date.now(),
+    expiresAt: Date.now() + 60_000,
+    highRisk: false,
+  });
+}
+
+describe('a run step write', () => {
+  it('queues its messages once, with the fields and the event, however often it is repeated', async () => {
+    const request = await newRequest();
+    const step = () =>
+      store.patch(
+        request.id,
+        { reported: 2, faults: 0 },
+        { kind: 'status', text: 'EXECUTING' },
+        { outbox: outbox.batch(request.id, reply('progress-2'), Outbox.root(3)) },
+      );
+    await step();
+    await step();
+
+    const queued = await redis.lrange(outbox.listKey(request.id), 0, -1);
+    expect(queued.map((item) => (JSON.parse(item) as OutboxItem).key)).toEqual(['progress-2', 'root@3']);
+    expect((await store.get(request.id))?.reported).toBe(2);
+    const timeline = await store.timeline(request.id);
+    expect(timeline.map((event) => event.text)).toEqual(['requested', 'EXECUTING', 'EXECUTING']);
+    // No delivery job: the caller delivers, as with Outbox.queue.
+    expect(await queue.count()).toBe(0);
+  });
+
+  it("renews the request's own lease, takes a lapsed one back, and leaves another holder's alone", async () => {
+    const request = await newRequest();
+    const key = locks.key(request, 'd1');
+    await locks.acquire(key, request.id, 1_000);
+
+    await store.patch(request.id, { faults: 1 }, undefined, { lease: { key, ms: 600_000 } });
+    expect(await redis.pttl(key)).toBeGreaterThan(500_000);
+
+    await redis.del(key);
+    await store.patch(request.id, { faults: 2 }, undefined, { lease: { key, ms: 600_000 } });
+    expect(await locks.holder(key)).toBe(request.id);
+
+    await redis.set(key, 'op-other', 'PX', 5_000);
+    await store.patch(request.id, { faults: 3 }, undefined, { lease: { key, ms: 600_000 } });
+    expect(await locks.holder(key)).toBe('op-other');
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(5_000);
+    expect((await store.get(request.id))?.faults).toBe(3);
+  });
+
+  it('says a cancel awaits the worker until the worker has acted on it', async () => {
+    const request = await newRequest();
+    expect(await store.patch(request.id, { faults: 0 })).toEqual({ cancelAwaits: false });
+    await store.patch(request.id, { cancelRequestedBy: 'U2' });
+    expect(await store.patch(request.id, { faults: 0 })).toEqual({ cancelAwaits: true });
+    expect(await store.patch(request.id, { vendorCancel: 'sending' })).toEqual({ cancelAwaits: false });
+  });
+});
