@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ResolvedActionPolicy } from '../config/load.js';
 import { OpsError, toOpsError, VendorError } from '../errors.js';
-import { workContext } from '../observability/context.js';
+import { type WorkContext, workContext } from '../observability/context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import type { RequestStore } from '../requests/store.js';
@@ -70,22 +70,39 @@ export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) =
     };
     const found = await deps.store.get(requestId);
     if (!found) return;
+    // Routine vendor reads of this step, for its next write to record (see auditVendorCall).
+    const deferredAudit: DeferredAudit = [];
     try {
       // Logs and vendor-call audit records made anywhere inside this step name the request.
-      await workContext.run({ requestId: found.id, correlationId: found.correlationId }, () =>
-        advance(found, sleep, queued),
+      await workContext.run({ requestId: found.id, correlationId: found.correlationId, deferredAudit }, () =>
+        advance(found, sleep, queued, deferredAudit),
       );
     } catch (error) {
       // A failing step still delivers what it queued (a sleeping one already has).
       if (!(error instanceof DelayedError)) await deliverQueued().catch(() => undefined);
       throw error;
+    } finally {
+      // Reads no write of the step took with it (it failed, or ended by a state change).
+      for (const event of deferredAudit.splice(0)) {
+        await deps.store.audit(event, requestId, false).catch((error: Error) => {
+          deps.log.warn(
+            { err: error.message, requestId },
+            'could not record a vendor call in the audit trail',
+          );
+        });
+      }
     }
     await deliverQueued();
   };
 
-  async function advance(initial: OpsRequest, sleep: Sleep, queued: () => Promise<void>): Promise<void> {
+  async function advance(
+    initial: OpsRequest,
+    sleep: Sleep,
+    queued: () => Promise<void>,
+    deferredAudit: DeferredAudit,
+  ): Promise<void> {
     let request = initial;
-    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, queued);
+    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, queued, deferredAudit);
 
     if (request.state === 'approved') {
       const now = Date.now();
@@ -164,6 +181,7 @@ export function createRunGiveUp(deps: RunDeps) {
 
 /** Sleeps the run job; `cancelAwaits`, when the caller's last write answered it, saves a read. */
 type Sleep = (ms: number, cancelAwaits?: boolean) => Promise<never>;
+type DeferredAudit = NonNullable<WorkContext['deferredAudit']>;
 
 class Step {
   constructor(
@@ -175,6 +193,8 @@ class Step {
      * before it sleeps or ends; the give-up path queues a delivery job.
      */
     private readonly queued: () => Promise<void>,
+    /** Routine vendor reads made so far in this step, recorded with its next write. */
+    private readonly deferredAudit: DeferredAudit = [],
   ) {}
 
   private async post(request: OpsRequest, ...items: OutboxItem[]): Promise<void> {
@@ -194,6 +214,7 @@ class Step {
   ): Promise<boolean> {
     const items = options.items ?? [];
     const { cancelAwaits } = await this.deps.store.patch(request.id, fields, event, {
+      audit: this.deferredAudit.splice(0),
       outbox: items.length > 0 ? this.deps.outbox.batch(request.id, ...items) : undefined,
       lease: options.renewLease ? { key: this.lockKey(request), ms: this.leaseMs(request) } : undefined,
     });

@@ -7,6 +7,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface WorkContext {
   requestId: string;
   correlationId: string;
+  /**
+   * Audit events of routine vendor reads (job polls) made in this step, written with the step's
+   * own record (RequestStore.patch) rather than each on its own. Absent outside run steps.
+   */
+  deferredAudit?: Array<{ kind: string; text: string }>;
 }
 
 export const workContext = new AsyncLocalStorage<WorkContext>();

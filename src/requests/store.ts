@@ -46,6 +46,8 @@ export interface PatchAlso {
   outbox?: OutboxBatch | undefined;
   /** A resource lock the request holds: renew its lease, or take it back if it lapsed and is free. */
   lease?: { key: string; ms: number } | undefined;
+  /** Events for the audit trail only (routine vendor reads), recorded before `event`. */
+  audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
 }
 
 export interface PatchResult {
@@ -272,9 +274,10 @@ export class RequestStore {
 
   /**
    * Writes run fields that do not change the state (progress, counters) and, if given, an event
-   * (to the audit trail and the request's timeline), together. A run step also queues its Slack
-   * messages (`also.outbox`) and renews its resource lock (`also.lease`) in the same step, and
-   * learns from the answer whether a cancel awaits it.
+   * (to the audit trail and the request's timeline), together. A run step also records its
+   * routine vendor reads (`also.audit`), queues its Slack messages (`also.outbox`) and renews its
+   * resource lock (`also.lease`) in the same step, and learns from the answer whether a cancel
+   * awaits it.
    */
   async patch(
     id: string,
@@ -283,19 +286,23 @@ export class RequestStore {
     also: PatchAlso = {},
   ): Promise<PatchResult> {
     const at = Date.now();
-    const { outbox, lease } = also;
+    const { outbox, lease, audit = [] } = also;
     const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.auditKey()];
     if (outbox) keys.push(outbox.listKey, outbox.seenKey);
     if (lease) keys.push(lease.key);
     const [asked, vendorCancel] = await (this.redis as unknown as Scripts).opsPatch(
       keys.length,
       ...keys,
-      ...(event ? [this.auditMinId(at), ...auditFields(event, id)] : ['']),
+      this.auditMinId(at),
+      ...(event ? auditFields(event, id) : ['']),
+      String(audit.length),
+      ...audit.flatMap((entry) => auditFields(entry, id)),
       String((outbox?.entries.length ?? 0) / 2),
       ...(outbox?.entries ?? []),
       ...(lease ? [String(Math.ceil(lease.ms)), id] : ['', '']),
       ...scriptFields(fields),
     );
+    for (const entry of audit) this.#onAudit({ at, ...entry, requestId: id });
     if (event) this.#onAudit({ at, ...event, requestId: id });
     return { cancelAwaits: Boolean(asked) && !vendorCancel };
   }

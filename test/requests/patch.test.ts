@@ -73,6 +73,29 @@ describe('a run step write', () => {
     expect(await queue.count()).toBe(0);
   });
 
+  it('records routine reads in the audit trail only, before the step event', async () => {
+    const request = await newRequest();
+    await store.patch(
+      request.id,
+      { faults: 0 },
+      { kind: 'status', text: 'EXECUTING' },
+      {
+        audit: [
+          { kind: 'vendor-call', text: 'GET /jobs/j1 → HTTP 200' },
+          { kind: 'vendor-call', text: 'GET /jobs/j1 → HTTP 200 again' },
+        ],
+      },
+    );
+    const trail = await store.auditTrail(10);
+    expect(trail.map((record) => [record.kind, record.text, record.requestId]).reverse()).toEqual([
+      ['requested', 'requested', request.id],
+      ['vendor-call', 'GET /jobs/j1 → HTTP 200', request.id],
+      ['vendor-call', 'GET /jobs/j1 → HTTP 200 again', request.id],
+      ['status', 'EXECUTING', request.id],
+    ]);
+    expect((await store.timeline(request.id)).map((event) => event.text)).toEqual(['requested', 'EXECUTING']);
+  });
+
   it("renews the request's own lease, takes a lapsed one back, and leaves another holder's alone", async () => {
     const request = await newRequest();
     const key = locks.key(request, 'd1');
