@@ -481,15 +481,17 @@ class Step {
     // A vendor that reports the work cancelled after `/ops cancel` was asked by that person.
     if (state === 'cancelled' && !fields.cancelledBy && request.cancelRequestedBy)
       fields = { ...fields, cancelledBy: request.cancelRequestedBy };
+    // The lock is released and the record read back in the same step as the change.
     const result = await this.deps.store.transition(
       request.id,
       ['running'],
       state,
       { kind: state, text: fields.outcome ?? state },
       { ...fields, progress: request.progress, finishedAt },
+      { readBack: true, releaseLock: this.lockKey(request) },
     );
-    const current = (await this.deps.store.get(request.id))!;
-    await this.deps.locks.release(this.lockKey(request), request.id);
+    const current = result.request;
+    if (!current) return;
     if (result.ok) {
       this.deps.metrics.requests.inc({ action: request.actionId, outcome: state });
       const started = current.startedAt ?? current.createdAt;

@@ -56,30 +56,37 @@ return 1
 `;
 
 /**
- * Compare-and-set on `state`: 'ok', or why not (the current state, 'missing' or 'late').
- * KEYS: record, long fields, timeline, enqueue marker set, audit stream.
+ * Compare-and-set on `state`: {'ok'}, or why not ({current state}, {'missing'} or {'late'}); with
+ * the read-back flag, the record and its long fields follow, as they are after the step. A lock
+ * to release (a run ending) is released whatever the answer, if this request still holds it.
+ * KEYS: record, long fields, timeline, enqueue marker set, audit stream, and the lock if any.
  * ARGV: allowed states (comma list), new state, notAfter ('1' or ''), now, marker member (or ''),
- * audit min id, seconds to keep the request from now on (or '': a final state sets it), the audit
- * entry (8), then the fields.
+ * audit min id, seconds to keep the request from now on (or '': a final state sets it), read back
+ * ('1' or ''), the lock's holder (or ''), the audit entry (8), then the fields.
  */
 export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}
+if ARGV[9] ~= '' and redis.call('GET', KEYS[6]) == ARGV[9] then redis.call('DEL', KEYS[6]) end
+local function answer(status)
+  if ARGV[8] == '' then return {status} end
+  return {status, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+end
 local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return 'missing' end
+if not current then return {'missing'} end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
-if not allowed then return current end
+if not allowed then return answer(current) end
 if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
-  return 'late'
+  return answer('late')
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
-writeFields(16)
-recordEvent(KEYS[5], KEYS[3], ARGV[6], 8)
+writeFields(18)
+recordEvent(KEYS[5], KEYS[3], ARGV[6], 10)
 if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
 if ARGV[7] ~= '' then
   for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
 end
-return 'ok'
+return answer('ok')
 `;
 
 /** A request's record and long fields. KEYS: record, long fields. */

@@ -55,7 +55,10 @@ export interface PatchResult {
   cancelAwaits: boolean;
 }
 
-export type TransitionResult = { ok: true } | { ok: false; state: RequestState | 'missing' | 'late' };
+/** A transition's answer; `request` is the record after it when `readBack` was asked (and it exists). */
+export type TransitionResult =
+  | { ok: true; request?: OpsRequest | undefined }
+  | { ok: false; state: RequestState | 'missing' | 'late'; request?: OpsRequest | undefined };
 
 export type NewRequest = Omit<
   OpsRequest,
@@ -88,7 +91,8 @@ export class RequestStore {
   ) {
     this.retentionMs = options.retentionMs ?? 90 * 86_400_000;
     this.#onAudit = options.onAudit ?? (() => {});
-    redis.defineCommand('opsTransition', { numberOfKeys: 5, lua: TRANSITION });
+    // Five keys, and the lock to release when a run ends: the caller says how many.
+    redis.defineCommand('opsTransition', { lua: TRANSITION });
     redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
     // Four keys, six with outbox items, and one more with a lease: the caller says how many.
     redis.defineCommand('opsPatch', { lua: PATCH });
@@ -236,7 +240,9 @@ export class RequestStore {
   /**
    * Moves a request from one of `from` to `to`, writing `fields` and a timeline event, atomically.
    * `notAfterExpiry` refuses the change once the approval window has passed (a late click).
-   * `markToEnqueue` records the id in the enqueue outbox in the same step.
+   * `markToEnqueue` records the id in the enqueue outbox in the same step. `readBack` answers the
+   * record as it is afterwards (changed or not), and `releaseLock` frees a lock the request holds,
+   * both in the same step (a run ending needs both).
    */
   async transition(
     id: string,
@@ -244,16 +250,21 @@ export class RequestStore {
     to: RequestState,
     event: Omit<TimelineEvent, 'at'>,
     fields: Partial<OpsRequest> = {},
-    options: { notAfterExpiry?: boolean; markToEnqueue?: boolean; now?: number } = {},
+    options: {
+      notAfterExpiry?: boolean;
+      markToEnqueue?: boolean;
+      now?: number;
+      readBack?: boolean;
+      releaseLock?: string;
+    } = {},
   ): Promise<TransitionResult> {
     const now = options.now ?? Date.now();
     const record = { at: now, ...event };
-    const result = await (this.redis as unknown as Scripts).opsTransition(
-      this.key(id),
-      this.longKey(id),
-      this.timelineKey(id),
-      this.toEnqueueKey(),
-      this.auditKey(),
+    const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.toEnqueueKey(), this.auditKey()];
+    if (options.releaseLock) keys.push(options.releaseLock);
+    const [status, hash, long] = await (this.redis as unknown as Scripts).opsTransition(
+      keys.length,
+      ...keys,
       from.join(','),
       to,
       options.notAfterExpiry ? '1' : '',
@@ -262,14 +273,17 @@ export class RequestStore {
       this.auditMinId(now),
       // Finished requests are kept for the retention period, then Redis drops them.
       FINAL_STATES.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
+      options.readBack ? '1' : '',
+      options.releaseLock ? id : '',
       ...auditFields(record, id),
       ...scriptFields(fields),
     );
-    if (result === 'ok') {
+    const after = hash && long ? this.fromFields(hash, long) : undefined;
+    if (status === 'ok') {
       this.#onAudit({ ...record, requestId: id });
-      return { ok: true };
+      return { ok: true, request: after };
     }
-    return { ok: false, state: result as RequestState | 'missing' | 'late' };
+    return { ok: false, state: status as RequestState | 'missing' | 'late', request: after };
   }
 
   /**
@@ -348,7 +362,7 @@ export class RequestStore {
 type StreamEntry = [id: string, fields: string[]];
 
 interface Scripts {
-  opsTransition(...args: string[]): Promise<string>;
+  opsTransition(keyCount: number, ...args: string[]): Promise<[string, string[]?, string[]?]>;
   opsCreate(...args: string[]): Promise<number>;
   opsPatch(keyCount: number, ...args: string[]): Promise<[string | null, string | null]>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;

@@ -9,8 +9,9 @@ import { Outbox, type OutboxItem } from '../../src/slack/outbox.js';
 import { deleteKeys } from '../support/harness.js';
 
 /**
- * A run step's write (RequestStore.patch) also queues its Slack messages and renews its resource
- * lock, in one atomic step, and answers whether a cancel awaits the worker.
+ * A run step's write (RequestStore.patch) also records its routine vendor reads, queues its Slack
+ * messages and renews its resource lock, in one atomic step, and answers whether a cancel awaits
+ * the worker; a run's ending transition releases the lock and reads the record back with it.
  */
 
 let redis: Redis;
@@ -121,5 +122,37 @@ describe('a run step write', () => {
     await store.patch(request.id, { cancelRequestedBy: 'U2' });
     expect(await store.patch(request.id, { faults: 0 })).toEqual({ cancelAwaits: true });
     expect(await store.patch(request.id, { vendorCancel: 'sending' })).toEqual({ cancelAwaits: false });
+  });
+
+  it("ends with the record read back and the request's own lock released, in the same step", async () => {
+    const request = await newRequest();
+    const key = locks.key(request, 'd1');
+    await store.transition(request.id, ['pending'], 'approved', { kind: 'approved', text: 'approved' });
+    await locks.acquire(key, request.id, 60_000);
+
+    const ended = await store.transition(
+      request.id,
+      ['approved'],
+      'succeeded',
+      { kind: 'succeeded', text: 'done' },
+      { outcome: 'done' },
+      { readBack: true, releaseLock: key },
+    );
+    expect(ended.ok).toBe(true);
+    expect(ended.request).toMatchObject({ id: request.id, state: 'succeeded', version: 3, outcome: 'done' });
+    expect(await locks.holder(key)).toBeNull();
+
+    // Refused (already ended): still the record as it is, and another holder's lock stays.
+    await redis.set(key, 'op-other', 'PX', 60_000);
+    const again = await store.transition(
+      request.id,
+      ['approved'],
+      'failed',
+      { kind: 'failed', text: 'late' },
+      {},
+      { readBack: true, releaseLock: key },
+    );
+    expect(again).toMatchObject({ ok: false, state: 'succeeded', request: { state: 'succeeded' } });
+    expect(await locks.holder(key)).toBe('op-other');
   });
 });
