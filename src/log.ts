@@ -40,7 +40,10 @@ export function createLogger(options: LogOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Every line written while working on a request names it and its correlation id.
-      mixin: () => ({ ...workContext.getStore() }),
+      mixin: () => {
+        const work = workContext.getStore();
+        return work ? { requestId: work.requestId, correlationId: work.correlationId } : {};
+      },
     },
     options.destination ?? process.stdout,
   );
