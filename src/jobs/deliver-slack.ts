@@ -7,7 +7,7 @@ import type { RequestStore } from '../requests/store.js';
 import type { OpsRequest } from '../requests/types.js';
 import { rootMessage } from '../slack/blocks.js';
 import type { DeliverJobData, Outbox, OutboxItem } from '../slack/outbox.js';
-import type { ChannelPacer, WriteKind } from '../slack/pacer.js';
+import { type ChannelPacer, PACE_TAKE, type WriteKind } from '../slack/pacer.js';
 import { notifyRequester } from '../slack/respond.js';
 import { SlackWriteError, type SlackWriter, TRANSIENT_SLACK_ERRORS } from '../slack/writer.js';
 
@@ -60,29 +60,45 @@ class TryLater {
 /** Delivers everything queued in a request's outbox, in order, unless another delivery holds it. */
 export function createOutboxDrain(deps: DeliverDeps) {
   const redis = deps.store.redis as unknown as DeliveryScripts;
-  deps.store.redis.defineCommand('opsDeliverStep', { numberOfKeys: 6, lua: STEP });
+  // Six keys, and the two pace buckets once the channel is known: the caller says how many.
+  deps.store.redis.defineCommand('opsDeliverStep', { lua: STEP });
   deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
 
-  return async (requestId: string, faults = 0): Promise<DrainResult> => {
+  /**
+   * `channel`, when the caller knows it, lets the first step take the first message's send slot
+   * too; otherwise it is learned from the request record the first step answers.
+   */
+  return async (requestId: string, faults = 0, channel?: string): Promise<DrainResult> => {
     const listKey = deps.outbox.listKey(requestId);
     const leaseKey = `${listKey}:lease`;
     const inflightKey = `${listKey}:inflight`;
     const holder = randomUUID();
-    /** One round trip: finish the item just handled (if any) and look at the next one. */
+    /** One round trip: finish the item just handled (if any), look at the next one and take its slot. */
     const step = async (done?: { key: string; rootTs?: string | undefined }): Promise<Step> => {
-      const answer = await redis.opsDeliverStep(
+      const keys = [
         listKey,
         leaseKey,
         inflightKey,
         deps.store.key(requestId),
         deps.store.longKey(requestId),
         deps.outbox.seenKey(requestId),
-        holder,
-        String(LEASE_MS),
-        done?.key ?? '',
-        done?.rootTs ?? '',
-      );
-      return parseStep(answer, deps.store);
+      ];
+      const args = [holder, String(LEASE_MS), done?.key ?? '', done?.rootTs ?? ''];
+      if (channel) {
+        const post = deps.pacer.bucket(channel, 'post');
+        const update = deps.pacer.bucket(channel, 'update');
+        keys.push(post.key, update.key);
+        args.push(
+          String(Date.now()),
+          String(post.rate),
+          String(post.burst),
+          String(update.rate),
+          String(update.burst),
+        );
+      }
+      const next = parseStep(await redis.opsDeliverStep(keys.length, ...keys, ...args), deps.store);
+      if (next.kind === 'item' && next.request) channel = next.request.channel;
+      return next;
     };
     const delay = async (ms: number, faultsNow: number): Promise<never> => {
       await redis.opsDeliverRelease(leaseKey, holder);
@@ -111,24 +127,16 @@ export function createOutboxDrain(deps: DeliverDeps) {
       let next = await step();
       if (next.kind === 'busy') return { kind: 'busy' };
       while (next.kind === 'item') {
-        const { item, request, laterRoot, inflight } = next;
-        if (!request) {
-          next = await step({ key: item.key });
-          continue;
-        }
-        if (item.kind === 'root' && request.rootTs && laterRoot) {
-          // Root updates render the current state, so only the newest queued one needs sending.
-          next = await step({ key: item.key });
-          continue;
-        }
-        if (item.kind === 'reply' && !request.rootTs) {
-          // The root was never posted (Slack refused it for good): there is no thread to reply in.
+        const { item, request, todo } = next;
+        if (todo === 'skip' || !request) {
+          // No request any more; or a root update a later one replaces (they render the current
+          // state); or a reply whose root Slack refused for good (no thread to reply in).
           next = await step({ key: item.key });
           continue;
         }
 
         const posts = item.kind === 'reply' || !request.rootTs;
-        if (posts && inflight === item.key) {
+        if (todo === 'check') {
           // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
           // look in Slack first.
           let postedTs: string | undefined;
@@ -150,13 +158,16 @@ export function createOutboxDrain(deps: DeliverDeps) {
             continue;
           }
         }
-        // The send slot and the in-flight marker are taken together: a marker is only ever set for
-        // a message that is about to be sent.
-        const wait = await deps.pacer.take(
-          request.channel,
-          posts ? 'post' : 'update',
-          posts ? { key: inflightKey, value: item.key } : undefined,
-        );
+        // The send slot and the in-flight marker are taken together (here, or by the step that
+        // answered the item): a marker is only ever set for a message that is about to be sent.
+        const wait =
+          typeof todo === 'number'
+            ? todo
+            : await deps.pacer.take(
+                request.channel,
+                posts ? 'post' : 'update',
+                posts ? { key: inflightKey, value: item.key } : undefined,
+              );
         if (wait > 0) await delay(wait, faults);
 
         let rootTs: string | undefined;
@@ -198,18 +209,21 @@ export function createDeliverProcessor(deps: DeliverDeps) {
   };
 }
 
+/** Delivers a request's queued messages now (createInlineDelivery); `channel` saves a round trip. */
+export type DeliverNow = (requestId: string, channel?: string) => Promise<void>;
+
 /**
  * Delivery where the messages were queued, without a job per message: the run job drains its
  * request's outbox before each sleep and at the end of each step. What must wait (pacing, 429s,
  * Slack outages, an outbox another delivery holds) is left to a `deliver` job; if even that cannot
  * be queued, this throws, so the run job's step is retried and drains again.
  */
-export function createInlineDelivery(deps: DeliverDeps) {
+export function createInlineDelivery(deps: DeliverDeps): DeliverNow {
   const drain = createOutboxDrain(deps);
-  return async (requestId: string): Promise<void> => {
+  return async (requestId: string, channel?: string): Promise<void> => {
     let result: DrainResult;
     try {
-      result = await drain(requestId);
+      result = await drain(requestId, 0, channel);
     } catch (error) {
       deps.log.warn(
         { err: (error as Error).message, requestId },
@@ -231,12 +245,21 @@ export function createInlineDelivery(deps: DeliverDeps) {
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
  * is empty (atomic with the check, so an item pushed meanwhile is never stranded; and once the
  * request has finished, its seen item keys are set to expire with its record) or renew it and
- * answer the next item, the in-flight marker, whether a later root update is queued behind it,
- * and the request record (its hash and its long fields).
- * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys.
- * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none).
+ * answer the next item, whether a later root update is queued behind it, the request record (its
+ * hash and its long fields), and what to do with the item:
+ * - `skip`: there is nothing to send it for (no request; a root update a later one replaces; a
+ *   reply without a root message to thread under);
+ * - `check`: it is a post an earlier attempt may have made (it is marked in flight): look in
+ *   Slack before sending it again;
+ * - `take`: send it once a send slot is taken (no pace buckets were given);
+ * - a number: the send slot was taken here, from the bucket of its kind of write (posts are
+ *   marked in flight with it): 0 means send now, otherwise wait that many ms.
+ * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys, and
+ * optionally the post and update pace buckets.
+ * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none),
+ * and with the buckets: now, post rate and burst, update rate and burst.
  */
-const STEP = `
+const STEP = `${PACE_TAKE}
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[1] then return {'busy'} end
 if ARGV[3] ~= '' then
@@ -255,37 +278,58 @@ if not head then
   return {'empty'}
 end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local item = cjson.decode(head)
 local laterRoot = 0
-if cjson.decode(head).kind == 'root' then
+if item.kind == 'root' then
   for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 1, -1)) do
     if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
   end
 end
-return {'item', head, redis.call('GET', KEYS[3]) or '', laterRoot, redis.call('HGETALL', KEYS[4]), redis.call('LRANGE', KEYS[5], 0, -1)}
+local record = redis.call('HGETALL', KEYS[4])
+local rootTs = redis.call('HGET', KEYS[4], 'rootTs')
+local posts = item.kind == 'reply' or not rootTs
+local todo = 'take'
+if #record == 0 or (item.kind == 'root' and rootTs and laterRoot == 1) or (item.kind == 'reply' and not rootTs) then
+  todo = 'skip'
+elseif posts and redis.call('GET', KEYS[3]) == item.key then
+  todo = 'check'
+elseif KEYS[8] then
+  local now = tonumber(ARGV[5])
+  local wait = posts and paceTake(KEYS[7], now, tonumber(ARGV[6]), tonumber(ARGV[7]))
+    or paceTake(KEYS[8], now, tonumber(ARGV[8]), tonumber(ARGV[9]))
+  if wait == 0 and posts then redis.call('SET', KEYS[3], item.key, 'PX', 86400000) end
+  todo = wait
+end
+return {'item', head, todo, record, redis.call('LRANGE', KEYS[5], 0, -1)}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 interface DeliveryScripts {
-  opsDeliverStep(...args: string[]): Promise<[string, string?, string?, number?, string[]?, string[]?]>;
+  opsDeliverStep(
+    keyCount: number,
+    ...args: string[]
+  ): Promise<[string, string?, (string | number)?, string[]?, string[]?]>;
   opsDeliverRelease(lease: string, holder: string): Promise<number>;
 }
 
+/** What to do with an item (see STEP): skip it, look in Slack first, take a slot, or wait this long. */
+type Todo = 'skip' | 'check' | 'take' | number;
+
 type Step =
   | { kind: 'busy' | 'empty' }
-  | { kind: 'item'; item: OutboxItem; inflight: string; laterRoot: boolean; request: OpsRequest | undefined };
+  | { kind: 'item'; item: OutboxItem; todo: Todo; request: OpsRequest | undefined };
 
 function parseStep(
   answer: Awaited<ReturnType<DeliveryScripts['opsDeliverStep']>>,
   store: RequestStore,
 ): Step {
-  const [kind, head, inflight, laterRoot, record, long] = answer;
+  const [kind, head, todo, record, long] = answer;
   if (kind !== 'item') return { kind: kind as 'busy' | 'empty' };
   return {
     kind: 'item',
     item: JSON.parse(head!) as OutboxItem,
-    inflight: inflight ?? '',
-    laterRoot: laterRoot === 1,
+    todo: todo as Todo,
     request: store.fromFields(record ?? [], long ?? []),
   };
 }

@@ -12,6 +12,7 @@ import { Outbox, type OutboxItem } from '../slack/outbox.js';
 import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
 import type { ActionContext, ActionProgress } from '../vendors/types.js';
+import type { DeliverNow } from './deliver-slack.js';
 
 /**
  * The action state machine. Its state lives in the request record in Redis (phase, progress,
@@ -46,17 +47,18 @@ const MAX_FAULT_BACKOFF_MS = 60_000;
  * them itself before it sleeps or ends (`deliver`), so no delivery job is needed per message; a
  * step that crashes is retried by BullMQ, and the retry delivers whatever the crash left queued.
  */
-export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) => Promise<void>) {
+export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
   return async (job: Job<RunJobData>, token?: string): Promise<void> => {
     const { requestId } = job.data;
     // Deliver only when this step queued something, or when it is a retry (a crashed attempt may
     // have left messages queued).
     let toDeliver = job.attemptsMade > 0 || job.stalledCounter > 0;
+    let channel: string | undefined;
     const queued = async () => {
       toDeliver = true;
     };
     const deliverQueued = async () => {
-      if (toDeliver) await deliver(requestId);
+      if (toDeliver) await deliver(requestId, channel);
       toDeliver = false;
     };
     const sleep = async (ms: number, cancelAwaits?: boolean): Promise<never> => {
@@ -70,6 +72,7 @@ export function createRunProcessor(deps: RunDeps, deliver: (requestId: string) =
     };
     const found = await deps.store.get(requestId);
     if (!found) return;
+    channel = found.channel;
     // Routine vendor reads of this step, for its next write to record (see auditVendorCall).
     const deferredAudit: DeferredAudit = [];
     try {

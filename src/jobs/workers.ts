@@ -1,7 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
-import { createDeliverProcessor, type DeliverDeps } from './deliver-slack.js';
+import { createDeliverProcessor, type DeliverDeps, type DeliverNow } from './deliver-slack.js';
 import { createExpireProcessor } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
@@ -30,7 +30,7 @@ export interface WorkersOptions {
   run: RunDeps;
   deliver: DeliverDeps;
   /** Delivers a request's queued Slack messages where they were queued (createInlineDelivery). */
-  deliverNow: (requestId: string) => Promise<void>;
+  deliverNow: DeliverNow;
   commands: OpsCommandDeps;
   log: Logger;
   /** How often approved-but-unqueued requests are looked for. */

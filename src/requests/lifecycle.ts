@@ -1,5 +1,6 @@
 import { setTimeout } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { DeliverNow } from '../jobs/deliver-slack.js';
 import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
 import { enqueueRun, runJobId } from '../jobs/reconcile.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -27,7 +28,7 @@ export interface LifecycleDeps {
    * opening a request needs no delivery job. Without it (web processes), messages are queued with
    * a delivery job.
    */
-  deliverNow?: (requestId: string) => Promise<void>;
+  deliverNow?: DeliverNow;
   store: RequestStore;
   outbox: Outbox;
   queues: Queues;
@@ -60,7 +61,7 @@ export class RequestLifecycle {
     if (this.deps.deliverNow) {
       // A retried job repeats this: the item is queued once, and delivered here or by the retry.
       await this.deps.outbox.queue(request.id, Outbox.root(request.version));
-      await this.deps.deliverNow(request.id);
+      await this.deps.deliverNow(request.id, request.channel);
     } else {
       await this.deps.outbox.push(request.id, Outbox.root(request.version));
     }

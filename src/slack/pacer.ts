@@ -7,23 +7,32 @@ import type { Cluster, Redis } from 'ioredis';
  */
 
 /**
+ * Lua: takes a token from the bucket at `key` (a hash: tokens, at, blockedUntil) that refills at
+ * `rate` per second up to `burst`; answers 0 (go) or the ms to wait. Also used by the delivery
+ * step (jobs/deliver-slack.ts), which takes a message's send slot as it hands the message out.
+ */
+export const PACE_TAKE = `
+local function paceTake(key, now, rate, burst)
+  local state = redis.call('HMGET', key, 'tokens', 'at', 'blockedUntil')
+  local blocked = tonumber(state[3] or '0')
+  if now < blocked then return blocked - now end
+  local tokens = tonumber(state[1] or burst)
+  local at = tonumber(state[2] or now)
+  tokens = math.min(burst, tokens + (now - at) * rate / 1000)
+  local wait = 0
+  if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, 3600000)
+  return wait
+end
+`;
+
+/**
  * KEYS: bucket hash, and optionally a marker key. ARGV: now ms, rate per second, burst, and the
  * marker's value. Returns 0 (go) or ms to wait; on go, the marker (if any) is set in the same step.
  */
-const TAKE = `
-local now = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blockedUntil')
-local blocked = tonumber(state[3] or '0')
-if now < blocked then return blocked - now end
-local tokens = tonumber(state[1] or ARGV[3])
-local at = tonumber(state[2] or ARGV[1])
-tokens = math.min(burst, tokens + (now - at) * rate / 1000)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], 3600000)
+const TAKE = `${PACE_TAKE}
+local wait = paceTake(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 if wait == 0 and KEYS[2] then redis.call('SET', KEYS[2], ARGV[4], 'PX', 86400000) end
 return wait
 `;
@@ -55,6 +64,13 @@ export class ChannelPacer {
     return kind === 'update' ? `${this.prefix}:pace:updates` : `${this.prefix}:pace:${channel}`;
   }
 
+  /** The bucket a kind of write to `channel` takes its slot from: its key, rate per second and burst. */
+  bucket(channel: string, kind: WriteKind): { key: string; rate: number; burst: number } {
+    return kind === 'update'
+      ? { key: this.key(channel, kind), rate: this.updatesPerMinute / 60, burst: UPDATE_BURST }
+      : { key: this.key(channel, kind), rate: this.perSecond, burst: this.burst };
+  }
+
   /**
    * Takes a send slot for a post to `channel`, or for an update: 0 means send now, otherwise wait
    * that many ms and ask again. With `mark`, a granted slot also sets that key (for a day) in the
@@ -70,12 +86,9 @@ export class ChannelPacer {
       opsPace(...a: string[]): Promise<number>;
       opsPaceAndMark(...a: string[]): Promise<number>;
     };
-    const [rate, burst] =
-      kind === 'update' ? [this.updatesPerMinute / 60, UPDATE_BURST] : [this.perSecond, this.burst];
+    const { key, rate, burst } = this.bucket(channel, kind);
     const args = [String(now), String(rate), String(burst)];
-    return mark
-      ? scripts.opsPaceAndMark(this.key(channel, kind), mark.key, ...args, mark.value)
-      : scripts.opsPace(this.key(channel, kind), ...args);
+    return mark ? scripts.opsPaceAndMark(key, mark.key, ...args, mark.value) : scripts.opsPace(key, ...args);
   }
 
   /** Slack said 429: nobody sends this kind of write (to this channel) until Retry-After has passed. */
