@@ -57,7 +57,7 @@ async function simulator(count: number): Promise<{ arcgis: ArcgisSimulator; depl
   return { arcgis, deployments };
 }
 
-async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
+async function runBot(ctx: BenchContext, count: number, childrenDir?: string): Promise<PipelineRun> {
   const { arcgis, deployments } = await simulator(count);
   const slack = await startBenchSlack();
   const watch = new SlackWatch(slack);
@@ -73,6 +73,7 @@ async function runBot(ctx: BenchContext, count: number): Promise<PipelineRun> {
     arcgis,
     pacing: UNPACED,
     timing: { pollInterval: `${POLL_MS}ms`, firstPollDelay: `${POLL_MS}ms` },
+    childrenDir,
   });
   try {
     const roots = await requestAndApprove(bot.peer, watch, deployments, 32);
@@ -192,14 +193,21 @@ export async function measurePipeline(ctx: BenchContext): Promise<PipelineResult
   const count = ctx.quick ? 200 : 1000;
   const bot: PipelineRun[] = [];
   const baseline: PipelineRun[] = [];
+  /** The other build's bot (`--compare`), when asked for. */
+  const other: PipelineRun[] = [];
   // Five rounds in a full run: each is short, and this figure swings most with the machine's noise.
   const rounds = ctx.quick ? ctx.runs : Math.max(ctx.runs, 5);
   for (let run = 0; run < rounds; run += 1) {
     // Alternate which goes first, so drift (caches, other load) does not favour one side.
     const order = run % 2 === 0 ? ['baseline', 'bot'] : ['bot', 'baseline'];
+    // The other build runs next to this one, alternating which of the two goes first.
+    if (ctx.compare) order.splice(order.indexOf('bot') + (run % 4 < 2 ? 0 : 1), 0, 'other');
     for (const side of order) {
-      const result = side === 'bot' ? await runBot(ctx, count) : await runBaseline(ctx, count);
-      (side === 'bot' ? bot : baseline).push(result);
+      const result =
+        side === 'baseline'
+          ? await runBaseline(ctx, count)
+          : await runBot(ctx, count, side === 'other' ? ctx.compare : undefined);
+      (side === 'bot' ? bot : side === 'other' ? other : baseline).push(result);
       ctx.progress(
         `pipeline run ${run + 1} ${side}: ${count} actions in ${result.seconds.toFixed(2)} s (${result.perSecond.toFixed(0)}/s), ` +
           `${result.cpuMsPerAction.toFixed(2)} ms CPU and ${result.redisCommandsPerAction.toFixed(0)} Redis commands per action`,
@@ -208,6 +216,9 @@ export async function measurePipeline(ctx: BenchContext): Promise<PipelineResult
   }
   const botRate = median(bot.map((r) => r.perSecond));
   const baseRate = median(baseline.map((r) => r.perSecond));
+  const compared = ctx.compare
+    ? `; the other build (--compare ${ctx.compare}): ${median(other.map((r) => r.perSecond)).toFixed(0)} actions/s, ${median(other.map((r) => r.cpuMsPerAction)).toFixed(2)} ms CPU per action`
+    : '';
   return {
     rows: [
       {
@@ -220,10 +231,17 @@ export async function measurePipeline(ctx: BenchContext): Promise<PipelineResult
         target: '≥ 0.50×',
         met: ratio(botRate, baseRate) >= 0.5 && bot.every((r) => (r.logErrors ?? 0) === 0),
         runs: bot.map((r) => r.perSecond),
-        note: `CPU per action ${median(bot.map((r) => r.cpuMsPerAction)).toFixed(2)} ms vs ${median(baseline.map((r) => r.cpuMsPerAction)).toFixed(2)} ms (less noisy than throughput on a shared machine); poll interval ${POLL_MS} ms, worker concurrency ${CONCURRENCY} on both sides, opsbot pacing raised to 100k/s (one channel, fake Slack unlimited); the clock starts at queue resume with every action already approved (created through signed /ops commands and Approve clicks) and stops at the last final root update`,
+        note: `CPU per action ${median(bot.map((r) => r.cpuMsPerAction)).toFixed(2)} ms vs ${median(baseline.map((r) => r.cpuMsPerAction)).toFixed(2)} ms (less noisy than throughput on a shared machine); poll interval ${POLL_MS} ms, worker concurrency ${CONCURRENCY} on both sides, opsbot pacing raised to 100k/s (one channel, fake Slack unlimited); the clock starts at queue resume with every action already approved (created through signed /ops commands and Approve clicks) and stops at the last final root update${compared}`,
       },
     ],
-    details: { actionsPerRun: count, pollIntervalMs: POLL_MS, concurrency: CONCURRENCY, bot, baseline },
+    details: {
+      actionsPerRun: count,
+      pollIntervalMs: POLL_MS,
+      concurrency: CONCURRENCY,
+      bot,
+      baseline,
+      ...(ctx.compare ? { compare: { children: ctx.compare, bot: other } } : {}),
+    },
     economy: { bot, baseline },
   };
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { economyRows, runEconomy } from './economy.js';
 import { measureIngress } from './ingress.js';
 import type { BenchContext } from './lib/context.js';
@@ -9,7 +10,7 @@ import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { measureScale } from './scale.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only=ingress,pipeline,scale,economy]`
+ * `npm run bench [-- --quick] [-- --only=ingress,pipeline,scale,economy] [-- --compare=<checkout>]`
  *
  * Prints one table (stdout) and writes it, with every per-run figure and the machine, to
  * bench/results/latest.json, and as markdown under the machine line to bench/results/latest.md
@@ -17,6 +18,10 @@ import { measureScale } from './scale.js';
  * to stderr. Redis: a private redis-server on a free port, or REDIS_URL. The economy run is paced
  * by Slack's 1 message/s limit, so it starts first and runs beside the others (it needs little
  * CPU); it is as long as the rest together, and the two set the length of the whole bench.
+ *
+ * --compare=<checkout> runs another build's bot beside this one in every pipeline round (build it
+ * there first: `npx tsc -p tsconfig.bench.json`), so a change is judged against its base in the
+ * same run, not across runs minutes apart on a machine whose speed drifts.
  */
 
 const args = process.argv.slice(2);
@@ -26,6 +31,14 @@ const only = args
   ?.slice('--only='.length)
   .split(',');
 const wanted = (name: string) => !only || only.includes(name);
+const compareWith = args.find((arg) => arg.startsWith('--compare='))?.slice('--compare='.length);
+const compare = compareWith ? resolve(compareWith, 'dist/bench/children') : undefined;
+if (compare && !existsSync(join(compare, 'bot.js'))) {
+  process.stderr.write(
+    `--compare: ${compare}/bot.js is missing: run \`npx tsc -p tsconfig.bench.json\` in ${compareWith}\n`,
+  );
+  process.exit(2);
+}
 
 const started = Date.now();
 const redis = await openBenchRedis();
@@ -34,6 +47,7 @@ const ctx: BenchContext = {
   quick,
   runs: quick ? 1 : 3,
   redis,
+  compare,
   progress: (message) =>
     process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`),
 };

@@ -50,6 +50,8 @@ export interface BotOptions {
   pacing?: { perChannelPerSecond: number; burst: number; updatesPerMinute?: number } | undefined;
   /** Timing of the refresh action (`5ms`, `30s`…); the action's defaults unless given. */
   timing?: { pollInterval?: string; firstPollDelay?: string; deadline?: string } | undefined;
+  /** Compiled children of another build to run instead of this checkout's (`--compare`). */
+  childrenDir?: string | undefined;
 }
 
 /** The config document, as `opsbot.yml` would hold it (secrets as environment references). */
@@ -115,7 +117,7 @@ export async function startBot(options: BotOptions): Promise<BotProcess> {
       },
       logFile,
     },
-    { nodeFlags: START_FLAGS },
+    { nodeFlags: START_FLAGS, dir: options.childrenDir },
   );
   const url = String(child.ready.url);
   let stopped: Promise<LogSummary> | undefined;

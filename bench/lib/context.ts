@@ -9,6 +9,12 @@ export interface BenchContext {
   /** Repetitions of each noisy measurement; figures are their medians. */
   runs: number;
   redis: BenchRedis;
+  /**
+   * `--compare=<checkout>`: the compiled bench children of another build (that checkout's
+   * dist/bench/children), run beside this one in the pipeline section, to compare two builds in
+   * the same run rather than across runs minutes apart on a noisy machine.
+   */
+  compare?: string | undefined;
   /** A progress line on stderr (stdout carries only the table). */
   progress(message: string): void;
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -38,15 +39,17 @@ const CHILDREN = fileURLToPath(new URL('../../dist/bench/children/', import.meta
 export interface ChildOptions {
   /** Extra Node flags, e.g. those the production start command uses. */
   nodeFlags?: string[];
+  /** Where the compiled children are: this checkout's, unless another build is being compared. */
+  dir?: string | undefined;
   readyTimeoutMs?: number;
 }
 
 export async function startChild(
   name: string,
   start: ChildMessage,
-  { nodeFlags = [], readyTimeoutMs = 30_000 }: ChildOptions = {},
+  { nodeFlags = [], readyTimeoutMs = 30_000, dir = CHILDREN }: ChildOptions = {},
 ): Promise<Child> {
-  const entry = `${CHILDREN}${name}.js`;
+  const entry = join(dir, `${name}.js`);
   if (!existsSync(entry))
     throw new Error(`${entry} is missing: compile with \`tsc -p tsconfig.bench.json\` (npm run bench does)`);
   const child: ChildProcess = fork(entry, [], {
