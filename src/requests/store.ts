@@ -222,8 +222,12 @@ export class RequestStore {
    * LRANGE of `longKey(id)`; undefined if there is no record.
    */
   fromFields(record: string[], long: string[]): OpsRequest | undefined {
-    const hash = Object.fromEntries([...pairs(record), ...pairs(long)]);
-    return hash.id ? decode(hash) : undefined;
+    // One pass over both flat lists, straight into the request: this runs for every step and
+    // every message delivered, so no intermediate pairs or objects.
+    const out: Record<string, unknown> = {};
+    decodeInto(out, record);
+    decodeInto(out, long);
+    return out.id ? (out as unknown as OpsRequest) : undefined;
   }
 
   async timeline(id: string): Promise<TimelineEvent[]> {
@@ -427,15 +431,16 @@ function auditRecord([entryId, fields]: StreamEntry): AuditRecord {
   };
 }
 
-function decode(hash: Record<string, string>): OpsRequest {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(hash)) {
+/** Decodes a flat field/value list (as HGETALL answers it) into `out`, each field by its type. */
+function decodeInto(out: Record<string, unknown>, flat: string[]): void {
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const key = flat[i]!;
+    const value = flat[i + 1]!;
     if (JSON_FIELDS.has(key)) out[key] = JSON.parse(value);
     else if (NUMBER_FIELDS.has(key)) out[key] = Number(value);
     else if (key === 'highRisk') out[key] = value === '1';
     else out[key] = value;
   }
-  return out as unknown as OpsRequest;
 }
 
 export type { ActionProgress };
