@@ -58,6 +58,8 @@ export interface FakeSlackFault {
    * `after` it took effect (the message is posted, the answer is lost: a retry must not post twice).
    */
   drop?: 'before' | 'after';
+  /** Answer normally, but only after this long (a slow Slack): no failure is recorded. */
+  delayMs?: number;
 }
 
 export interface FakeSlackOptions {
@@ -157,7 +159,11 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       record(false, 'invalid_auth');
       return json(res, 200, { ok: false, error: 'invalid_auth' });
     }
-    const fault = takeFault(method);
+    let fault = takeFault(method);
+    if (fault?.delayMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, fault!.delayMs));
+      fault = undefined;
+    }
     if (fault?.drop === 'before') {
       record(false, 'dropped');
       req.socket.destroy();

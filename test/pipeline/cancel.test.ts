@@ -133,6 +133,33 @@ describe('/ops cancel of an approved action', () => {
     expect(done.cancelledBy).toBe(USERS.groupApprover);
   });
 
+  it('wakes a run that was busy delivering when the cancel came, instead of waiting for its next poll', async () => {
+    // Given a refresh whose first poll (20 ms after the submit) finds it EXECUTING, and a Slack
+    // that takes 2 s to take the progress reply that poll queues: the run job is still busy
+    // delivering it after its write, and then sleeps for 20 s.
+    const deployment = arcgis.addDeployment({
+      script: { outcome: 'COMPLETED', polls: { SUBMITTED: 0, EXECUTING: 50 } },
+    });
+    await startBot();
+    const id = await requestAndApprove(`arcgis refresh-deployment ${deployment.deploymentId}`);
+    await waitFor(() => bot.thread(id).length === 1, 'the submitted reply');
+    bot.slack.fail({ method: 'chat.postMessage', delayMs: 2_000 });
+    await waitFor(
+      async () => (await bot.opsbot.store.get(id))?.reported === 2,
+      'the EXECUTING poll recorded',
+    );
+
+    // When the requester cancels while that reply is on its way.
+    const asked = Date.now();
+    await bot.command(USERS.requester, `cancel ${id}`);
+
+    // Then the run is woken as soon as it sleeps: it ends in seconds, not after the 20 s poll.
+    const done = await ended(id);
+    expect(done.state).toBe('cancelled');
+    expect(done.finishedAt! - asked).toBeLessThan(10_000);
+    expect(bot.thread(id).map(textOf).join('\n')).toContain('EXECUTING');
+  });
+
   it('ends a request waiting for a busy resource without calling the vendor', async () => {
     const deployment = arcgis.addDeployment({
       script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 50 } },
