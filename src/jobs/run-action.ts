@@ -171,14 +171,23 @@ export function createRunGiveUp(deps: RunDeps) {
       () => deps.outbox.kick(requestId),
     );
     const submitted = request.phase === 'submitting' || request.phase === 'polling';
+    // Free the resource now rather than when the lease lapses (minutes), so the next request on it
+    // need not wait; an action this opsbot no longer knows names no lock.
+    let lock: string | undefined;
+    try {
+      lock = step.lockKey(request);
+    } catch {
+      lock = undefined;
+    }
     const result = await deps.store.transition(
       requestId,
       ['approved', 'running'],
       submitted ? 'unknown' : 'failed',
       { kind: 'failed', text: outcome },
       { outcome, finishedAt: Date.now() },
+      { readBack: true, releaseLock: lock },
     );
-    if (result.ok) await step.announceEnd((await deps.store.get(requestId))!);
+    if (result.ok && result.request) await step.announceEnd(result.request);
   };
 }
 
@@ -251,7 +260,7 @@ class Step {
     return Math.max(timing.pollIntervalMs, timing.firstPollDelayMs ?? 0) * 4 + 120_000;
   }
 
-  private lockKey(request: OpsRequest): string {
+  lockKey(request: OpsRequest): string {
     return this.deps.locks.key(request, resourceOf(this.action(request), request.args));
   }
 

@@ -1,8 +1,17 @@
+import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SLACK_QUEUE } from '../../src/jobs/queues.js';
+import { createRunGiveUp } from '../../src/jobs/run-action.js';
+import { ResourceLocks } from '../../src/requests/resource-lock.js';
+import { Outbox } from '../../src/slack/outbox.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
+import { VendorClients } from '../../src/vendors/clients.js';
 import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
-/** One action per resource: a second request on the same deployment waits, or is refused by policy. */
+/**
+ * One action per resource: a second request on the same deployment waits, or is refused by policy;
+ * a run that gives up frees the resource at once.
+ */
 
 let arcgis: ArcgisSimulator;
 let bot: Harness;
@@ -60,5 +69,44 @@ describe('one action per resource', () => {
     await waitFor(() => textOf(bot.thread(second).at(-1)).includes('Failed'), 'the final reply');
     expect(textOf(bot.thread(second).at(-1))).toContain(`busy: \`${first}\``);
     expect(arcgis.counters.refreshCalls[deployment.deploymentId]).toBe(1);
+  });
+
+  it('is freed at once when a run gives up (a step kept crashing), not when its lease lapses', async () => {
+    // Given a refresh being polled, holding its deployment's lock (a lease of minutes).
+    const deployment = arcgis.addDeployment({
+      script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 100_000 } },
+    });
+    bot = await startHarness({
+      ...arcgisProd(arcgis),
+      actions: { 'arcgis.deployment.refresh': { pollInterval: '20s' } },
+    });
+    await bot.command(USERS.requester, `arcgis refresh-deployment ${deployment.deploymentId}`);
+    const id = await bot.nextRequestId();
+    await bot.click(USERS.approver, 'approve', id);
+    const { store } = bot.opsbot;
+    await waitFor(async () => (await store.get(id))?.phase === 'polling', 'polling');
+    const locks = new ResourceLocks(bot.redis, bot.prefix);
+    const lock = locks.key({ vendor: 'arcgis', target: 'prod' }, deployment.deploymentId);
+    expect(await locks.holder(lock)).toBe(id);
+
+    // When its run job has used up its attempts (what the worker does on the last failure).
+    const queue = new Queue(SLACK_QUEUE, { connection: bot.redis, prefix: bot.prefix });
+    const giveUp = createRunGiveUp({
+      store,
+      outbox: new Outbox(bot.redis, bot.prefix, queue),
+      locks,
+      clients: new VendorClients(new Map(), bot.opsbot.log),
+      policies: new Map(),
+      log: bot.opsbot.log,
+      metrics: bot.opsbot.metrics,
+    });
+    await giveUp(id);
+    await queue.close();
+
+    // Then it ends unknown (the vendor may still be working), says so, and the lock is free.
+    const ended = await store.get(id);
+    expect(ended?.state).toBe('unknown');
+    expect(await locks.holder(lock)).toBeNull();
+    await waitFor(() => textOf(bot.root(id)).includes('could not go on following'), 'the root to say so');
   });
 });
