@@ -42,16 +42,22 @@ end
 `;
 
 /**
- * Creates a request unless the id is taken.
+ * Creates a request unless the id is taken, and indexes it by channel and overall. Index entries
+ * older than the retention period name records Redis has dropped by then: each create trims them,
+ * and an index nothing is added to any more expires with its last request.
  * KEYS: record, long fields, timeline, channel index, all index, audit stream.
- * ARGV: request id, created at, audit min id, the audit entry (8), then the fields.
+ * ARGV: request id, created at, audit min id (now minus the retention period), the retention period
+ * in ms, the audit entry (8), then the fields.
  */
 export const CREATE = `${WRITE_FIELDS}${RECORD_EVENT}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-writeFields(12)
-recordEvent(KEYS[6], KEYS[3], ARGV[3], 4)
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
+writeFields(13)
+recordEvent(KEYS[6], KEYS[3], ARGV[3], 5)
+for i = 4, 5 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
 return 1
 `;
 

@@ -189,6 +189,7 @@ export class RequestStore {
         request.id,
         String(request.createdAt),
         this.auditMinId(),
+        String(this.retentionMs),
         ...auditFields(event, request.id),
         ...scriptFields(request),
       );

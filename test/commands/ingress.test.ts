@@ -121,8 +121,9 @@ describe('a command job handled twice (a worker retrying after a crash)', () => 
   });
 
   it('opens the same request again rather than a second one', async () => {
-    const first = await store.create(fields(1_700_000_000_000), 'op-retry01');
-    const again = await store.create(fields(1_700_000_000_000), 'op-retry01');
+    const createdAt = Date.now();
+    const first = await store.create(fields(createdAt), 'op-retry01');
+    const again = await store.create(fields(createdAt), 'op-retry01');
     expect(again.id).toBe(first.id);
     expect(again.correlationId).toBe(first.correlationId);
     expect(await redis.zrange(store.allIndexKey(), '0', '-1')).toEqual(['op-retry01']);
@@ -130,10 +131,11 @@ describe('a command job handled twice (a worker retrying after a crash)', () => 
   });
 
   it('draws a fresh id when the chosen one belongs to another request', async () => {
-    await store.create(fields(1_700_000_000_000), 'op-taken01');
-    const other = await store.create(fields(1_700_000_000_500), 'op-taken01');
+    const createdAt = Date.now();
+    await store.create(fields(createdAt), 'op-taken01');
+    const other = await store.create(fields(createdAt + 500), 'op-taken01');
     expect(other.id).not.toBe('op-taken01');
-    expect(await store.get(other.id)).toMatchObject({ createdAt: 1_700_000_000_500 });
+    expect(await store.get(other.id)).toMatchObject({ createdAt: createdAt + 500 });
   });
 
   it('claims a trigger for its first job and that same job again, never for another', async () => {

@@ -11,7 +11,8 @@ import { deleteKeys } from '../support/harness.js';
 /**
  * A run step's write (RequestStore.patch) also records its routine vendor reads, queues its Slack
  * messages and renews its resource lock, in one atomic step, and answers whether a cancel awaits
- * the worker; a run's ending transition releases the lock and reads the record back with it.
+ * the worker; a run's ending transition releases the lock and reads the record back with it. A
+ * request's indexes stay bounded by the retention period.
  */
 
 let redis: Redis;
@@ -37,8 +38,8 @@ afterEach(async () => {
 
 const reply = (key: string): OutboxItem => ({ key, kind: 'reply', message: { text: key } });
 
-async function newRequest() {
-  return store.create({
+function fields() {
+  return {
     actionId: 'arcgis.deployment.refresh',
     vendor: 'arcgis',
     target: 'prod',
@@ -49,7 +50,11 @@ async function newRequest() {
     createdAt: Date.now(),
     expiresAt: Date.now() + 60_000,
     highRisk: false,
-  });
+  };
+}
+
+async function newRequest() {
+  return store.create(fields());
 }
 
 describe('a run step write', () => {
@@ -154,5 +159,22 @@ describe('a run step write', () => {
     );
     expect(again).toMatchObject({ ok: false, state: 'succeeded', request: { state: 'succeeded' } });
     expect(await locks.holder(key)).toBe('op-other');
+  });
+});
+
+describe('request indexes', () => {
+  it('drop requests older than the retention period, and expire with the last one added', async () => {
+    const retentionMs = 60_000;
+    const kept = new RequestStore(redis, prefix, { retentionMs });
+    const old = await kept.create({ ...fields(), createdAt: Date.now() - 2 * retentionMs });
+    const recent = await kept.create(fields());
+
+    for (const index of [kept.channelIndexKey('C1'), kept.allIndexKey()]) {
+      expect(await redis.zrange(index, '0', '-1')).toEqual([recent.id]);
+      const ttl = await redis.pttl(index);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(retentionMs);
+    }
+    expect(old.id).not.toBe(recent.id);
   });
 });
