@@ -117,7 +117,16 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   let bolt: App | undefined;
   if (webState) {
     const { store, queues, outbox } = webState;
-    const lifecycle = new RequestLifecycle({ store, outbox, queues, policy, log, metrics });
+    // Web processes leave delivery to a worker's delivery job.
+    const lifecycle = new RequestLifecycle({
+      store,
+      outbox,
+      queues,
+      policy,
+      log,
+      metrics,
+      deliverNow: (requestId) => outbox.kick(requestId),
+    });
     const common = {
       token: config.slack.botToken.reveal(),
       // opsbot keeps no conversation state in Bolt; its default store costs every request a lookup.

@@ -24,11 +24,10 @@ export type Decision = { ok: true; request: OpsRequest } | { ok: false; reason: 
 
 export interface LifecycleDeps {
   /**
-   * In a worker: delivers a request's queued Slack messages right away (createInlineDelivery), so
-   * opening a request needs no delivery job. Without it (web processes), messages are queued with
-   * a delivery job.
+   * Delivers a request's queued Slack messages: right away in a worker (createInlineDelivery), so
+   * opening a request needs no delivery job; by queueing a delivery job elsewhere.
    */
-  deliverNow?: DeliverNow;
+  deliverNow: DeliverNow;
   store: RequestStore;
   outbox: Outbox;
   queues: Queues;
@@ -58,13 +57,9 @@ export class RequestLifecycle {
       { requestId: request.id },
       { jobId: expireJobId(request.id), delay: Math.max(0, request.expiresAt - Date.now()) },
     );
-    if (this.deps.deliverNow) {
-      // A retried job repeats this: the item is queued once, and delivered here or by the retry.
-      await this.deps.outbox.queue(request.id, Outbox.root(request.version));
-      await this.deps.deliverNow(request.id, request.channel);
-    } else {
-      await this.deps.outbox.push(request.id, Outbox.root(request.version));
-    }
+    // A retried job repeats this: the item is queued once, and delivered here or by the retry.
+    await this.deps.outbox.queue(request.id, Outbox.root(request.version));
+    await this.deps.deliverNow(request.id, request.channel);
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'requested' });
     this.deps.log.info(
       {
