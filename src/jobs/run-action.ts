@@ -50,15 +50,16 @@ const MAX_FAULT_BACKOFF_MS = 60_000;
 export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
   return async (job: Job<RunJobData>, token?: string): Promise<void> => {
     const { requestId } = job.data;
+    const found = await deps.store.get(requestId);
+    if (!found) return;
     // Deliver only when this step queued something, or when it is a retry (a crashed attempt may
     // have left messages queued).
     let toDeliver = job.attemptsMade > 0 || job.stalledCounter > 0;
-    let channel: string | undefined;
     const queued = async () => {
       toDeliver = true;
     };
     const deliverQueued = async () => {
-      if (toDeliver) await deliver(requestId, channel);
+      if (toDeliver) await deliver(requestId, found.channel);
       toDeliver = false;
     };
     const sleep = async (ms: number, cancelAwaits?: boolean): Promise<never> => {
@@ -70,9 +71,6 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
       await job.moveToDelayed(Date.now() + Math.max(0, wait), token);
       throw new DelayedError();
     };
-    const found = await deps.store.get(requestId);
-    if (!found) return;
-    channel = found.channel;
     // Routine vendor reads of this step, for its next write to record (see auditVendorCall).
     const deferredAudit: DeferredAudit = [];
     try {
@@ -309,8 +307,12 @@ class Step {
           { err: failure.message, faults: request.faults },
           'vendor not reachable; will try the call again',
         );
-        await this.deps.store.patch(request.id, { phase: 'queued', faults: request.faults + 1 });
-        return this.sleep(failure.retryAfterMs ?? backoff(request.faults));
+        const cancelAwaits = await this.record(
+          request,
+          { phase: 'queued', faults: request.faults + 1 },
+          undefined,
+        );
+        return this.sleep(failure.retryAfterMs ?? backoff(request.faults), cancelAwaits);
       }
       if (failure.delivery === 'uncertain') {
         return this.recoverSubmission({ ...request, phase: 'submitting', submittedAt }, failure.message);
@@ -340,8 +342,8 @@ class Step {
             { err: failure.message },
             'could not look for a lost submission yet; will look again',
           );
-          await this.deps.store.patch(request.id, { faults: request.faults + 1 });
-          return this.sleep(failure.retryAfterMs ?? backoff(request.faults));
+          const cancelAwaits = await this.record(request, { faults: request.faults + 1 }, undefined);
+          return this.sleep(failure.retryAfterMs ?? backoff(request.faults), cancelAwaits);
         }
         this.log.warn({ err: failure.message }, 'could not look for a lost submission');
       }
