@@ -166,7 +166,7 @@ describe('request indexes', () => {
   it('drop requests older than the retention period, and expire with the last one added', async () => {
     const retentionMs = 60_000;
     const kept = new RequestStore(redis, prefix, { retentionMs });
-    const old = await kept.create({ ...fields(), createdAt: Date.now() - 2 * retentionMs });
+    await kept.create({ ...fields(), createdAt: Date.now() - 2 * retentionMs });
     const recent = await kept.create(fields());
 
     for (const index of [kept.channelIndexKey('C1'), kept.allIndexKey()]) {
@@ -175,6 +175,5 @@ describe('request indexes', () => {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(retentionMs);
     }
-    expect(old.id).not.toBe(recent.id);
   });
 });
