@@ -1,6 +1,7 @@
 import { type ConnectionOptions, Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisConnectionConfig } from '../config/load.js';
+import { batchWritesPerTurn } from './write-batching.js';
 
 /**
  * Queue names, job options and Redis connections, in one place.
@@ -91,9 +92,23 @@ export function createRedis(connection: RedisConnectionConfig, role: RedisRole):
   const enableOfflineQueue = role.blocking;
   // Reconnect forever with a capped delay: Redis restarts and failovers must heal by themselves.
   const retryStrategy = (times: number) => Math.min(200 * 2 ** Math.min(times, 6), 5_000);
+  const client = connect(connection, { maxRetriesPerRequest, enableOfflineQueue, retryStrategy });
+  batchWritesPerTurn(client);
+  return client;
+}
+
+function connect(
+  connection: RedisConnectionConfig,
+  options: {
+    maxRetriesPerRequest: number | null;
+    enableOfflineQueue: boolean;
+    retryStrategy: (times: number) => number;
+  },
+): RedisClient {
+  const { maxRetriesPerRequest, enableOfflineQueue, retryStrategy } = options;
   switch (connection.mode) {
     case 'standalone':
-      return new Redis(connection.url, { maxRetriesPerRequest, enableOfflineQueue, retryStrategy });
+      return new Redis(connection.url, options);
     case 'sentinel':
       return new Redis({
         sentinels: connection.sentinels,

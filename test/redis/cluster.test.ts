@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
@@ -5,6 +6,7 @@ import { type RedisCluster, startRedisCluster } from '../../src/devtools/redis-c
 import { type NewRequest, RequestStore } from '../../src/requests/store.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { deleteKeys, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
+import { countSocketWrites } from '../support/socket-writes.js';
 
 /**
  * The whole bot on a real 3-master Redis Cluster started by the test: every Lua script, MULTI and
@@ -68,6 +70,18 @@ describe('opsbot on Redis Cluster', () => {
       expect(await slot(`${bot.prefix}:opsbot-actions:run-${requestId}`)).toBe(
         await slot(bot.opsbot.store.key(requestId)),
       );
+
+      // Its node connections send one turn's commands in one write (jobs/write-batching.ts).
+      // (Nodes connect lazily: the one holding the prefix's slot is connected by now.)
+      const sockets = (bot.redis as Cluster)
+        .nodes()
+        .flatMap((node) => (node.stream ? [node.stream as Socket] : []));
+      const key = `${bot.prefix}:batching`;
+      const { writes, answer } = await countSocketWrites(sockets, () =>
+        Promise.all(Array.from({ length: 100 }, () => bot!.redis.incr(key))),
+      );
+      expect(answer.at(-1)).toBe(100);
+      expect(writes).toBe(1);
     } finally {
       await bot?.stop();
     }
