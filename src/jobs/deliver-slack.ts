@@ -59,10 +59,7 @@ class TryLater {
 
 /** Delivers everything queued in a request's outbox, in order, unless another delivery holds it. */
 export function createOutboxDrain(deps: DeliverDeps) {
-  const redis = deps.store.redis as unknown as DeliveryScripts;
-  // Six keys, and the two pace buckets once the channel is known: the caller says how many.
-  deps.store.redis.defineCommand('opsDeliverStep', { lua: STEP });
-  deps.store.redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
+  const redis = defineDeliveryScripts(deps.store.redis);
 
   /**
    * `channel`, when the caller knows it, lets the first step take the first message's send slot
@@ -127,7 +124,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
       let next = await step();
       if (next.kind === 'busy') return { kind: 'busy' };
       while (next.kind === 'item') {
-        const { item, request, todo } = next;
+        const { item, request, todo, posts } = next;
         if (todo === 'skip' || !request) {
           // No request any more; or a root update a later one replaces (they render the current
           // state); or a reply whose root Slack refused for good (no thread to reply in).
@@ -135,7 +132,6 @@ export function createOutboxDrain(deps: DeliverDeps) {
           continue;
         }
 
-        const posts = item.kind === 'reply' || !request.rootTs;
         if (todo === 'check') {
           // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
           // look in Slack first.
@@ -245,8 +241,9 @@ export function createInlineDelivery(deps: DeliverDeps): DeliverNow {
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
  * is empty (atomic with the check, so an item pushed meanwhile is never stranded; and once the
  * request has finished, its seen item keys are set to expire with its record) or renew it and
- * answer the next item, whether a later root update is queued behind it, the request record (its
- * hash and its long fields), and what to do with the item:
+ * answer the next item, the request record (its hash and its long fields), whether sending the
+ * item posts a message (1: a reply, or a root not posted yet) or updates the root (0), and what
+ * to do with it:
  * - `skip`: there is nothing to send it for (no request; a root update a later one replaces; a
  *   reply without a root message to thread under);
  * - `check`: it is a post an earlier attempt may have made (it is marked in flight): look in
@@ -300,16 +297,26 @@ elseif KEYS[8] then
   if wait == 0 and posts then redis.call('SET', KEYS[3], item.key, 'PX', 86400000) end
   todo = wait
 end
-return {'item', head, todo, record, redis.call('LRANGE', KEYS[5], 0, -1)}
+return {'item', head, todo, record, redis.call('LRANGE', KEYS[5], 0, -1), posts and 1 or 0}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** A worker builds two drains (the deliver jobs' and the inline one) on one connection. */
+function defineDeliveryScripts(redis: RequestStore['redis']): DeliveryScripts {
+  if (!('opsDeliverStep' in redis)) {
+    // Six keys, and the two pace buckets once the channel is known: the caller says how many.
+    redis.defineCommand('opsDeliverStep', { lua: STEP });
+    redis.defineCommand('opsDeliverRelease', { numberOfKeys: 1, lua: RELEASE });
+  }
+  return redis as unknown as DeliveryScripts;
+}
 
 interface DeliveryScripts {
   opsDeliverStep(
     keyCount: number,
     ...args: string[]
-  ): Promise<[string, string?, (string | number)?, string[]?, string[]?]>;
+  ): Promise<[string, string?, (string | number)?, string[]?, string[]?, number?]>;
   opsDeliverRelease(lease: string, holder: string): Promise<number>;
 }
 
@@ -318,19 +325,27 @@ type Todo = 'skip' | 'check' | 'take' | number;
 
 type Step =
   | { kind: 'busy' | 'empty' }
-  | { kind: 'item'; item: OutboxItem; todo: Todo; request: OpsRequest | undefined };
+  | {
+      kind: 'item';
+      item: OutboxItem;
+      todo: Todo;
+      request: OpsRequest | undefined;
+      /** Whether sending it posts a new message (a reply, or the first root) or updates the root. */
+      posts: boolean;
+    };
 
 function parseStep(
   answer: Awaited<ReturnType<DeliveryScripts['opsDeliverStep']>>,
   store: RequestStore,
 ): Step {
-  const [kind, head, todo, record, long] = answer;
+  const [kind, head, todo, record, long, posts] = answer;
   if (kind !== 'item') return { kind: kind as 'busy' | 'empty' };
   return {
     kind: 'item',
     item: JSON.parse(head!) as OutboxItem,
     todo: todo as Todo,
     request: store.fromFields(record ?? [], long ?? []),
+    posts: posts === 1,
   };
 }
 
