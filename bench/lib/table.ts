@@ -36,7 +36,8 @@ function cellsOf(rows: Row[]): string[][] {
     row.figure,
     formatValue(row.value, row.unit),
     row.baseline ? `${formatValue(row.baseline.value, row.unit)} (${row.baseline.name})` : '',
-    row.ratio === undefined ? '' : `${Number.isFinite(row.ratio) ? row.ratio.toFixed(2) : 'n/a'}×`,
+    // Three significant digits: two decimals would print 0.496 as "0.50×" beside "≥ 0.50×  NO".
+    row.ratio === undefined ? '' : `${Number.isFinite(row.ratio) ? row.ratio.toPrecision(3) : 'n/a'}×`,
     row.target ?? '',
     row.met === undefined ? '' : row.met ? 'yes' : 'NO',
   ]);
