@@ -11,7 +11,7 @@ import type { Config } from './config/load.js';
 import { scrubSecrets } from './config/secret.js';
 import { queueDashboard } from './http/dashboard.js';
 import { healthRoutes } from './http/health.js';
-import { createInlineDelivery, type DeliverDeps } from './jobs/deliver-slack.js';
+import { createInlineDelivery, type DeliverDeps, type DeliverNow } from './jobs/deliver-slack.js';
 import { createRedis } from './jobs/queues.js';
 import { startWorkers, type Workers } from './jobs/workers.js';
 import { createLogger } from './log.js';
@@ -23,7 +23,7 @@ import type { RequestStore } from './requests/store.js';
 import { boltLogger } from './slack/bolt-logger.js';
 import { ChannelPacer } from './slack/pacer.js';
 import { SlackWriter } from './slack/writer.js';
-import { connectState, untilRedisReady } from './state.js';
+import { connectState, type State, untilRedisReady } from './state.js';
 import { VendorClients } from './vendors/clients.js';
 
 /**
@@ -114,19 +114,15 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     );
   }
 
+  /** Request decisions on one role's connection; only the delivery of their messages differs. */
+  const lifecycleOn = ({ store, outbox, queues }: State, deliverNow: DeliverNow) =>
+    new RequestLifecycle({ store, outbox, queues, policy, log, metrics, deliverNow });
+
   let bolt: App | undefined;
   if (webState) {
-    const { store, queues, outbox } = webState;
+    const { queues, outbox } = webState;
     // Web processes leave delivery to a worker's delivery job.
-    const lifecycle = new RequestLifecycle({
-      store,
-      outbox,
-      queues,
-      policy,
-      log,
-      metrics,
-      deliverNow: (requestId) => outbox.kick(requestId),
-    });
+    const lifecycle = lifecycleOn(webState, (requestId) => outbox.kick(requestId));
     const common = {
       token: config.slack.botToken.reveal(),
       // opsbot keeps no conversation state in Bolt; its default store costs every request a lookup.
@@ -183,15 +179,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     };
     // One inline delivery for the worker: opening requests and the run job's steps share it.
     const deliverNow = createInlineDelivery(deliver);
-    const lifecycle = new RequestLifecycle({
-      store,
-      outbox,
-      queues,
-      policy,
-      log,
-      metrics,
-      deliverNow,
-    });
+    const lifecycle = lifecycleOn(workerState, deliverNow);
     workers = await startWorkers({
       connection: workerConnection!,
       prefix: config.redis.prefix,
