@@ -460,80 +460,88 @@ class Step {
       );
     }
     const changed = next.status !== last.status || next.detail !== last.detail;
-    const cancelAwaits = await this.record(
-      request,
-      { progress: next, faults: 0, reported: changed ? request.reported + 1 : request.reported },
-      changed
-        ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
-        : undefined,
-      {
-        // Keyed by its number, so a step repeated after a crash queues it once.
-        items:
-          changed && next.outcome === 'running'
-            ? [
-                {
-                  key: `progress-${request.reported + 1}`,
-                  kind: 'reply',
-                  message: progressReply(request, next, false),
-                },
-              ]
-            : [],
-        renewLease: next.outcome === 'running',
-      },
-    );
+    const fields = { faults: 0, reported: changed ? request.reported + 1 : request.reported };
+    const status = changed
+      ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
+      : undefined;
+    // The vendor says the work is over: the status and the end are one write.
     if (next.outcome !== 'running')
-      return this.finish({ ...request, progress: next }, outcomeState(next), {});
+      return this.finish({ ...request, ...fields, progress: next }, outcomeState(next), {}, status);
+    const cancelAwaits = await this.record(request, { ...fields, progress: next }, status, {
+      // Keyed by its number, so a step repeated after a crash queues it once.
+      items: changed
+        ? [
+            {
+              key: `progress-${request.reported + 1}`,
+              kind: 'reply',
+              message: progressReply(request, next, false),
+            },
+          ]
+        : [],
+      renewLease: true,
+    });
     return this.sleep(this.timing(request).pollIntervalMs, cancelAwaits);
   }
 
+  /**
+   * Ends the run in one write: the state change and its event, the lock's release, the step's
+   * routine vendor reads, `event` (a last status the step saw, recorded before the end), and the
+   * closing reply and root update. The end is never recorded without its messages queued.
+   */
   async finish(
     request: OpsRequest,
     state: RequestState,
     fields: { outcome?: string; cancelledBy?: string },
+    event?: { kind: string; text: string },
   ): Promise<void> {
     const finishedAt = Date.now();
     // A vendor that reports the work cancelled after `/ops cancel` was asked by that person.
     if (state === 'cancelled' && !fields.cancelledBy && request.cancelRequestedBy)
       fields = { ...fields, cancelledBy: request.cancelRequestedBy };
-    // The lock is released and the record read back in the same step as the change.
+    const written = {
+      ...fields,
+      progress: request.progress,
+      faults: request.faults,
+      reported: request.reported,
+      finishedAt,
+      phase: 'done' as const,
+    };
+    // What the record will be if the change is made (the script bumps the version by one): the
+    // closing messages are rendered from it.
+    const ended: OpsRequest = { ...request, ...written, state, version: request.version + 1 };
     const result = await this.deps.store.transition(
       request.id,
       ['running'],
       state,
       { kind: state, text: fields.outcome ?? state },
-      { ...fields, progress: request.progress, finishedAt },
-      { readBack: true, releaseLock: this.lockKey(request) },
+      written,
+      {
+        releaseLock: this.lockKey(request),
+        audit: this.deferredAudit.splice(0),
+        events: event ? [event] : [],
+        outbox: this.deps.outbox.batch(request.id, ...closingItems(ended)),
+      },
     );
-    const current = result.request;
-    if (!current) return;
-    if (result.ok) {
-      this.deps.metrics.requests.inc({ action: request.actionId, outcome: state });
-      const started = current.startedAt ?? current.createdAt;
-      this.deps.metrics.jobDuration.observe(
-        { action: request.actionId, outcome: state },
-        (finishedAt - started) / 1000,
-      );
-      this.log.info({ state, outcome: fields.outcome }, 'action finished');
+    if (!result.ok) {
+      // Someone else ended it first: make sure that end is announced (safe to repeat).
+      const current = await this.deps.store.get(request.id);
+      if (current && FINAL_STATES.has(current.state) && current.phase !== 'done')
+        await this.announceEnd(current);
+      return;
     }
-    if (FINAL_STATES.has(current.state) && current.phase !== 'done') await this.announceEnd(current);
+    await this.queued();
+    this.deps.metrics.requests.inc({ action: request.actionId, outcome: state });
+    const started = request.startedAt ?? request.createdAt;
+    this.deps.metrics.jobDuration.observe(
+      { action: request.actionId, outcome: state },
+      (finishedAt - started) / 1000,
+    );
+    this.log.info({ state, outcome: fields.outcome }, 'action finished');
   }
 
   /** Queues the closing reply and the root update, then marks the run done. Safe to repeat. */
   async announceEnd(request: OpsRequest): Promise<void> {
-    const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
-    await this.record(request, { phase: 'done' }, undefined, {
-      items: [
-        {
-          key: 'final',
-          kind: 'reply',
-          message: failed
-            ? { ...finalReply(request), text: failureBroadcastText(request) }
-            : finalReply(request),
-          broadcast: failed,
-        },
-        Outbox.root(request.version),
-      ],
-    });
+    await this.record(request, { phase: 'done' }, undefined, { items: closingItems(request) });
   }
 
   /**
@@ -552,6 +560,20 @@ class Step {
       this.log.error({ err: failure.cause }, 'action failed with an internal error');
     else this.log.warn({ code: failure.code }, failure.message);
   }
+}
+
+/** The closing reply (broadcast to the channel when the action did not succeed) and the root update. */
+function closingItems(request: OpsRequest): OutboxItem[] {
+  const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
+  return [
+    {
+      key: 'final',
+      kind: 'reply',
+      message: failed ? { ...finalReply(request), text: failureBroadcastText(request) } : finalReply(request),
+      broadcast: failed,
+    },
+    Outbox.root(request.version),
+  ];
 }
 
 function outcomeState(progress: ActionProgress): RequestState {

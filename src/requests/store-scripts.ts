@@ -63,15 +63,26 @@ return 1
 
 /**
  * Compare-and-set on `state`: {'ok'}, or why not ({current state}, {'missing'} or {'late'}); with
- * the read-back flag, the record and its long fields follow, as they are after the step. A lock
- * to release (a run ending) is released whatever the answer, if this request still holds it.
- * KEYS: record, long fields, timeline, enqueue marker set, audit stream, and the lock if any.
+ * the read-back flag, the record and its long fields follow, as they are after the step. Whatever
+ * the answer, a lock to release (a run ending) is released if this request still holds it, and the
+ * audit-only events (the step's routine vendor reads: they happened either way) are recorded. Only
+ * with 'ok' are the timeline events, the fields and the outbox items (a run's closing messages)
+ * written.
+ * KEYS: record, long fields, timeline, enqueue marker set, audit stream; then, when items are
+ * queued, the outbox list and its seen keys; then the lock, if any (always last).
  * ARGV: allowed states (comma list), new state, notAfter ('1' or ''), now, marker member (or ''),
  * audit min id, seconds to keep the request from now on (or '': a final state sets it), read back
- * ('1' or ''), the lock's holder (or ''), the audit entry (8), then the fields.
+ * ('1' or ''), the lock's holder (or ''); the number of audit-only events and theirs (8 each); the
+ * number of timeline events and theirs (8 each, the transition's own last); the number of outbox
+ * items and their key/item pairs; then the fields.
  */
-export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}
-if ARGV[9] ~= '' and redis.call('GET', KEYS[6]) == ARGV[9] then redis.call('DEL', KEYS[6]) end
+export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}${QUEUE_ITEMS}
+if ARGV[9] ~= '' and redis.call('GET', KEYS[#KEYS]) == ARGV[9] then redis.call('DEL', KEYS[#KEYS]) end
+local i = 11
+for _ = 1, tonumber(ARGV[10]) do
+  redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[6], '*', unpack(ARGV, i, i + 7))
+  i = i + 8
+end
 local function answer(status)
   if ARGV[8] == '' then return {status} end
   return {status, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
@@ -86,11 +97,18 @@ if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], '
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
-writeFields(18)
-recordEvent(KEYS[5], KEYS[3], ARGV[6], 10)
+local events = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, events do
+  recordEvent(KEYS[5], KEYS[3], ARGV[6], i)
+  i = i + 8
+end
+local items = tonumber(ARGV[i])
+if items > 0 then queueItems(KEYS[6], KEYS[7], i + 1, items) end
+writeFields(i + 1 + 2 * items)
 if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
 if ARGV[7] ~= '' then
-  for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
+  for k = 1, 3 do redis.call('EXPIRE', KEYS[k], ARGV[7]) end
 end
 return answer('ok')
 `;

@@ -246,8 +246,10 @@ export class RequestStore {
    * Moves a request from one of `from` to `to`, writing `fields` and a timeline event, atomically.
    * `notAfterExpiry` refuses the change once the approval window has passed (a late click).
    * `markToEnqueue` records the id in the enqueue outbox in the same step. `readBack` answers the
-   * record as it is afterwards (changed or not), and `releaseLock` frees a lock the request holds,
-   * both in the same step (a run ending needs both).
+   * record as it is afterwards (changed or not), and `releaseLock` frees a lock the request holds.
+   * A run's last step also records its routine vendor reads (`audit`, recorded whatever the
+   * answer), its own events before the transition's (`events`), and queues its closing messages
+   * (`outbox`, only if the state changes): its whole end is one write.
    */
   async transition(
     id: string,
@@ -260,12 +262,17 @@ export class RequestStore {
       markToEnqueue?: boolean;
       now?: number;
       readBack?: boolean;
-      releaseLock?: string;
+      releaseLock?: string | undefined;
+      audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
+      events?: Array<Omit<TimelineEvent, 'at'>> | undefined;
+      outbox?: OutboxBatch | undefined;
     } = {},
   ): Promise<TransitionResult> {
     const now = options.now ?? Date.now();
-    const record = { at: now, ...event };
+    const { audit = [], outbox } = options;
+    const events = [...(options.events ?? []), event];
     const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.toEnqueueKey(), this.auditKey()];
+    if (outbox) keys.push(outbox.listKey, outbox.seenKey);
     if (options.releaseLock) keys.push(options.releaseLock);
     const [status, hash, long] = await (this.redis as unknown as Scripts).opsTransition(
       keys.length,
@@ -280,12 +287,18 @@ export class RequestStore {
       FINAL_STATES.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
       options.readBack ? '1' : '',
       options.releaseLock ? id : '',
-      ...auditFields(record, id),
+      String(audit.length),
+      ...audit.flatMap((entry) => auditFields(entry, id)),
+      String(events.length),
+      ...events.flatMap((entry) => auditFields(entry, id)),
+      String((outbox?.entries.length ?? 0) / 2),
+      ...(outbox?.entries ?? []),
       ...scriptFields(fields),
     );
+    for (const entry of audit) this.#onAudit({ at: now, ...entry, requestId: id });
     const after = hash && long ? this.fromFields(hash, long) : undefined;
     if (status === 'ok') {
-      this.#onAudit({ ...record, requestId: id });
+      for (const entry of events) this.#onAudit({ at: now, ...entry, requestId: id });
       return { ok: true, request: after };
     }
     return { ok: false, state: status as RequestState | 'missing' | 'late', request: after };

@@ -160,6 +160,66 @@ describe('a run step write', () => {
     expect(again).toMatchObject({ ok: false, state: 'succeeded', request: { state: 'succeeded' } });
     expect(await locks.holder(key)).toBe('op-other');
   });
+
+  it("ends a run in one write: its reads, last status, end and closing messages, once; a refused end queues nothing", async () => {
+    const request = await newRequest();
+    const key = locks.key(request, 'd1');
+    await store.transition(request.id, ['pending'], 'running', { kind: 'running', text: 'started' });
+    await locks.acquire(key, request.id, 60_000);
+    const end = () =>
+      store.transition(
+        request.id,
+        ['running'],
+        'succeeded',
+        { kind: 'succeeded', text: 'succeeded' },
+        { phase: 'done', reported: 3 },
+        {
+          releaseLock: key,
+          audit: [{ kind: 'vendor-call', text: 'GET /jobs/j1 → HTTP 200' }],
+          events: [{ kind: 'status', text: 'COMPLETED' }],
+          outbox: outbox.batch(request.id, reply('final'), Outbox.root(3)),
+        },
+      );
+
+    expect(await end()).toMatchObject({ ok: true });
+    const queued = await redis.lrange(outbox.listKey(request.id), 0, -1);
+    expect(queued.map((item) => (JSON.parse(item) as OutboxItem).key)).toEqual(['final', 'root@3']);
+    expect(await store.get(request.id)).toMatchObject({ state: 'succeeded', phase: 'done', reported: 3, version: 3 });
+    expect(await locks.holder(key)).toBeNull();
+    const trail = await store.auditTrail(10);
+    expect(trail.map((record) => [record.kind, record.text]).reverse()).toEqual([
+      ['requested', 'requested'],
+      ['running', 'started'],
+      ['vendor-call', 'GET /jobs/j1 → HTTP 200'],
+      ['status', 'COMPLETED'],
+      ['succeeded', 'succeeded'],
+    ]);
+    expect((await store.timeline(request.id)).map((event) => event.kind)).toEqual([
+      'requested',
+      'running',
+      'status',
+      'succeeded',
+    ]);
+
+    // Repeated (a step retried after a crash): refused, so no second status, end or message; the
+    // vendor read it made happened all the same and is in the audit trail.
+    expect(await end()).toMatchObject({ ok: false, state: 'succeeded' });
+    expect(await redis.llen(outbox.listKey(request.id))).toBe(2);
+    expect((await store.timeline(request.id)).map((event) => event.kind)).toEqual([
+      'requested',
+      'running',
+      'status',
+      'succeeded',
+    ]);
+    expect((await store.auditTrail(10)).map((record) => record.kind)).toEqual([
+      'vendor-call',
+      'succeeded',
+      'status',
+      'vendor-call',
+      'running',
+      'requested',
+    ]);
+  });
 });
 
 describe('request indexes', () => {
