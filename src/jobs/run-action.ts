@@ -262,20 +262,17 @@ class Step {
     return this.deps.locks.key(request, resourceOf(this.action(request), request.args));
   }
 
-  /** Takes the resource's lock, or waits (or refuses, per policy) while another request holds it. */
-  private async holdResource(request: OpsRequest): Promise<boolean> {
-    const holder = await this.deps.locks.acquire(this.lockKey(request), request.id, this.leaseMs(request));
-    if (holder === request.id) return true;
+  /** Another request holds the resource: wait for it (or refuse, per policy). */
+  private async resourceBusy(request: OpsRequest, holder: string): Promise<void> {
     const other = await this.deps.store.get(holder);
     const who = other
       ? `\`${holder}\` (asked by <@${other.requester}>, started ${new Date(other.startedAt ?? other.createdAt).toISOString().slice(11, 16)} UTC)`
       : `\`${holder}\``;
     const resource = resourceOf(this.action(request), request.args);
     if (this.deps.policies.get(request.actionId)?.whenBusy === 'refuse') {
-      await this.finish(request, 'failed', {
+      return this.finish(request, 'failed', {
         outcome: `${resource} on ${request.vendor}/${request.target} is busy: ${who} holds it`,
       });
-      return false;
     }
     await this.post(request, {
       key: `waiting-for-${holder}`,
@@ -287,15 +284,17 @@ class Step {
 
   async submit(request: OpsRequest): Promise<void> {
     const action = this.action(request);
-    if (!(await this.holdResource(request))) return;
-    // Recorded before the call: if this process dies during it, the next worker knows the call's
-    // fate is unknown and must not blindly send it again.
+    // The resource's lock is taken and the call recorded in one write, before the call: if this
+    // process dies during it, the next worker knows the call's fate is unknown and must not
+    // blindly send it again. While another request holds the lock, nothing is recorded.
     const submittedAt = Date.now();
-    await this.deps.store.patch(
+    const { lockHolder } = await this.deps.store.patch(
       request.id,
       { phase: 'submitting', submittedAt },
       { kind: 'vendor-call', text: `calling ${request.vendor}` },
+      { lease: { key: this.lockKey(request), ms: this.leaseMs(request), required: true } },
     );
+    if (lockHolder !== request.id) return this.resourceBusy(request, lockHolder!);
     let progress: ActionProgress;
     try {
       if (!action.start) throw new OpsError('action.no-start', `${action.id} cannot be started`);

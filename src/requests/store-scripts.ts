@@ -121,35 +121,35 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 /**
  * Writes fields without a state change, and an event if one is given; optionally, in the same
  * step, records audit-only events (routine vendor reads), queues outbox items and renews a
- * resource lock the request holds. Answers the record's `cancelRequestedBy` and `vendorCancel`,
- * so a run step learns of a cancel without another read.
+ * resource lock the request holds, or takes it. A lease marked required must be this request's
+ * (a submission takes the lock with the write that records it): if another request holds it,
+ * only the audit-only events are recorded. Answers the record's `cancelRequestedBy` and
+ * `vendorCancel`, so a run step learns of a cancel without another read, and the lock's holder.
  * KEYS: record, long fields, timeline, audit stream; then, when items are queued, the outbox list
  * and its seen keys; then, when a lease is renewed, the lock (the outbox keys come before it).
  * ARGV: audit min id; the timeline event (8), or '' for none; the number of audit-only events and
- * theirs (8 each); the number of outbox items and their key/item pairs; the lease in ms and its
- * holder, or '' and ''; then the fields.
+ * theirs (8 each); the number of outbox items and their key/item pairs; the lease in ms, its
+ * holder and '1' if it is required, or '', '' and ''; then the fields.
  */
 export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}${QUEUE_ITEMS}${TAKE_LEASE}
-local i = 2
-local audits = 0
-if ARGV[2] == '' then
-  audits = tonumber(ARGV[3])
-  i = 4
-else
-  audits = tonumber(ARGV[10])
-  i = 11
-end
-for _ = 1, audits do
+local i = 4
+if ARGV[2] ~= '' then i = 11 end
+for _ = 1, tonumber(ARGV[i - 1]) do
   redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[1], '*', unpack(ARGV, i, i + 7))
   i = i + 8
 end
-if ARGV[2] ~= '' then recordEvent(KEYS[4], KEYS[3], ARGV[1], 2) end
 local items = tonumber(ARGV[i])
+local lease = i + 1 + 2 * items
+local holder = false
+if ARGV[lease] ~= '' then
+  holder = takeLease(KEYS[#KEYS], ARGV[lease + 1], ARGV[lease])
+  if holder ~= ARGV[lease + 1] and ARGV[lease + 2] == '1' then return {false, false, holder} end
+end
+if ARGV[2] ~= '' then recordEvent(KEYS[4], KEYS[3], ARGV[1], 2) end
 if items > 0 then queueItems(KEYS[5], KEYS[6], i + 1, items) end
-i = i + 1 + 2 * items
-if ARGV[i] ~= '' then takeLease(KEYS[#KEYS], ARGV[i + 1], ARGV[i]) end
-writeFields(i + 2)
-return redis.call('HMGET', KEYS[1], 'cancelRequestedBy', 'vendorCancel')
+writeFields(lease + 3)
+local cancel = redis.call('HMGET', KEYS[1], 'cancelRequestedBy', 'vendorCancel')
+return {cancel[1], cancel[2], holder}
 `;
 
 /**

@@ -44,8 +44,11 @@ const NUMBER_FIELDS = new Set([
 export interface PatchAlso {
   /** Slack messages to queue in the request's outbox (Outbox.batch). */
   outbox?: OutboxBatch | undefined;
-  /** A resource lock the request holds: renew its lease, or take it back if it lapsed and is free. */
-  lease?: { key: string; ms: number } | undefined;
+  /**
+   * A resource lock the request holds: renew its lease, or take it back if it lapsed and is free.
+   * `required`: the write is made only if the lock is (or becomes) this request's.
+   */
+  lease?: { key: string; ms: number; required?: boolean } | undefined;
   /** Events for the audit trail only (routine vendor reads), recorded before `event`. */
   audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
 }
@@ -53,6 +56,9 @@ export interface PatchAlso {
 export interface PatchResult {
   /** `/ops cancel` was asked and no worker has acted on it yet. */
   cancelAwaits: boolean;
+  /** With a lease: the request holding the lock after the write (another's: a required lease was
+   * refused, and only the audit-only events were recorded). */
+  lockHolder?: string | undefined;
 }
 
 /** A transition's answer; `request` is the record after it when `readBack` was asked (and it exists). */
@@ -322,7 +328,7 @@ export class RequestStore {
     const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.auditKey()];
     if (outbox) keys.push(outbox.listKey, outbox.seenKey);
     if (lease) keys.push(lease.key);
-    const [asked, vendorCancel] = await (this.redis as unknown as Scripts).opsPatch(
+    const [asked, vendorCancel, holder] = await (this.redis as unknown as Scripts).opsPatch(
       keys.length,
       ...keys,
       this.auditMinId(at),
@@ -331,12 +337,14 @@ export class RequestStore {
       ...audit.flatMap((entry) => auditFields(entry, id)),
       String((outbox?.entries.length ?? 0) / 2),
       ...(outbox?.entries ?? []),
-      ...(lease ? [String(Math.ceil(lease.ms)), id] : ['', '']),
+      ...(lease ? [String(Math.ceil(lease.ms)), id, lease.required ? '1' : ''] : ['', '', '']),
       ...scriptFields(fields),
     );
     for (const entry of audit) this.#onAudit({ at, ...entry, requestId: id });
+    const lockHolder = holder ?? undefined;
+    if (lockHolder && lockHolder !== id && lease?.required) return { cancelAwaits: false, lockHolder };
     if (event) this.#onAudit({ at, ...event, requestId: id });
-    return { cancelAwaits: Boolean(asked) && !vendorCancel };
+    return { cancelAwaits: Boolean(asked) && !vendorCancel, lockHolder };
   }
 
   async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
@@ -382,7 +390,7 @@ type StreamEntry = [id: string, fields: string[]];
 interface Scripts {
   opsTransition(keyCount: number, ...args: string[]): Promise<[string, string[]?, string[]?]>;
   opsCreate(...args: string[]): Promise<number>;
-  opsPatch(keyCount: number, ...args: string[]): Promise<[string | null, string | null]>;
+  opsPatch(keyCount: number, ...args: string[]): Promise<[string | null, string | null, string | null]>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
   opsRead(record: string, long: string): Promise<[string[], string[]]>;
 }

@@ -121,12 +121,47 @@ describe('a run step write', () => {
     expect((await store.get(request.id))?.faults).toBe(3);
   });
 
+  it('with a required lease, takes the lock and writes, or writes nothing while another holds it', async () => {
+    const request = await newRequest();
+    const key = locks.key(request, 'd1');
+    const submit = () =>
+      store.patch(
+        request.id,
+        { phase: 'submitting' },
+        { kind: 'vendor-call', text: 'calling arcgis' },
+        {
+          lease: { key, ms: 600_000, required: true },
+          audit: [{ kind: 'vendor-call', text: 'GET /jobs → HTTP 200' }],
+        },
+      );
+    await redis.set(key, 'op-other', 'PX', 5_000);
+
+    expect(await submit()).toEqual({ cancelAwaits: false, lockHolder: 'op-other' });
+    expect((await store.get(request.id))?.phase).toBe('queued');
+    expect((await store.timeline(request.id)).map((event) => event.kind)).toEqual(['requested']);
+    // The read happened all the same: it stays in the audit trail.
+    expect((await store.auditTrail(10)).map((record) => record.text)).toEqual([
+      'GET /jobs → HTTP 200',
+      'requested',
+    ]);
+    expect(await locks.holder(key)).toBe('op-other');
+
+    await redis.del(key);
+    expect(await submit()).toEqual({ cancelAwaits: false, lockHolder: request.id });
+    expect((await store.get(request.id))?.phase).toBe('submitting');
+    expect((await store.timeline(request.id)).map((event) => event.text)).toEqual([
+      'requested',
+      'calling arcgis',
+    ]);
+    expect(await redis.pttl(key)).toBeGreaterThan(500_000);
+  });
+
   it('says a cancel awaits the worker until the worker has acted on it', async () => {
     const request = await newRequest();
-    expect(await store.patch(request.id, { faults: 0 })).toEqual({ cancelAwaits: false });
+    expect(await store.patch(request.id, { faults: 0 })).toMatchObject({ cancelAwaits: false });
     await store.patch(request.id, { cancelRequestedBy: 'U2' });
-    expect(await store.patch(request.id, { faults: 0 })).toEqual({ cancelAwaits: true });
-    expect(await store.patch(request.id, { vendorCancel: 'sending' })).toEqual({ cancelAwaits: false });
+    expect(await store.patch(request.id, { faults: 0 })).toMatchObject({ cancelAwaits: true });
+    expect(await store.patch(request.id, { vendorCancel: 'sending' })).toMatchObject({ cancelAwaits: false });
   });
 
   it("ends with the record read back and the request's own lock released, in the same step", async () => {
@@ -161,7 +196,7 @@ describe('a run step write', () => {
     expect(await locks.holder(key)).toBe('op-other');
   });
 
-  it("ends a run in one write: its reads, last status, end and closing messages, once; a refused end queues nothing", async () => {
+  it('ends a run in one write: its reads, last status, end and closing messages, once; a refused end queues nothing', async () => {
     const request = await newRequest();
     const key = locks.key(request, 'd1');
     await store.transition(request.id, ['pending'], 'running', { kind: 'running', text: 'started' });
@@ -184,7 +219,12 @@ describe('a run step write', () => {
     expect(await end()).toMatchObject({ ok: true });
     const queued = await redis.lrange(outbox.listKey(request.id), 0, -1);
     expect(queued.map((item) => (JSON.parse(item) as OutboxItem).key)).toEqual(['final', 'root@3']);
-    expect(await store.get(request.id)).toMatchObject({ state: 'succeeded', phase: 'done', reported: 3, version: 3 });
+    expect(await store.get(request.id)).toMatchObject({
+      state: 'succeeded',
+      phase: 'done',
+      reported: 3,
+      version: 3,
+    });
     expect(await locks.holder(key)).toBeNull();
     const trail = await store.auditTrail(10);
     expect(trail.map((record) => [record.kind, record.text]).reverse()).toEqual([
