@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, type WebAPICallError, type WebClient } from '@slack/web-api';
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestStore } from '../requests/store.js';
@@ -10,6 +10,7 @@ import type { DeliverJobData, Outbox, OutboxItem } from '../slack/outbox.js';
 import { type ChannelPacer, PACE_TAKE, type WriteKind } from '../slack/pacer.js';
 import { notifyRequester } from '../slack/respond.js';
 import { SlackWriteError, type SlackWriter, TRANSIENT_SLACK_ERRORS } from '../slack/writer.js';
+import { SLEEPING } from './queues.js';
 
 /**
  * Drains one request's outbox in order. Only one delivery runs per request at a time (a short
@@ -105,7 +106,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
      * Waits for Slack to recover (a 429 pauses that kind of write: the channel's posts, or updates);
      * returns only if the failure is permanent.
      */
-    const retryLater = async (request: OpsRequest, failure: Failure, kind: WriteKind): Promise<void> => {
+    const retryLater = async (request: Delivered, failure: Failure, kind: WriteKind): Promise<void> => {
       if (failure.kind === 'rate-limited') {
         deps.metrics.slack429.inc();
         await deps.pacer.block(request.channel, kind, failure.waitMs);
@@ -197,11 +198,11 @@ export function createDeliverProcessor(deps: DeliverDeps) {
     if (result.kind === 'busy') {
       // Look again shortly: the holder may finish before it sees what this job was queued for.
       await job.moveToDelayed(Date.now() + BUSY_RETRY_MS + Math.floor(Math.random() * BUSY_RETRY_MS), token);
-      throw new DelayedError();
+      throw SLEEPING;
     }
     await job.updateData({ ...job.data, faults: result.faults });
     await job.moveToDelayed(Date.now() + result.waitMs, token);
-    throw new DelayedError();
+    throw SLEEPING;
   };
 }
 
@@ -241,9 +242,10 @@ export function createInlineDelivery(deps: DeliverDeps): DeliverNow {
  * in-flight marker, record the root message's ts), then either release the lease when the outbox
  * is empty (atomic with the check, so an item pushed meanwhile is never stranded; and once the
  * request has finished, its seen item keys are set to expire with its record) or renew it and
- * answer the next item, the request record (its hash and its long fields), whether sending the
- * item posts a message (1: a reply, or a root not posted yet) or updates the root (0), and what
- * to do with it:
+ * answer the next item, the request record (for a root, which is rendered from it, its hash and
+ * its long fields; for a reply, only the REPLY_FIELDS it is sent with), whether sending the item
+ * posts a message (1: a reply, or a root not posted yet) or updates the root (0), and what to do
+ * with it:
  * - `skip`: there is nothing to send it for (no request; a root update a later one replaces; a
  *   reply without a root message to thread under);
  * - `check`: it is a post an earlier attempt may have made (it is marked in flight): look in
@@ -256,6 +258,15 @@ export function createInlineDelivery(deps: DeliverDeps): DeliverNow {
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none),
  * and with the buckets: now, post rate and burst, update rate and burst.
  */
+/** What sending a reply needs of its request: a delivery step reads no more for one. */
+const REPLY_FIELDS = ['id', 'channel', 'rootTs', 'createdAt', 'correlationId'] as const;
+
+/**
+ * The request as a delivery step answers it: the whole record with a root (rendered from it), the
+ * REPLY_FIELDS with a reply.
+ */
+type Delivered = Pick<OpsRequest, (typeof REPLY_FIELDS)[number]> & Partial<OpsRequest>;
+
 const STEP = `${PACE_TAKE}
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[1] then return {'busy'} end
@@ -282,7 +293,20 @@ if item.kind == 'root' then
     if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
   end
 end
-local record = redis.call('HGETALL', KEYS[4])
+local record, long = {}, {}
+if item.kind == 'root' then
+  record = redis.call('HGETALL', KEYS[4])
+  long = redis.call('LRANGE', KEYS[5], 0, -1)
+else
+  local names = {${REPLY_FIELDS.map((name) => `'${name}'`).join(', ')}}
+  local values = redis.call('HMGET', KEYS[4], unpack(names))
+  for j, name in ipairs(names) do
+    if values[j] then
+      record[#record + 1] = name
+      record[#record + 1] = values[j]
+    end
+  end
+end
 local rootTs = redis.call('HGET', KEYS[4], 'rootTs')
 local posts = item.kind == 'reply' or not rootTs
 local todo = 'take'
@@ -297,7 +321,7 @@ elseif KEYS[8] then
   if wait == 0 and posts then redis.call('SET', KEYS[3], item.key, 'PX', 86400000) end
   todo = wait
 end
-return {'item', head, todo, record, redis.call('LRANGE', KEYS[5], 0, -1), posts and 1 or 0}
+return {'item', head, todo, record, long, posts and 1 or 0}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -329,7 +353,7 @@ type Step =
       kind: 'item';
       item: OutboxItem;
       todo: Todo;
-      request: OpsRequest | undefined;
+      request: Delivered | undefined;
       /** Whether sending it posts a new message (a reply, or the first root) or updates the root. */
       posts: boolean;
     };
@@ -357,7 +381,7 @@ function parseStep(
  */
 async function findPosted(
   deps: DeliverDeps,
-  request: OpsRequest,
+  request: Delivered,
   item: OutboxItem,
 ): Promise<string | undefined> {
   const mine = (message: { metadata?: { event_payload?: Record<string, unknown> } }) =>
@@ -381,13 +405,14 @@ async function findPosted(
 }
 
 /** Sends one item; answers the ts of a newly posted root message (recorded by the next step). */
-async function send(deps: DeliverDeps, request: OpsRequest, item: OutboxItem): Promise<string | undefined> {
+async function send(deps: DeliverDeps, request: Delivered, item: OutboxItem): Promise<string | undefined> {
   const metadata = {
     event_type: 'opsbot_update',
     event_payload: { request_id: request.id, update: item.key },
   };
   if (item.kind === 'root') {
-    const message = rootMessage(request, deps.command);
+    // A root item's step answers the whole record (see Delivered).
+    const message = rootMessage(request as OpsRequest, deps.command);
     if (request.rootTs) {
       await deps.writer.call('chat.update', { channel: request.channel, ts: request.rootTs, ...message });
       return undefined;
@@ -441,7 +466,7 @@ function classify(error: unknown): Failure {
   }
 }
 
-async function dropUndeliverable(deps: DeliverDeps, request: OpsRequest, item: OutboxItem, reason: string) {
+async function dropUndeliverable(deps: DeliverDeps, request: Delivered, item: OutboxItem, reason: string) {
   deps.log.error(
     { requestId: request.id, update: item.key, slackError: reason },
     'Slack refused a message for good; dropped',

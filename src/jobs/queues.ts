@@ -1,4 +1,4 @@
-import { type ConnectionOptions, Queue } from 'bullmq';
+import { type ConnectionOptions, DelayedError, Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisConnectionConfig } from '../config/load.js';
 import { batchWritesPerTurn } from './write-batching.js';
@@ -20,6 +20,13 @@ export const RUN_JOB = 'run';
 export const EXPIRE_JOB = 'expire';
 export const RECONCILE_JOB = 'reconcile';
 export const COMMAND_JOB = 'command';
+
+/**
+ * What a processor throws after `job.moveToDelayed`, so BullMQ leaves the job asleep in Redis.
+ * BullMQ only looks at its type; one shared instance spares building an error, stack trace
+ * included, at every poll.
+ */
+export const SLEEPING = new DelayedError();
 
 /**
  * Finished jobs are kept for a week so a job id cannot be reused to run an action twice inside

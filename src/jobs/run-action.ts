@@ -1,4 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ResolvedActionPolicy } from '../config/load.js';
 import { OpsError, toOpsError, VendorError } from '../errors.js';
@@ -13,6 +13,7 @@ import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
 import type { ActionContext, ActionProgress } from '../vendors/types.js';
 import type { DeliverNow } from './deliver-slack.js';
+import { SLEEPING } from './queues.js';
 
 /**
  * The action state machine. Its state lives in the request record in Redis (phase, progress,
@@ -69,7 +70,7 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
       const cancelled = ms > 0 && (cancelAwaits ?? (await deps.store.cancelAwaitsWorker(requestId)));
       const wait = cancelled ? 0 : ms;
       await job.moveToDelayed(Date.now() + Math.max(0, wait), token);
-      throw new DelayedError();
+      throw SLEEPING;
     };
     // Routine vendor reads of this step, for its next write to record (see auditVendorCall).
     const deferredAudit: DeferredAudit = [];
@@ -80,7 +81,7 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
       );
     } catch (error) {
       // A failing step still delivers what it queued (a sleeping one already has).
-      if (!(error instanceof DelayedError)) await deliverQueued().catch(() => undefined);
+      if (error !== SLEEPING) await deliverQueued().catch(() => undefined);
       throw error;
     } finally {
       // Reads no write of the step took with it (it failed, or ended by a state change).
