@@ -18,7 +18,11 @@ import type { Row } from './lib/table.js';
  *   delivery); the acks are the web process's, the CPU figures are both processes' together;
  * - `bare`: a bare Bolt app on the same ExpressReceiver whose handler only acks (the ack baseline);
  * - `bare-post`: the same app that acks, then posts an approval message of the same shape with
- *   Bolt's client (the baseline for the full command path: ack, then one chat.postMessage).
+ *   Bolt's client (the baseline for the full command path: ack, then one chat.postMessage);
+ * - `bot-alone`: the bot's web process with its worker paused (SIGSTOP) for the burst, a
+ *   diagnostic: the web process as on a host of its own, without the worker's share of the
+ *   burst's work (its CPU, and the Redis and Slack calls it makes) competing with the acks. The
+ *   worker catches up once resumed, before the next burst.
  * Bursts alternate between servers, in an order that flips every round, and each burst starts
  * only once the previous server has delivered everything it owed the fake Slack, so no server
  * works in another's window and the machine's background noise is shared out evenly.
@@ -30,7 +34,7 @@ const WARM_UP = { rate: 200, durationMs: 1000 };
 /** Slack gives up on an ack after 3 s and shows the user an error. */
 const SLACK_ACK_TIMEOUT_MS = 3000;
 
-type Server = 'bot' | 'bare' | 'bare-post';
+type Server = 'bot' | 'bot-alone' | 'bare' | 'bare-post';
 
 interface Burst {
   server: Server;
@@ -84,8 +88,18 @@ async function startServers(ctx: BenchContext): Promise<Servers> {
     startChild('bare-bolt', { type: 'start', slackApiUrl: slack.apiUrl, post, ...BENCH_SLACK });
   const [ackOnly, ackAndPost] = await Promise.all([bare(false), bare(true)]);
   return {
-    processes: { bot: [bot.child, worker.child], bare: [ackOnly], 'bare-post': [ackAndPost] },
-    urls: { bot: bot.url, bare: String(ackOnly.ready.url), 'bare-post': String(ackAndPost.ready.url) },
+    processes: {
+      bot: [bot.child, worker.child],
+      'bot-alone': [bot.child],
+      bare: [ackOnly],
+      'bare-post': [ackAndPost],
+    },
+    urls: {
+      bot: bot.url,
+      'bot-alone': bot.url,
+      bare: String(ackOnly.ready.url),
+      'bare-post': String(ackAndPost.ready.url),
+    },
     bot,
     worker,
     watch,
@@ -112,6 +126,8 @@ async function burst(
   const total = Math.round((rate * durationMs) / 1000);
   const before = watch.roots;
   const cpu = cpuMs();
+  const paused = server === 'bot-alone' ? servers.worker.child.pid : undefined;
+  if (paused) process.kill(paused, 'SIGSTOP');
   const result = await loadgen.ask<OpenLoopResult & { type: string }>(
     {
       type: 'load',
@@ -126,6 +142,7 @@ async function burst(
     },
     durationMs + 120_000,
   );
+  if (paused) process.kill(paused, 'SIGCONT');
   const sample: Burst = {
     server,
     rate,
@@ -170,7 +187,9 @@ export async function measureIngress(ctx: BenchContext): Promise<SectionResult> 
       const flip = <T>(list: T[]) => (round % 2 === 0 ? list : [...list].reverse());
       for (const rate of RATES) {
         const contenders: Server[] =
-          rate === Math.max(...RATES) ? ['bare', 'bot', 'bare-post'] : ['bare', 'bot'];
+          rate === Math.max(...RATES)
+            ? ['bare', 'bot', 'bot-alone', 'bare-post']
+            : ['bare', 'bot', 'bot-alone'];
         for (const server of flip(contenders)) {
           const sample = await burst(servers, loadgen, server, rate, durationMs(rate));
           bursts.push(sample);
@@ -222,10 +241,24 @@ function ingressRows(bursts: Burst[], log: LogSummary, slackFailures: number): R
         .join(', ')} ms`,
     });
   }
+  for (const rate of RATES) {
+    const alone = med('bot-alone', rate, (b) => b.p99);
+    const bare = med('bare', rate, (b) => b.p99);
+    rows.push({
+      section: 'ingress',
+      figure: `ack p99 at ${rate}/s, worker paused (diagnostic: the web process alone)`,
+      value: alone,
+      unit: 'ms',
+      baseline: { name: 'bare Bolt, ack only', value: bare },
+      ratio: ratio(alone, bare),
+      runs: at('bot-alone', rate).map((b) => b.p99),
+      note: `the bot's web process with its worker stopped (SIGSTOP) for the burst: what an ack costs without the worker's share of the same burst (its CPU, Redis and Slack calls) competing on this host; p50 ${med('bot-alone', rate, (b) => b.p50).toFixed(1)} ms; CPU per command ${med('bot-alone', rate, (b) => b.cpuMsPerCommand).toFixed(2)} ms (web process only)`,
+    });
+  }
   const failures = (server: Server) =>
     sum(bursts.filter((b) => b.server === server).map((b) => b.errors + b.late));
   const logErrors = log.errors;
-  const botErrors = failures('bot') + logErrors + slackFailures;
+  const botErrors = failures('bot') + failures('bot-alone') + logErrors + slackFailures;
   rows.push({
     section: 'ingress',
     figure: 'errors: non-2xx, no answer, ack > 3 s, bot log errors, refused Slack calls',
@@ -234,7 +267,7 @@ function ingressRows(bursts: Burst[], log: LogSummary, slackFailures: number): R
     baseline: { name: 'bare Bolt, ack only', value: failures('bare') },
     target: '0',
     met: botErrors === 0,
-    note: `bot: ${failures('bot')} failed or late acks, ${logErrors} log errors${log.samples.length > 0 ? ` (${log.samples.join('; ')})` : ''}, ${slackFailures} refused Slack calls; bare ack+post: ${failures('bare-post')} failed or late acks`,
+    note: `bot: ${failures('bot') + failures('bot-alone')} failed or late acks, ${logErrors} log errors${log.samples.length > 0 ? ` (${log.samples.join('; ')})` : ''}, ${slackFailures} refused Slack calls; bare ack+post: ${failures('bare-post')} failed or late acks`,
   });
   const top = Math.max(...RATES);
   const sustained = med('bot', top, (b) => b.postedPerSecond ?? 0);
