@@ -236,6 +236,15 @@ export function createInlineDelivery(deps: DeliverDeps): DeliverNow {
   };
 }
 
+/** What sending a reply needs of its request: a delivery step reads no more for one. */
+const REPLY_FIELDS = ['id', 'channel', 'rootTs', 'createdAt', 'correlationId'] as const;
+
+/**
+ * The request as a delivery step answers it: the whole record with a root (rendered from it), the
+ * REPLY_FIELDS with a reply.
+ */
+type Delivered = Pick<OpsRequest, (typeof REPLY_FIELDS)[number]> & Partial<OpsRequest>;
+
 /**
  * One delivery step, atomically: if this delivery no longer holds the outbox's lease and another
  * does, `busy`. Otherwise finish the item just handled (pop it if it is still the head, clear the
@@ -258,15 +267,6 @@ export function createInlineDelivery(deps: DeliverDeps): DeliverNow {
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none),
  * and with the buckets: now, post rate and burst, update rate and burst.
  */
-/** What sending a reply needs of its request: a delivery step reads no more for one. */
-const REPLY_FIELDS = ['id', 'channel', 'rootTs', 'createdAt', 'correlationId'] as const;
-
-/**
- * The request as a delivery step answers it: the whole record with a root (rendered from it), the
- * REPLY_FIELDS with a reply.
- */
-type Delivered = Pick<OpsRequest, (typeof REPLY_FIELDS)[number]> & Partial<OpsRequest>;
-
 const STEP = `${PACE_TAKE}
 local owner = redis.call('GET', KEYS[2])
 if owner and owner ~= ARGV[1] then return {'busy'} end

@@ -56,8 +56,10 @@ export interface PatchAlso {
 export interface PatchResult {
   /** `/ops cancel` was asked and no worker has acted on it yet. */
   cancelAwaits: boolean;
-  /** With a lease: the request holding the lock after the write (another's: a required lease was
-   * refused, and only the audit-only events were recorded). */
+  /**
+   * With a lease: the request holding the lock after the write. Another request's means a required
+   * lease was refused, and only the audit-only events were recorded.
+   */
   lockHolder?: string | undefined;
 }
 
