@@ -79,9 +79,9 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     timeout: 10_000,
     logger: boltLogger(log),
   });
-  const clients = new VendorClients(config.targets, log, (call) => {
+  const clients = new VendorClients(config.targets, log, (call, scope) => {
     metrics.observeVendorCall(call);
-    auditVendorCall((workerState ?? state).store, call, log);
+    auditVendorCall((workerState ?? state).store, call, scope, log);
   });
   for (const target of clients.insecureTargets()) {
     log.warn({ target }, 'TLS certificate checks are OFF for this target (tls.insecureSkipVerify)');

@@ -1,5 +1,4 @@
 import { type Logger, pino } from 'pino';
-import { workContext } from './observability/context.js';
 
 /**
  * Structured JSON logs. Secrets are kept out twice over: `Secret` values print as `[secret]`, and
@@ -39,11 +38,6 @@ export function createLogger(options: LogOptions = {}): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      // Every line written while working on a request names it and its correlation id.
-      mixin: () => {
-        const work = workContext.getStore();
-        return work ? { requestId: work.requestId, correlationId: work.correlationId } : {};
-      },
     },
     options.destination ?? process.stdout,
   );

@@ -2,7 +2,6 @@ import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ResolvedActionPolicy } from '../config/load.js';
 import { OpsError, toOpsError, VendorError } from '../errors.js';
-import { type WorkContext, workContext } from '../observability/context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import type { RequestStore } from '../requests/store.js';
@@ -10,6 +9,7 @@ import { FINAL_STATES, type OpsRequest, type RequestState } from '../requests/ty
 import { failureBroadcastText, finalReply, progressReply, section } from '../slack/blocks.js';
 import { Outbox, type OutboxItem } from '../slack/outbox.js';
 import type { VendorClients } from '../vendors/clients.js';
+import type { CallScope } from '../vendors/http.js';
 import { findActionById } from '../vendors/registry.js';
 import type { ActionContext, ActionProgress } from '../vendors/types.js';
 import type { DeliverNow } from './deliver-slack.js';
@@ -75,10 +75,7 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
     // Routine vendor reads of this step, for its next write to record (see auditVendorCall).
     const deferredAudit: DeferredAudit = [];
     try {
-      // Logs and vendor-call audit records made anywhere inside this step name the request.
-      await workContext.run({ requestId: found.id, correlationId: found.correlationId, deferredAudit }, () =>
-        advance(found, sleep, queued, deferredAudit),
-      );
+      await advance(found, sleep, queued, deferredAudit);
     } catch (error) {
       // A failing step still delivers what it queued (a sleeping one already has).
       if (error !== SLEEPING) await deliverQueued().catch(() => undefined);
@@ -104,7 +101,13 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
     deferredAudit: DeferredAudit,
   ): Promise<void> {
     let request = initial;
-    const step = new Step(deps, deps.log.child({ action: request.actionId }), sleep, queued, deferredAudit);
+    // The step's log lines and vendor calls name the request (its scope goes with every call).
+    const log = deps.log.child({
+      requestId: request.id,
+      correlationId: request.correlationId,
+      action: request.actionId,
+    });
+    const step = new Step(deps, log, sleep, queued, { requestId: request.id, deferredAudit });
 
     if (request.state === 'approved') {
       const now = Date.now();
@@ -165,7 +168,7 @@ export function createRunGiveUp(deps: RunDeps) {
       'opsbot could not go on following this action (an internal error; the details are in its logs)';
     const step = new Step(
       deps,
-      deps.log.child({ requestId, action: request.actionId }),
+      deps.log.child({ requestId, correlationId: request.correlationId, action: request.actionId }),
       () => Promise.reject(new Error('no sleep')),
       () => deps.outbox.kick(requestId),
     );
@@ -192,7 +195,7 @@ export function createRunGiveUp(deps: RunDeps) {
 
 /** Sleeps the run job; `cancelAwaits`, when the caller's last write answered it, saves a read. */
 type Sleep = (ms: number, cancelAwaits?: boolean) => Promise<never>;
-type DeferredAudit = NonNullable<WorkContext['deferredAudit']>;
+type DeferredAudit = NonNullable<CallScope['deferredAudit']>;
 
 class Step {
   constructor(
@@ -204,9 +207,17 @@ class Step {
      * before it sleeps or ends; the give-up path queues a delivery job.
      */
     private readonly queued: () => Promise<void>,
-    /** Routine vendor reads made so far in this step, recorded with its next write. */
-    private readonly deferredAudit: DeferredAudit = [],
+    /**
+     * Whom the step's vendor calls are made for (none on the give-up path, which calls no vendor);
+     * its routine reads so far wait in `deferredAudit` for the step's next write.
+     */
+    private readonly scope?: CallScope & { deferredAudit: DeferredAudit },
   ) {}
+
+  /** Routine vendor reads made so far in this step, for its next write to record. */
+  private takeDeferredAudit(): DeferredAudit {
+    return this.scope?.deferredAudit.splice(0) ?? [];
+  }
 
   private async post(request: OpsRequest, ...items: OutboxItem[]): Promise<void> {
     await this.deps.outbox.queue(request.id, ...items);
@@ -225,7 +236,7 @@ class Step {
   ): Promise<boolean> {
     const items = options.items ?? [];
     const { cancelAwaits } = await this.deps.store.patch(request.id, fields, event, {
-      audit: this.deferredAudit.splice(0),
+      audit: this.takeDeferredAudit(),
       outbox: items.length > 0 ? this.deps.outbox.batch(request.id, ...items) : undefined,
       lease: options.renewLease ? { key: this.lockKey(request), ms: this.leaseMs(request) } : undefined,
     });
@@ -238,6 +249,7 @@ class Step {
       client: this.deps.clients.get(request.vendor, request.target),
       target: request.target,
       log: this.log,
+      scope: this.scope,
     };
   }
 
@@ -517,7 +529,7 @@ class Step {
       written,
       {
         releaseLock: this.lockKey(request),
-        audit: this.deferredAudit.splice(0),
+        audit: this.takeDeferredAudit(),
         events: event ? [event] : [],
         outbox: this.deps.outbox.batch(request.id, ...closingItems(ended)),
       },

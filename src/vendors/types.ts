@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { VendorCallObserver, VendorHttp } from './http.js';
+import type { CallScope, VendorCallObserver, VendorHttp } from './http.js';
 
 /**
  * The contract between a vendor folder and the rest of opsbot. A vendor is one folder under
@@ -79,6 +79,8 @@ export interface ActionContext<Client> {
   /** The configured target's name (`prod`). */
   target: string;
   log: Logger;
+  /** In a run step: the request its vendor calls are made for; pass it to every client call. */
+  scope?: CallScope | undefined;
 }
 
 export interface ActionTiming {

@@ -100,6 +100,15 @@ async function finalState(requestId: string) {
   return (await bot.opsbot.store.get(requestId))!;
 }
 
+/**
+ * The vendor calls the audit trail holds under this request: each run step passes its request
+ * down with every call, so none is left unnamed.
+ */
+async function auditedCalls(requestId: string): Promise<string[]> {
+  const trail = await bot.opsbot.store.auditTrail(500);
+  return trail.filter((r) => r.requestId === requestId && r.kind === 'vendor-call').map((r) => r.text);
+}
+
 describe('every vendor action end to end', () => {
   it('ECE: restarts kibana, reporting each plan step, with 202 warnings in the thread', async () => {
     const deployment = ece.addDeployment({
@@ -114,6 +123,9 @@ describe('every vendor action end to end', () => {
     expect(thread).toContain('Kibana restarts take a while');
     expect(thread).toContain('step `rolling-restart`');
     expect(textOf(bot.thread(requestId).at(-1))).toContain('kibana/main-kibana restarted');
+    const calls = await auditedCalls(requestId);
+    expect(calls.some((t) => /POST \S+\/kibana\/main-kibana\/_restart → HTTP 2\d\d/.test(t))).toBe(true);
+    expect(calls.some((t) => /GET \S+\/kibana\/main-kibana → HTTP 200/.test(t))).toBe(true);
   });
 
   it('ECE: says in the approval message that --cancel-pending cancels the running plan', async () => {
@@ -154,6 +166,9 @@ describe('every vendor action end to end', () => {
     const reinstall = workspace.requests.find((r) => r.path.endsWith('/actions/reinstall'));
     expect(JSON.parse(reinstall!.body)).toEqual({ update_access_agent: true });
     expect(reinstall!.headers.authorization).toMatch(/^SDK-HMAC-SHA256 Access=/);
+    const calls = await auditedCalls(requestId);
+    expect(calls.some((t) => /POST \S+\/actions\/reinstall → HTTP 200/.test(t))).toBe(true);
+    expect(calls.some((t) => /GET \S+\/job\/\S+ → HTTP 200/.test(t))).toBe(true);
   });
 
   it('Workspace: a failed reinstall reports the sub-job error code and message (IAM token auth)', async () => {
@@ -179,6 +194,9 @@ describe('every vendor action end to end', () => {
     expect(last).toContain(a!.id);
     expect(last).toContain(b!.id);
     expect(cckm.grants.password).toBeGreaterThanOrEqual(1);
+    const calls = await auditedCalls(requestId);
+    expect(calls.some((t) => /POST \S+\/cckm\/dsm\/refresh → HTTP 2\d\d/.test(t))).toBe(true);
+    expect(calls.some((t) => /GET \S+\/cckm\/dsm\/refresh\/\S+ → HTTP 200/.test(t))).toBe(true);
   });
 
   it('CCKM: refresh-status answers at once, ephemerally, paged, without approval', async () => {
@@ -196,6 +214,8 @@ describe('every vendor action end to end', () => {
     const done = await finalState(requestId);
     expect(done.state).toBe('succeeded');
     expect(arcgis.counters.groupRefreshes.cartographers).toBeGreaterThanOrEqual(1);
+    const calls = await auditedCalls(requestId);
+    expect(calls.some((t) => /POST \S+\/security\/groups\/refreshMembership → HTTP 200/.test(t))).toBe(true);
   });
 
   it('--dry-run shows the exact call with secrets masked and the current state, and changes nothing', async () => {

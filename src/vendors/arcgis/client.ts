@@ -1,6 +1,6 @@
 import { registerSecretValue } from '../../config/secret.js';
 import { toOpsError, VendorError } from '../../errors.js';
-import type { VendorHttp } from '../http.js';
+import type { CallScope, VendorHttp } from '../http.js';
 import type { ClientDeps } from '../types.js';
 import { ArcgisTokenRejected, readArcgisAnswer, VENDOR } from './errors.js';
 import {
@@ -55,6 +55,8 @@ interface Call {
   path: string;
   fields?: Record<string, string>;
   timeoutMs?: number;
+  /** The run step it is made for (see CallScope); token mints are for no one request. */
+  scope?: CallScope | undefined;
 }
 
 export type RefreshStarted =
@@ -95,9 +97,9 @@ export class ArcgisClient {
   }
 
   /** Starts the refresh (restart of the deployment's pods) as an asynchronous job. */
-  async refreshDeployment(deploymentId: string): Promise<RefreshStarted> {
+  async refreshDeployment(deploymentId: string, scope?: CallScope): Promise<RefreshStarted> {
     const operation = `refresh deployment ${deploymentId}`;
-    const body = await this.#authorized({ operation, ...this.refreshDeploymentCall(deploymentId) });
+    const body = await this.#authorized({ operation, scope, ...this.refreshDeploymentCall(deploymentId) });
     const answer = parseAnswer(refreshAnswer, body, operation);
     if (answer.jobID !== undefined) {
       return {
@@ -119,10 +121,11 @@ export class ArcgisClient {
   }
 
   /** Reads the job resource once (10.9.1+). */
-  async job(jobId: string): Promise<JobResource> {
+  async job(jobId: string, scope?: CallScope): Promise<JobResource> {
     const operation = `read job ${jobId}`;
     const body = await this.#authorized({
       operation,
+      scope,
       method: 'GET',
       path: `admin/jobs/${encodeURIComponent(plainJobId(jobId))}`,
     });
@@ -130,10 +133,11 @@ export class ArcgisClient {
   }
 
   /** How a deployment stands now: state and pods ready (read-only). */
-  async deploymentStatus(deploymentId: string): Promise<DeploymentStatus> {
+  async deploymentStatus(deploymentId: string, scope?: CallScope): Promise<DeploymentStatus> {
     const operation = `read the status of deployment ${deploymentId}`;
     const body = await this.#authorized({
       operation,
+      scope,
       method: 'GET',
       path: `admin/system/deployments/${encodeURIComponent(deploymentId)}/status`,
     });
@@ -141,25 +145,33 @@ export class ArcgisClient {
   }
 
   /** Every microservice deployment of the site (read-only; 10.9+). */
-  async deployments(): Promise<DeploymentSummary[]> {
+  async deployments(scope?: CallScope): Promise<DeploymentSummary[]> {
     const operation = 'list deployments';
-    const body = await this.#authorized({ operation, method: 'GET', path: 'admin/system/deployments' });
+    const body = await this.#authorized({
+      operation,
+      scope,
+      method: 'GET',
+      path: 'admin/system/deployments',
+    });
     return parseAnswer(deploymentList, body, operation).deployments;
   }
 
-  /** The organization whose groups are refreshed: configured, or discovered once and kept. */
-  orgId(): Promise<OrgId> {
+  /**
+   * The organization whose groups are refreshed: configured, or discovered once and kept (its
+   * call is audited under the request that first asked).
+   */
+  orgId(scope?: CallScope): Promise<OrgId> {
     if (this.#target.orgId) return Promise.resolve({ id: this.#target.orgId, source: 'configured' });
-    this.#orgId ??= this.#discoverOrgId().catch((error: unknown) => {
+    this.#orgId ??= this.#discoverOrgId(scope).catch((error: unknown) => {
       this.#orgId = undefined;
       throw error;
     });
     return this.#orgId;
   }
 
-  async refreshMembership(orgId: string, groups: string[]): Promise<string> {
+  async refreshMembership(orgId: string, groups: string[], scope?: CallScope): Promise<string> {
     const operation = `refresh the membership of ${groups.length === 1 ? 'group' : 'groups'} ${groups.join(', ')}`;
-    const body = await this.#authorized({ operation, ...this.refreshMembershipCall(orgId, groups) });
+    const body = await this.#authorized({ operation, scope, ...this.refreshMembershipCall(orgId, groups) });
     return parseAnswer(statusAnswer, body, operation).status;
   }
 
@@ -182,9 +194,9 @@ export class ArcgisClient {
     await this.#http.close();
   }
 
-  async #discoverOrgId(): Promise<OrgId> {
+  async #discoverOrgId(scope: CallScope | undefined): Promise<OrgId> {
     const operation = 'list organizations';
-    const body = await this.#authorized({ operation, method: 'GET', path: 'admin/orgs' });
+    const body = await this.#authorized({ operation, scope, method: 'GET', path: 'admin/orgs' });
     const ids = parseAnswer(organizations, body, operation).organizations;
     // ArcGIS Enterprise on Kubernetes has one organization per site (doc); anything else is a choice.
     if (ids.length !== 1 || !PLAIN_ID.test(ids[0]!)) {
@@ -256,6 +268,7 @@ export class ArcgisClient {
             query: fields,
             headers: this.#headers,
             timeoutMs: call.timeoutMs,
+            scope: call.scope,
           })
         : await this.#http.call({
             method: 'POST',
@@ -264,6 +277,7 @@ export class ArcgisClient {
             body: new URLSearchParams(fields).toString(),
             headers: { ...this.#headers, 'content-type': 'application/x-www-form-urlencoded' },
             timeoutMs: call.timeoutMs,
+            scope: call.scope,
           });
     return readArcgisAnswer(answer, call.operation);
   }

@@ -72,8 +72,8 @@ export const refreshDeployment: ActionDef<Args, ArcgisClient> = {
     ],
   }),
 
-  async start({ client }, { deploymentId }) {
-    const started = await client.refreshDeployment(deploymentId);
+  async start({ client, scope }, { deploymentId }) {
+    const started = await client.refreshDeployment(deploymentId, scope);
     if (started.kind === 'done') {
       // 10.9.0 has no async refresh: the answer came when the refresh was over.
       const ok = started.status.toLowerCase() === 'success';
@@ -92,9 +92,9 @@ export const refreshDeployment: ActionDef<Args, ArcgisClient> = {
     return progress({ jobid: started.jobId, status: started.jobStatus }, memo, undefined);
   },
 
-  async poll({ client }, _args, last) {
+  async poll({ client, scope }, _args, last) {
     const memo = readMemo(last.memo);
-    const job = await client.job(memo.jobId);
+    const job = await client.job(memo.jobId, scope);
     return progress(job, memo, last.status);
   },
 

@@ -59,9 +59,9 @@ export const refreshGroups: ActionDef<Args, ArcgisClient> = {
     warnings: [],
   }),
 
-  async start({ client }, { groups }) {
-    const org = await client.orgId();
-    const status = await client.refreshMembership(org.id, groups);
+  async start({ client, scope }, { groups }) {
+    const org = await client.orgId(scope);
+    const status = await client.refreshMembership(org.id, groups, scope);
     const ok = status.toLowerCase() === 'success';
     return {
       outcome: ok ? 'succeeded' : 'failed',

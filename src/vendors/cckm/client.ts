@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { VendorError } from '../../errors.js';
-import type { HttpAnswer, HttpCall, VendorHttp } from '../http.js';
+import type { CallScope, HttpAnswer, HttpCall, VendorHttp } from '../http.js';
 import type { ClientDeps } from '../types.js';
 import { cckmHttpError, unexpectedAnswer, VENDOR } from './errors.js';
 import {
@@ -57,31 +57,37 @@ export class CckmClient {
     });
   }
 
-  startRefresh(body: RefreshBody): Promise<Refresh> {
-    return this.#call(refreshSchema, { method: 'POST', path: REFRESH_PATH, ...json(body) });
+  startRefresh(body: RefreshBody, scope?: CallScope): Promise<Refresh> {
+    return this.#call(refreshSchema, { method: 'POST', path: REFRESH_PATH, ...json(body), scope });
   }
 
-  getRefresh(id: string): Promise<Refresh> {
-    return this.#call(refreshSchema, { method: 'GET', path: `${REFRESH_PATH}/${encodeURIComponent(id)}` });
-  }
-
-  cancelRefresh(id: string): Promise<Refresh> {
+  getRefresh(id: string, scope?: CallScope): Promise<Refresh> {
     return this.#call(refreshSchema, {
-      method: 'POST',
-      path: `${REFRESH_PATH}/${encodeURIComponent(id)}/cancel`,
+      method: 'GET',
+      path: `${REFRESH_PATH}/${encodeURIComponent(id)}`,
+      scope,
     });
   }
 
-  listRefreshes(query: RefreshListQuery): Promise<RefreshPage> {
+  cancelRefresh(id: string, scope?: CallScope): Promise<Refresh> {
+    return this.#call(refreshSchema, {
+      method: 'POST',
+      path: `${REFRESH_PATH}/${encodeURIComponent(id)}/cancel`,
+      scope,
+    });
+  }
+
+  listRefreshes(query: RefreshListQuery, scope?: CallScope): Promise<RefreshPage> {
     return this.#call(refreshPageSchema, {
       method: 'GET',
       path: REFRESH_PATH,
       query: { skip: query.skip, limit: query.limit, overall_status: query.overallStatus, sort: query.sort },
+      scope,
     });
   }
 
-  listDomains(query: { skip: number; limit: number }): Promise<DomainPage> {
-    return this.#call(domainPageSchema, { method: 'GET', path: DOMAINS_PATH, query });
+  listDomains(query: { skip: number; limit: number }, scope?: CallScope): Promise<DomainPage> {
+    return this.#call(domainPageSchema, { method: 'GET', path: DOMAINS_PATH, query, scope });
   }
 
   /** The start call as a person reads it in a dry run; the bearer token is masked. */

@@ -100,17 +100,17 @@ export const refreshAction: ActionDef<RefreshArgs, CckmClient> = {
   },
 
   async start(ctx, args) {
-    return refreshProgress(await ctx.client.startRefresh(bodyOf(args)));
+    return refreshProgress(await ctx.client.startRefresh(bodyOf(args), ctx.scope));
   },
 
   async poll(ctx, _args, last) {
-    return refreshProgress(await ctx.client.getRefresh(refreshIdOf(last)));
+    return refreshProgress(await ctx.client.getRefresh(refreshIdOf(last), ctx.scope));
   },
 
   async findSubmitted(ctx, args, since) {
     // Newest first; a lost start is at most seconds old, so the first page is enough. The appliance's
     // clock may differ from ours: allow a little skew rather than miss our own refresh.
-    const page = await ctx.client.listRefreshes({ skip: 0, limit: 20, sort: '-createdAt' });
+    const page = await ctx.client.listRefreshes({ skip: 0, limit: 20, sort: '-createdAt' }, ctx.scope);
     const wanted = args.all ? undefined : [...args.domains].sort().join(',');
     const ours = page.resources.find((refresh) => {
       const created = refresh.createdAt ? Date.parse(refresh.createdAt) : Number.NaN;
@@ -122,7 +122,7 @@ export const refreshAction: ActionDef<RefreshArgs, CckmClient> = {
 
   async cancel(ctx, _args, last) {
     const id = refreshIdOf(last);
-    const refresh = await ctx.client.cancelRefresh(id);
+    const refresh = await ctx.client.cancelRefresh(id, ctx.scope);
     const abort = refresh.abort ? 'abort requested' : 'abort not confirmed';
     return `CipherTrust took the cancel of refresh ${id}: ${refresh.overall_status ?? 'no status'}, ${abort}`;
   },

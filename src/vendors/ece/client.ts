@@ -1,5 +1,5 @@
 import { registerSecretValue } from '../../config/secret.js';
-import type { VendorHttp } from '../http.js';
+import type { CallScope, VendorHttp } from '../http.js';
 import { parseJsonAnswer } from '../http.js';
 import type { ClientDeps } from '../types.js';
 import { eceFailure, type ResourceCall, unexpectedAnswer } from './errors.js';
@@ -43,7 +43,7 @@ export class EceClient {
   }
 
   /** `GET /deployments/{id}/{kind}/{refId}?show_plans=true[&show_plan_logs=true][&show_plan_history=true]`. */
-  async getResource(ref: ResourceRef, view: ResourceView = {}): Promise<ResourceInfo> {
+  async getResource(ref: ResourceRef, view: ResourceView = {}, scope?: CallScope): Promise<ResourceInfo> {
     const answer = await this.#http.call({
       method: 'GET',
       path: resourcePath(ref),
@@ -53,6 +53,7 @@ export class EceClient {
         show_plan_history: view.history || undefined,
       },
       headers: this.#headers(),
+      scope,
     });
     if (answer.status !== 200) throw eceFailure(answer, this.#call('read', ref));
     const parsed = resourceInfoSchema.safeParse(parseJsonAnswer(answer, 'ECE'));
@@ -64,12 +65,13 @@ export class EceClient {
    * `POST …/_restart` with no body; `cancel_pending=true` only when asked, because it cancels a
    * plan someone else may have started. Answers 202 with optional warnings.
    */
-  async restart(ref: ResourceRef, cancelPending: boolean): Promise<RestartWarning[]> {
+  async restart(ref: ResourceRef, cancelPending: boolean, scope?: CallScope): Promise<RestartWarning[]> {
     const answer = await this.#http.call({
       method: 'POST',
       path: `${resourcePath(ref)}/_restart`,
       query: { cancel_pending: cancelPending || undefined },
       headers: this.#headers(),
+      scope,
     });
     if (answer.status < 200 || answer.status > 299) {
       throw eceFailure(answer, { ...this.#call('restart', ref), cancelPending });
@@ -81,11 +83,12 @@ export class EceClient {
   }
 
   /** `DELETE …/plan/pending`: a graceful cancel (no `force_delete`) of the plan running now. */
-  async cancelPendingPlan(ref: ResourceRef): Promise<void> {
+  async cancelPendingPlan(ref: ResourceRef, scope?: CallScope): Promise<void> {
     const answer = await this.#http.call({
       method: 'DELETE',
       path: `${resourcePath(ref)}/plan/pending`,
       headers: this.#headers(),
+      scope,
     });
     if (answer.status < 200 || answer.status > 299) throw eceFailure(answer, this.#call('cancel', ref));
   }

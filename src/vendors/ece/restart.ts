@@ -157,7 +157,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
   async start(ctx, args) {
     let before: ResourceInfo;
     try {
-      before = await ctx.client.getResource(refOf(args, args.refId), { history: true });
+      before = await ctx.client.getResource(refOf(args, args.refId), { history: true }, ctx.scope);
     } catch (error) {
       throw beforeMutation(error);
     }
@@ -171,7 +171,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
       attemptId: null,
       quietPolls: 0,
     };
-    const warnings = await ctx.client.restart(refOf(args, before.ref_id), args.cancelPending);
+    const warnings = await ctx.client.restart(refOf(args, before.ref_id), args.cancelPending, ctx.scope);
     ctx.log.info(
       { deploymentId: args.deploymentId, kind: args.kind, refId: before.ref_id },
       'ECE restart accepted',
@@ -190,7 +190,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
   async findSubmitted(ctx, args, since) {
     // ECE may hold a new plan back for a moment after the 202: look a few times before saying no.
     for (let look = 1; ; look += 1) {
-      const resource = await ctx.client.getResource(refOf(args, args.refId), { history: true });
+      const resource = await ctx.client.getResource(refOf(args, args.refId), { history: true }, ctx.scope);
       const plans = resource.info.plan_info;
       const attempts = [plans?.pending, plans?.current, ...(plans?.history ?? [])].filter(
         (attempt): attempt is PlanAttempt => attempt?.plan_attempt_id !== undefined,
@@ -225,7 +225,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
   async poll(ctx, args, last) {
     const memo = readMemo(last.memo);
     const ref = refOf(args, memo.refId);
-    const resource = await ctx.client.getResource(ref, { logs: true });
+    const resource = await ctx.client.getResource(ref, { logs: true }, ctx.scope);
     const plans = resource.info.plan_info;
     const pending = plans?.pending;
     const status = resource.info.status ?? last.status;
@@ -256,8 +256,8 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
     // plan attempt failed", doc) and is only in the history, which can be large: read it only
     // then, or when our attempt was seen and someone else's plan has since become current.
     if (plans?.healthy !== true || memo.attemptId !== null) {
-      const history = (await ctx.client.getResource(ref, { logs: true, history: true })).info.plan_info
-        ?.history;
+      const history = (await ctx.client.getResource(ref, { logs: true, history: true }, ctx.scope)).info
+        .plan_info?.history;
       const ours = history?.findLast((attempt) => isOurs(attempt, memo));
       if (ours) return finished(args, memo, resource, ours, undefined);
     }
@@ -281,7 +281,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
     const memo = readMemo(last.memo);
     const ref = refOf(args, memo.refId);
     const name = `${args.kind}/${memo.refId}`;
-    const pending = (await ctx.client.getResource(ref)).info.plan_info?.pending;
+    const pending = (await ctx.client.getResource(ref, {}, ctx.scope)).info.plan_info?.pending;
     if (pending) {
       const id = pending.plan_attempt_id;
       if (id && (memo.known.includes(id) || (memo.attemptId !== null && id !== memo.attemptId))) {
@@ -292,7 +292,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
     }
     // Pending and ours, or not shown yet (ECE may still hold it queued): ask ECE to cancel it.
     try {
-      await ctx.client.cancelPendingPlan(ref);
+      await ctx.client.cancelPendingPlan(ref, ctx.scope);
     } catch (error) {
       if (
         error instanceof VendorError &&

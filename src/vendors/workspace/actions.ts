@@ -55,7 +55,7 @@ export const reinstallServer: ActionDef<ReinstallArgs, WorkspaceClient> = {
   }),
 
   async start(ctx, args): Promise<ActionProgress> {
-    const { jobId, requestId } = await ctx.client.reinstall(args.serverId, args.updateAgent);
+    const { jobId, requestId } = await ctx.client.reinstall(args.serverId, args.updateAgent, ctx.scope);
     const memo: ReinstallMemo = { jobId, serverId: args.serverId, requestId: requestId ?? null };
     return {
       outcome: 'running',
@@ -69,7 +69,7 @@ export const reinstallServer: ActionDef<ReinstallArgs, WorkspaceClient> = {
 
   async poll(ctx, _args, last): Promise<ActionProgress> {
     const memo = last.memo as ReinstallMemo;
-    return jobProgress(await ctx.client.job(memo.jobId), memo);
+    return jobProgress(await ctx.client.job(memo.jobId, ctx.scope), memo);
   },
 
   async dryRun(ctx, args) {

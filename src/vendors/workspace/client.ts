@@ -1,4 +1,4 @@
-import type { VendorHttp } from '../http.js';
+import type { CallScope, VendorHttp } from '../http.js';
 import type { ClientDeps } from '../types.js';
 import { AkSkAuth, type OutgoingRequest, type RequestAuth, TokenAuth } from './auth.js';
 import { beforeSending, errorFromAnswer } from './errors.js';
@@ -57,9 +57,10 @@ export class WorkspaceClient {
   async reinstall(
     serverId: string,
     updateAccessAgent: boolean,
+    scope?: CallScope,
   ): Promise<{ jobId: string; requestId: string | undefined }> {
     const call = reinstallCall(serverId, updateAccessAgent);
-    const answer = await this.#send(call);
+    const answer = await this.#send(call, scope);
     return {
       jobId: parseAnswer(reinstallAnswer, answer, call.what).job_id,
       requestId: answer.headers['x-request-id'],
@@ -77,25 +78,25 @@ export class WorkspaceClient {
   }
 
   /** `GET /v2/{project_id}/job/{job_id}` (the v1 job endpoint is deprecated, doc). */
-  async job(jobId: string): Promise<WorkspaceJob> {
+  async job(jobId: string, scope?: CallScope): Promise<WorkspaceJob> {
     const call: WorkspaceCall = {
       method: 'GET',
       version: 'v2',
       path: `/job/${encodeURIComponent(jobId)}`,
       what: `the status request of job ${jobId}`,
     };
-    return parseAnswer(jobAnswer, await this.#send(call), call.what);
+    return parseAnswer(jobAnswer, await this.#send(call, scope), call.what);
   }
 
   /** `GET /v1/{project_id}/app-servers/{server_id}`. */
-  async server(serverId: string): Promise<AppServer> {
+  async server(serverId: string, scope?: CallScope): Promise<AppServer> {
     const call: WorkspaceCall = {
       method: 'GET',
       version: 'v1',
       path: `/app-servers/${encodeURIComponent(serverId)}`,
       what: `the lookup of server ${serverId}`,
     };
-    return parseAnswer(serverAnswer, await this.#send(call), call.what);
+    return parseAnswer(serverAnswer, await this.#send(call, scope), call.what);
   }
 
   async close(): Promise<void> {
@@ -111,7 +112,7 @@ export class WorkspaceClient {
     };
   }
 
-  async #send(call: WorkspaceCall) {
+  async #send(call: WorkspaceCall, scope: CallScope | undefined) {
     const request = this.#outgoing(call);
     for (let attempt = 1; ; attempt += 1) {
       let auth: Record<string, string>;
@@ -125,6 +126,7 @@ export class WorkspaceClient {
         path: request.url.href,
         headers: { ...request.headers, ...auth },
         body: call.method === 'GET' ? undefined : request.body,
+        scope,
       });
       if (answer.status === 401 && attempt === 1 && this.#auth.refused(auth)) continue;
       if (answer.status >= 400) {
