@@ -105,7 +105,7 @@ describe('a run step write', () => {
   it("renews the request's own lease, takes a lapsed one back, and leaves another holder's alone", async () => {
     const request = await newRequest();
     const key = locks.key(request, 'd1');
-    await locks.acquire(key, request.id, 1_000);
+    await redis.set(key, request.id, 'PX', 1_000);
 
     await store.patch(request.id, { faults: 1 }, undefined, { lease: { key, ms: 600_000 } });
     expect(await redis.pttl(key)).toBeGreaterThan(500_000);
@@ -168,7 +168,7 @@ describe('a run step write', () => {
     const request = await newRequest();
     const key = locks.key(request, 'd1');
     await store.transition(request.id, ['pending'], 'approved', { kind: 'approved', text: 'approved' });
-    await locks.acquire(key, request.id, 60_000);
+    await redis.set(key, request.id, 'PX', 60_000);
 
     const ended = await store.transition(
       request.id,
@@ -200,7 +200,7 @@ describe('a run step write', () => {
     const request = await newRequest();
     const key = locks.key(request, 'd1');
     await store.transition(request.id, ['pending'], 'running', { kind: 'running', text: 'started' });
-    await locks.acquire(key, request.id, 60_000);
+    await redis.set(key, request.id, 'PX', 60_000);
     const end = () =>
       store.transition(
         request.id,
