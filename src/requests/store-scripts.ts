@@ -42,6 +42,22 @@ end
 `;
 
 /**
+ * Appends to the audit stream the audit-only events (a run step's routine vendor reads) counted at
+ * ARGV[at], 8 strings each after it, trimming entries older than `minId`; answers the index of
+ * the first ARGV after them.
+ */
+const RECORD_READS = `
+local function recordReads(stream, minId, at)
+  local i = at + 1
+  for _ = 1, tonumber(ARGV[at]) do
+    redis.call('XADD', stream, 'MINID', '~', minId, '*', unpack(ARGV, i, i + 7))
+    i = i + 8
+  end
+  return i
+end
+`;
+
+/**
  * Creates a request unless the id is taken, and indexes it by channel and overall. Index entries
  * older than the retention period name records Redis has dropped by then: each create trims them,
  * and an index nothing is added to any more expires with its last request.
@@ -76,13 +92,9 @@ return 1
  * number of timeline events and theirs (8 each, the transition's own last); the number of outbox
  * items and their key/item pairs; then the fields.
  */
-export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}${QUEUE_ITEMS}
+export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}${RECORD_READS}${QUEUE_ITEMS}
 if ARGV[9] ~= '' and redis.call('GET', KEYS[#KEYS]) == ARGV[9] then redis.call('DEL', KEYS[#KEYS]) end
-local i = 11
-for _ = 1, tonumber(ARGV[10]) do
-  redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[6], '*', unpack(ARGV, i, i + 7))
-  i = i + 8
-end
+local i = recordReads(KEYS[5], ARGV[6], 10)
 local function answer(status)
   if ARGV[8] == '' then return {status} end
   return {status, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
@@ -131,13 +143,8 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
  * theirs (8 each); the number of outbox items and their key/item pairs; the lease in ms, its
  * holder and '1' if it is required, or '', '' and ''; then the fields.
  */
-export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}${QUEUE_ITEMS}${TAKE_LEASE}
-local i = 4
-if ARGV[2] ~= '' then i = 11 end
-for _ = 1, tonumber(ARGV[i - 1]) do
-  redis.call('XADD', KEYS[4], 'MINID', '~', ARGV[1], '*', unpack(ARGV, i, i + 7))
-  i = i + 8
-end
+export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}${RECORD_READS}${QUEUE_ITEMS}${TAKE_LEASE}
+local i = recordReads(KEYS[4], ARGV[1], ARGV[2] == '' and 3 or 10)
 local items = tonumber(ARGV[i])
 local lease = i + 1 + 2 * items
 local holder = false
