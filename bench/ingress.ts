@@ -128,7 +128,7 @@ async function burst(
   const cpu = cpuMs();
   const paused = server === 'bot-alone' ? servers.worker.child.pid : undefined;
   if (paused) process.kill(paused, 'SIGSTOP');
-  const result = await loadgen.ask<OpenLoopResult & { type: string }>(
+  const load = loadgen.ask<OpenLoopResult & { type: string }>(
     {
       type: 'load',
       botUrl: servers.urls[server],
@@ -142,7 +142,10 @@ async function burst(
     },
     durationMs + 120_000,
   );
-  if (paused) process.kill(paused, 'SIGCONT');
+  // Resumed whatever the burst's fate: a worker left stopped would stall every later burst.
+  const result = await load.finally(() => {
+    if (paused) process.kill(paused, 'SIGCONT');
+  });
   const sample: Burst = {
     server,
     rate,
