@@ -173,23 +173,12 @@ export function createRunGiveUp(deps: RunDeps) {
       () => deps.outbox.kick(requestId),
     );
     const submitted = request.phase === 'submitting' || request.phase === 'polling';
-    // Free the resource now rather than when the lease lapses (minutes), so the next request on it
-    // need not wait; an action this opsbot no longer knows names no lock.
-    let lock: string | undefined;
-    try {
-      lock = step.lockKey(request);
-    } catch {
-      lock = undefined;
-    }
-    const result = await deps.store.transition(
-      requestId,
-      ['approved', 'running'],
-      submitted ? 'unknown' : 'failed',
-      { kind: 'failed', text: outcome },
-      { outcome, finishedAt: Date.now() },
-      { readBack: true, releaseLock: lock },
-    );
-    if (result.ok && result.request) await step.announceEnd(result.request);
+    // Ends like any run (one write, the lock freed now rather than when its lease lapses), from
+    // wherever the crashes left it.
+    await step.finish(request, submitted ? 'unknown' : 'failed', { outcome }, undefined, [
+      'approved',
+      'running',
+    ]);
   };
 }
 
@@ -271,7 +260,7 @@ class Step {
     return Math.max(timing.pollIntervalMs, timing.firstPollDelayMs ?? 0) * 4 + 120_000;
   }
 
-  lockKey(request: OpsRequest): string {
+  private lockKey(request: OpsRequest): string {
     return this.deps.locks.key(request, resourceOf(this.action(request), request.args));
   }
 
@@ -498,13 +487,15 @@ class Step {
   /**
    * Ends the run in one write: the state change and its event, the lock's release, the step's
    * routine vendor reads, `event` (a last status the step saw, recorded before the end), and the
-   * closing reply and root update. The end is never recorded without its messages queued.
+   * closing reply and root update. The end is never recorded without its messages queued. `from`:
+   * the states it may end from (the give-up path also ends runs that never started).
    */
   async finish(
     request: OpsRequest,
     state: RequestState,
     fields: { outcome?: string; cancelledBy?: string },
     event?: { kind: string; text: string },
+    from: RequestState[] = ['running'],
   ): Promise<void> {
     const finishedAt = Date.now();
     // A vendor that reports the work cancelled after `/ops cancel` was asked by that person.
@@ -521,14 +512,16 @@ class Step {
     // What the record will be if the change is made (the script bumps the version by one): the
     // closing messages are rendered from it.
     const ended: OpsRequest = { ...request, ...written, state, version: request.version + 1 };
+    // An action this opsbot no longer knows (the give-up path) names no lock.
+    const lock = findActionById(request.actionId) ? this.lockKey(request) : undefined;
     const result = await this.deps.store.transition(
       request.id,
-      ['running'],
+      from,
       state,
       { kind: state, text: fields.outcome ?? state },
       written,
       {
-        releaseLock: this.lockKey(request),
+        releaseLock: lock,
         audit: this.takeDeferredAudit(),
         events: event ? [event] : [],
         outbox: this.deps.outbox.batch(request.id, ...closingItems(ended)),

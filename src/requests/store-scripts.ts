@@ -78,8 +78,7 @@ return 1
 `;
 
 /**
- * Compare-and-set on `state`: {'ok'}, or why not ({current state}, {'missing'} or {'late'}); with
- * the read-back flag, the record and its long fields follow, as they are after the step. Whatever
+ * Compare-and-set on `state`: 'ok', or why not (the current state, 'missing' or 'late'). Whatever
  * the answer, a lock to release (a run ending) is released if this request still holds it, and the
  * audit-only events (the step's routine vendor reads: they happened either way) are recorded. Only
  * with 'ok' are the timeline events, the fields and the outbox items (a run's closing messages)
@@ -87,25 +86,21 @@ return 1
  * KEYS: record, long fields, timeline, enqueue marker set, audit stream; then, when items are
  * queued, the outbox list and its seen keys; then the lock, if any (always last).
  * ARGV: allowed states (comma list), new state, notAfter ('1' or ''), now, marker member (or ''),
- * audit min id, seconds to keep the request from now on (or '': a final state sets it), read back
- * ('1' or ''), the lock's holder (or ''); the number of audit-only events and theirs (8 each); the
+ * audit min id, seconds to keep the request from now on (or '': a final state sets it), the lock's
+ * holder (or ''); the number of audit-only events and theirs (8 each); the
  * number of timeline events and theirs (8 each, the transition's own last); the number of outbox
  * items and their key/item pairs; then the fields.
  */
 export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}${RECORD_READS}${QUEUE_ITEMS}
-if ARGV[9] ~= '' and redis.call('GET', KEYS[#KEYS]) == ARGV[9] then redis.call('DEL', KEYS[#KEYS]) end
-local i = recordReads(KEYS[5], ARGV[6], 10)
-local function answer(status)
-  if ARGV[8] == '' then return {status} end
-  return {status, redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
-end
+if ARGV[8] ~= '' and redis.call('GET', KEYS[#KEYS]) == ARGV[8] then redis.call('DEL', KEYS[#KEYS]) end
+local i = recordReads(KEYS[5], ARGV[6], 9)
 local current = redis.call('HGET', KEYS[1], 'state')
-if not current then return {'missing'} end
+if not current then return 'missing' end
 local allowed = false
 for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
-if not allowed then return answer(current) end
+if not allowed then return current end
 if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
-  return answer('late')
+  return 'late'
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
@@ -122,7 +117,7 @@ if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
 if ARGV[7] ~= '' then
   for k = 1, 3 do redis.call('EXPIRE', KEYS[k], ARGV[7]) end
 end
-return answer('ok')
+return 'ok'
 `;
 
 /** A request's record and long fields. KEYS: record, long fields. */

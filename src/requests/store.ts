@@ -63,10 +63,8 @@ export interface PatchResult {
   lockHolder?: string | undefined;
 }
 
-/** A transition's answer; `request` is the record after it when `readBack` was asked (and it exists). */
-export type TransitionResult =
-  | { ok: true; request?: OpsRequest | undefined }
-  | { ok: false; state: RequestState | 'missing' | 'late'; request?: OpsRequest | undefined };
+/** A transition's answer: made, or why not (the state the request is in, missing, or too late). */
+export type TransitionResult = { ok: true } | { ok: false; state: RequestState | 'missing' | 'late' };
 
 export type NewRequest = Omit<
   OpsRequest,
@@ -253,8 +251,8 @@ export class RequestStore {
   /**
    * Moves a request from one of `from` to `to`, writing `fields` and a timeline event, atomically.
    * `notAfterExpiry` refuses the change once the approval window has passed (a late click).
-   * `markToEnqueue` records the id in the enqueue outbox in the same step. `readBack` answers the
-   * record as it is afterwards (changed or not), and `releaseLock` frees a lock the request holds.
+   * `markToEnqueue` records the id in the enqueue outbox in the same step. `releaseLock` frees a
+   * lock the request holds, whatever the answer.
    * A run's last step also records its routine vendor reads (`audit`, recorded whatever the
    * answer), its own events before the transition's (`events`), and queues its closing messages
    * (`outbox`, only if the state changes): its whole end is one write.
@@ -269,7 +267,6 @@ export class RequestStore {
       notAfterExpiry?: boolean;
       markToEnqueue?: boolean;
       now?: number;
-      readBack?: boolean;
       releaseLock?: string | undefined;
       audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
       events?: Array<Omit<TimelineEvent, 'at'>> | undefined;
@@ -282,7 +279,7 @@ export class RequestStore {
     const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.toEnqueueKey(), this.auditKey()];
     if (outbox) keys.push(outbox.listKey, outbox.seenKey);
     if (options.releaseLock) keys.push(options.releaseLock);
-    const [status, hash, long] = await (this.redis as unknown as Scripts).opsTransition(
+    const status = await (this.redis as unknown as Scripts).opsTransition(
       keys.length,
       ...keys,
       from.join(','),
@@ -293,7 +290,6 @@ export class RequestStore {
       this.auditMinId(now),
       // Finished requests are kept for the retention period, then Redis drops them.
       FINAL_STATES.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
-      options.readBack ? '1' : '',
       options.releaseLock ? id : '',
       String(audit.length),
       ...audit.flatMap((entry) => auditFields(entry, id)),
@@ -304,12 +300,9 @@ export class RequestStore {
       ...scriptFields(fields),
     );
     for (const entry of audit) this.#onAudit({ at: now, ...entry, requestId: id });
-    const after = hash && long ? this.fromFields(hash, long) : undefined;
-    if (status === 'ok') {
-      for (const entry of events) this.#onAudit({ at: now, ...entry, requestId: id });
-      return { ok: true, request: after };
-    }
-    return { ok: false, state: status as RequestState | 'missing' | 'late', request: after };
+    if (status !== 'ok') return { ok: false, state: status as RequestState | 'missing' | 'late' };
+    for (const entry of events) this.#onAudit({ at: now, ...entry, requestId: id });
+    return { ok: true };
   }
 
   /**
@@ -390,7 +383,7 @@ export class RequestStore {
 type StreamEntry = [id: string, fields: string[]];
 
 interface Scripts {
-  opsTransition(keyCount: number, ...args: string[]): Promise<[string, string[]?, string[]?]>;
+  opsTransition(keyCount: number, ...args: string[]): Promise<string>;
   opsCreate(...args: string[]): Promise<number>;
   opsPatch(keyCount: number, ...args: string[]): Promise<[string | null, string | null, string | null]>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
