@@ -186,6 +186,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       concurrency: config.worker.concurrency,
       lockDuration: config.worker.lockDuration,
       stalledInterval: config.worker.stalledInterval,
+      reconcileEveryMs: config.worker.reconcileEvery,
       slackConcurrency: config.worker.slackConcurrency,
       queues,
       run: { store, outbox, clients, locks, policies: config.actions, log, metrics },

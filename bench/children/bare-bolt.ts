@@ -52,6 +52,7 @@ runChild(async (start) => {
         phase: 'queued',
         reported: 0,
         faults: 0,
+        fence: 0,
         correlationId: 'bare',
       },
       command.command,

@@ -1,6 +1,8 @@
 import type { App, BlockButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
-import type { RequestLifecycle } from '../requests/lifecycle.js';
+import { OpsError } from '../errors.js';
+import type { ClickOrigin, Decision, RequestLifecycle } from '../requests/lifecycle.js';
+import { isRequestId } from '../requests/store.js';
 import { APPROVE_ACTION, CANCEL_ACTION } from '../slack/blocks.js';
 
 /**
@@ -13,8 +15,9 @@ import { APPROVE_ACTION, CANCEL_ACTION } from '../slack/blocks.js';
 const ACK_GUARD_MS = 2_000;
 
 export function registerApprovalButtons(app: App, deps: { lifecycle: RequestLifecycle; log: Logger }): void {
+  type Decide = (requestId: string, user: string, origin: ClickOrigin) => Promise<Decision>;
   const onClick =
-    (decide: (requestId: string, user: string) => ReturnType<RequestLifecycle['approve']>) =>
+    (decide: Decide) =>
     async ({
       ack,
       body,
@@ -27,14 +30,8 @@ export function registerApprovalButtons(app: App, deps: { lifecycle: RequestLife
       respond: (m: object) => Promise<unknown>;
     }) => {
       const requestId = action.value ?? '';
-      const deciding = decide(requestId, body.user.id).catch((error: Error) => {
-        // The web role's Redis connection fails fast: say so rather than leave the click unanswered.
-        deps.log.error({ err: error.message, requestId }, 'could not record a click');
-        return {
-          ok: false as const,
-          reason: `opsbot could not reach its store (Redis), so nothing was changed. Try again in a moment.`,
-        };
-      });
+      const origin = { channel: body.channel?.id ?? '', messageTs: body.message?.ts };
+      const deciding = decideClick(deps, decide, requestId, body.user.id, origin);
       const guard = new Promise((resolve) => setTimeout(resolve, ACK_GUARD_MS).unref());
       await Promise.race([deciding, guard]);
       await ack();
@@ -51,10 +48,39 @@ export function registerApprovalButtons(app: App, deps: { lifecycle: RequestLife
     };
   app.action<BlockButtonAction>(
     APPROVE_ACTION,
-    onClick((id, user) => deps.lifecycle.approve(id, user)) as never,
+    onClick((id, user, origin) => deps.lifecycle.approve(id, user, origin)) as never,
   );
   app.action<BlockButtonAction>(
     CANCEL_ACTION,
-    onClick((id, user) => deps.lifecycle.withdraw(id, user)) as never,
+    onClick((id, user, origin) => deps.lifecycle.withdraw(id, user, origin)) as never,
   );
+}
+
+/**
+ * Checks the click's payload, then decides. A value that is not a request id is refused without
+ * a read (it came from no message of opsbot's); a failure says what failed: a coded opsbot error
+ * (e.g. Slack refusing a user-group lookup) speaks for itself, anything else is the store.
+ */
+async function decideClick(
+  deps: { log: Logger },
+  decide: (requestId: string, user: string, origin: ClickOrigin) => Promise<Decision>,
+  requestId: string,
+  user: string,
+  origin: ClickOrigin,
+): Promise<Decision> {
+  if (!isRequestId(requestId)) {
+    deps.log.warn({ user, channel: origin.channel }, 'refused a click whose value is not a request id');
+    return { ok: false, reason: 'that button does not name an opsbot request. Nothing was changed.' };
+  }
+  try {
+    return await decide(requestId, user, origin);
+  } catch (error) {
+    deps.log.error({ err: (error as Error).message, requestId }, 'could not record a click');
+    const reason =
+      error instanceof OpsError && error.code !== 'internal'
+        ? `${error.message} Nothing was changed.`
+        : // The web role's Redis connection fails fast: say so rather than leave the click unanswered.
+          'opsbot could not reach its store (Redis), so nothing was changed. Try again in a moment.';
+    return { ok: false, reason };
+  }
 }

@@ -184,6 +184,12 @@ export const configSchema = z
          */
         lockDuration: duration.default(30_000),
         stalledInterval: duration.default(30_000),
+        /**
+         * How often the reconciler looks for requests left short of an end (a lost or failed run
+         * job, an expiry job that never fired, a deadline no step enforced). One run at a time
+         * across all workers.
+         */
+        reconcileEvery: duration.default(15_000),
       })
       .strict()
       .default({
@@ -192,6 +198,7 @@ export const configSchema = z
         shutdownGrace: 20_000,
         lockDuration: 30_000,
         stalledInterval: 30_000,
+        reconcileEvery: 15_000,
       }),
     /** Vendor targets by vendor name, then target name; each vendor validates its own entries. */
     targets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),

@@ -5,11 +5,11 @@ import { Outbox } from '../slack/outbox.js';
 
 /**
  * Fires when a request's approval window closes, whether or not anyone clicked: a pending request
- * becomes expired and its message says so. Anything already decided is left alone.
+ * becomes expired and its message says so. Anything already decided is left alone. Run by the
+ * request's `expire` job, and by the reconciler should that job have been lost.
  */
-export function createExpireProcessor(deps: { store: RequestStore; outbox: Outbox; metrics: Metrics }) {
-  return async (job: Job<{ requestId: string }>): Promise<void> => {
-    const { requestId } = job.data;
+export function createExpirer(deps: { store: RequestStore; outbox: Outbox; metrics: Metrics }) {
+  return async (requestId: string): Promise<void> => {
     const result = await deps.store.transition(
       requestId,
       ['pending'],
@@ -19,10 +19,12 @@ export function createExpireProcessor(deps: { store: RequestStore; outbox: Outbo
     );
     const request = await deps.store.get(requestId);
     if (request?.state !== 'expired') return;
-    if (result.ok) {
-      const action = request.actionId;
-      deps.metrics.requests.inc({ action, outcome: 'expired' });
-    }
+    if (result.ok) deps.metrics.requests.inc({ action: request.actionId, outcome: 'expired' });
     await deps.outbox.push(requestId, Outbox.root(request.version));
   };
+}
+
+export function createExpireProcessor(deps: { store: RequestStore; outbox: Outbox; metrics: Metrics }) {
+  const expire = createExpirer(deps);
+  return async (job: Job<{ requestId: string }>): Promise<void> => expire(job.data.requestId);
 }

@@ -2,7 +2,7 @@ import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
 import { createDeliverProcessor, type DeliverDeps, type DeliverNow } from './deliver-slack.js';
-import { createExpireProcessor } from './expire-request.js';
+import { createExpireProcessor, createExpirer } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
   COMMANDS_QUEUE,
@@ -15,9 +15,11 @@ import {
   WORKER_OPTIONS,
 } from './queues.js';
 import { createReconcileProcessor } from './reconcile.js';
-import { createRunGiveUp, createRunProcessor, type RunDeps } from './run-action.js';
+import { createRunEnder, createRunProcessor, type RunDeps } from './run/processor.js';
 
 /** The worker half of opsbot: one BullMQ worker per queue, and a bounded, graceful close. */
+
+const UNLIMITED_STALLS = Number.MAX_SAFE_INTEGER;
 
 export interface WorkersOptions {
   connection: RedisClient;
@@ -33,7 +35,7 @@ export interface WorkersOptions {
   deliverNow: DeliverNow;
   commands: OpsCommandDeps;
   log: Logger;
-  /** How often approved-but-unqueued requests are looked for. */
+  /** How often the reconciler runs (jobs/reconcile.ts). Default 15 s. */
   reconcileEveryMs?: number;
 }
 
@@ -46,12 +48,16 @@ export interface Workers {
 
 export async function startWorkers(options: WorkersOptions): Promise<Workers> {
   const run = createRunProcessor(options.run, options.deliverNow);
-  const giveUp = createRunGiveUp(options.run);
+  const end = createRunEnder(options.run);
   const expire = createExpireProcessor(options.run);
   const reconcile = createReconcileProcessor({
     store: options.run.store,
+    outbox: options.run.outbox,
     queues: options.queues,
+    policies: options.run.policies,
     log: options.log,
+    end,
+    expire: createExpirer(options.run),
   });
   /** What every worker shares; `queue` picks the finished-job policy and crash backoff. */
   const settings = (queue: keyof typeof WORKER_OPTIONS, concurrency: number) => ({
@@ -61,6 +67,12 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     concurrency,
     lockDuration: options.lockDuration,
     stalledInterval: options.stalledInterval,
+    // A stall (its worker died or paused past its lock) is never the job's fault: another worker
+    // takes it over, however often that happens. BullMQ's default (1) fails a job on its second
+    // stall, and never resets the count for a run job that lives across many polls; steps are
+    // safe to repeat, and the deadline (enforced by the reconciler too) bounds a run however its
+    // workers fare.
+    maxStalledCount: UNLIMITED_STALLS,
     autorun: false,
   });
   const actions = new Worker(
@@ -95,7 +107,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     worker.on('failed', (job, error) => {
       options.log.error({ err: error, job: job?.id, attempts: job?.attemptsMade }, 'job step failed');
       if (job?.name === RUN_JOB && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-        giveUp((job.data as { requestId: string }).requestId).catch((failure: Error) =>
+        end((job.data as { requestId: string }).requestId, 'gave-up').catch((failure: Error) =>
           options.log.error({ err: failure, job: job.id }, 'could not record the end of a failed run'),
         );
       }

@@ -22,6 +22,17 @@ const BRING_FORWARD_TRIES = 60;
 
 export type Decision = { ok: true; request: OpsRequest } | { ok: false; reason: string };
 
+/** Where a click came from: its channel and the ts of the message its button was on. */
+export interface ClickOrigin {
+  channel: string;
+  messageTs?: string | undefined;
+}
+
+/** When the reconciler first looks at an approved request (it looks sooner if its job is lost). */
+const RECONCILE_AFTER_MS = 2 * 60_000;
+/** How long the approval's root update waits for the run's own (see afterApproval). */
+const APPROVED_EDIT_DELAY_MS = 2_000;
+
 export interface LifecycleDeps {
   /**
    * Delivers a request's queued Slack messages: right away in a worker (createInlineDelivery), so
@@ -74,9 +85,16 @@ export class RequestLifecycle {
     return request;
   }
 
-  async approve(requestId: string, user: string, now = Date.now()): Promise<Decision> {
+  /**
+   * Approves a pending request for `user`, clicking on `origin` (the message the click came from).
+   * Once the compare-and-set has made it approved, the answer is "approved" whatever happens
+   * next: queueing the run and the root update are retried by the reconciler if they fail here.
+   */
+  async approve(requestId: string, user: string, origin?: ClickOrigin, now = Date.now()): Promise<Decision> {
     const request = await this.deps.store.get(requestId);
     if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+    const stray = this.strayClick(request, user, origin);
+    if (stray) return stray;
     if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
     if (now >= request.expiresAt)
       return this.refuse('late', `request ${requestId} expired; ask for it again.`);
@@ -98,7 +116,7 @@ export class RequestLifecycle {
       'approved',
       { kind: 'approved', actor: user, text: 'approved' },
       { approver: user, decidedAt: now },
-      { notAfterExpiry: true, markToEnqueue: true, now },
+      { notAfterExpiry: true, markToEnqueue: true, now, openAt: now + RECONCILE_AFTER_MS },
     );
     if (!result.ok) {
       const current = await this.deps.store.get(requestId);
@@ -109,22 +127,63 @@ export class RequestLifecycle {
           : alreadyDecided(current ?? request),
       );
     }
-    await enqueueRun(this.deps.queues.actions, requestId);
-    await this.deps.store.enqueued(requestId);
-    this.disarmExpiry(requestId);
-    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
     this.deps.metrics.approvals.inc({ result: 'approved' });
     this.deps.log.info({ requestId, correlationId: request.correlationId, user }, 'request approved');
+    try {
+      await this.afterApproval(requestId, request.version + 1);
+    } catch (error) {
+      // It is approved: the enqueue outbox holds its id, and the reconciler queues its run and
+      // its root update shortly. Telling the clicker "nothing changed" would be false.
+      this.deps.log.warn(
+        { err: (error as Error).message, requestId },
+        'approved, but could not queue the run yet; the reconciler will',
+      );
+    }
     return {
       ok: true,
       request: { ...request, state: 'approved', approver: user, version: request.version + 1 },
     };
   }
 
+  /** Queues the approved run, disarms the expiry, and updates the root message. */
+  private async afterApproval(requestId: string, version: number): Promise<void> {
+    await enqueueRun(this.deps.queues.actions, requestId);
+    await this.deps.store.enqueued(requestId);
+    this.disarmExpiry(requestId);
+    // Delivered a moment later: a run that starts at once edits the root to Running (with the
+    // vendor's first status) in the same edit, which spares Slack's scarce chat.update budget.
+    await this.deps.outbox.pushAfter(APPROVED_EDIT_DELAY_MS, requestId, Outbox.root(version));
+  }
+
+  /**
+   * A click must come from the request's own message in its own channel: anything else (a
+   * forged or replayed payload naming another request) is refused, logged, and changes nothing.
+   */
+  private strayClick(
+    request: OpsRequest,
+    user: string,
+    origin: ClickOrigin | undefined,
+  ): Decision | undefined {
+    if (!origin) return undefined;
+    const sameChannel = origin.channel === request.channel;
+    const sameMessage = !request.rootTs || !origin.messageTs || origin.messageTs === request.rootTs;
+    if (sameChannel && sameMessage) return undefined;
+    this.deps.log.warn(
+      { requestId: request.id, user, channel: origin.channel, messageTs: origin.messageTs },
+      "refused a click that does not come from the request's own message",
+    );
+    return this.refuse(
+      'refused',
+      `that button does not belong to request ${request.id}. Nothing was changed.`,
+    );
+  }
+
   /** Withdraws a pending request. The requester and anyone who may approve it can do this. */
-  async withdraw(requestId: string, user: string, now = Date.now()): Promise<Decision> {
+  async withdraw(requestId: string, user: string, origin?: ClickOrigin, now = Date.now()): Promise<Decision> {
     const request = await this.deps.store.get(requestId);
     if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+    const stray = this.strayClick(request, user, origin);
+    if (stray) return stray;
     if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
     const allowed = user === request.requester || (await this.deps.policy.mayApprove(request.actionId, user));
     if (!allowed)
@@ -187,7 +246,7 @@ export class RequestLifecycle {
         { cancelRequestedBy: user },
       );
       if (result.ok) break;
-      if (result.state === 'missing' || result.state === 'late')
+      if (result.state === 'missing' || result.state === 'late' || result.state === 'fenced')
         return this.refuse('unknown', `request ${requestId} is gone.`);
       state = result.state;
       if (tries === 2) return this.refuse('duplicate', `request ${requestId} is changing; try again.`);

@@ -1,121 +1,112 @@
 import { QUEUE_ITEMS } from '../slack/outbox.js';
 import { TAKE_LEASE } from './resource-lock.js';
+import { NAMED_ARGS } from './script-args.js';
 
 /**
  * The request store's Lua scripts. Each one is a single atomic step on one request's keys (all
- * under the same hash-tagged prefix, so one Cluster slot). Field lists come from `scriptFields`
- * and audit entries from `auditFields` in store.ts.
+ * under the same hash-tagged prefix, so one Cluster slot). Keys and arguments are named (see
+ * script-args.ts); what each script reads is listed above it. Common arguments:
+ * - `short` / `long`: field → value objects, written to the record's hash and to its long fields
+ *   (see `scriptFields` in store.ts);
+ * - an audit entry is a list of 8 strings (`auditFields` in store.ts); `reads` is a list of them
+ *   for the audit stream only (a run step's routine vendor reads), `event`/`events` also go in
+ *   the request's timeline;
+ * - `minId`: audit entries older than this (now minus the retention period) are trimmed;
+ * - `items`: outbox {key, item} pairs, queued with the write (keys `outbox` and `seen`).
  */
 
 /**
- * Writes the field/value pairs that follow ARGV[first]: the first ARGV[first] pairs to the record
- * (KEYS[1], a hash), the rest to its long fields (KEYS[2], a list of name, value, name, value…:
- * unlike a hash, a small list stays one compact listpack however long its values are).
+ * Writes `short` to the record (K.record, a hash) and `long` to its long fields (K.long, a list of
+ * name, value, name, value…: unlike a hash, a small list stays one compact listpack however long
+ * its values are).
  */
 const WRITE_FIELDS = `
-local function writeFields(first)
-  local long = first + 1 + 2 * tonumber(ARGV[first])
-  for i = first + 1, long - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-  if long > #ARGV then return end
+local function writeFields(short, long)
+  for name, value in pairs(short) do redis.call('HSET', K.record, name, value) end
+  if next(long) == nil then return end
   local names = {}
-  local stored = redis.call('LRANGE', KEYS[2], 0, -1)
+  local stored = redis.call('LRANGE', K.long, 0, -1)
   for j = 1, #stored, 2 do names[stored[j]] = j end
-  for i = long, #ARGV, 2 do
-    if names[ARGV[i]] then
-      redis.call('LSET', KEYS[2], names[ARGV[i]], ARGV[i + 1])
+  for name, value in pairs(long) do
+    if names[name] then
+      redis.call('LSET', K.long, names[name], value)
     else
-      names[ARGV[i]] = redis.call('RPUSH', KEYS[2], ARGV[i], ARGV[i + 1]) - 1
+      names[name] = redis.call('RPUSH', K.long, name, value) - 1
     end
   end
 end
 `;
 
 /**
- * Appends an event to the audit stream (its 8 field/value strings from ARGV[first] on), trimming
- * entries older than `minId`, and the new entry's id to the request's timeline.
+ * Appends an entry to the audit stream, trimming entries older than `A.minId`; `recordEvent` also
+ * appends the new entry's id to the request's timeline.
  */
-const RECORD_EVENT = `
-local function recordEvent(stream, timeline, minId, first)
-  local id = redis.call('XADD', stream, 'MINID', '~', minId, '*', unpack(ARGV, first, first + 7))
-  redis.call('RPUSH', timeline, id)
+const RECORD = `
+local function recordRead(entry)
+  return redis.call('XADD', K.audit, 'MINID', '~', A.minId, '*', unpack(entry))
+end
+local function recordEvent(entry)
+  redis.call('RPUSH', K.timeline, recordRead(entry))
 end
 `;
 
 /**
- * Appends to the audit stream the audit-only events (a run step's routine vendor reads) counted at
- * ARGV[at], 8 strings each after it, trimming entries older than `minId`; answers the index of
- * the first ARGV after them.
+ * Creates a request unless the id is taken, and indexes it by channel and overall, and in the
+ * open-requests index (K.open, scored by when the reconciler should look at it: `A.openAt`). Index
+ * entries older than the retention period name records Redis has dropped by then: each create
+ * trims them, and an index nothing is added to any more expires with its last request.
+ * KEYS: record, long, timeline, channel, all, audit, open.
+ * ARGV: id, createdAt, minId, retentionMs, openAt, event, short, long.
  */
-const RECORD_READS = `
-local function recordReads(stream, minId, at)
-  local i = at + 1
-  for _ = 1, tonumber(ARGV[at]) do
-    redis.call('XADD', stream, 'MINID', '~', minId, '*', unpack(ARGV, i, i + 7))
-    i = i + 8
-  end
-  return i
+export const CREATE = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}
+if redis.call('EXISTS', K.record) == 1 then return 0 end
+writeFields(A.short, A.long)
+recordEvent(A.event)
+for _, index in ipairs({K.channel, K.all}) do
+  redis.call('ZADD', index, A.createdAt, A.id)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. A.minId)
+  redis.call('PEXPIRE', index, A.retentionMs)
 end
-`;
-
-/**
- * Creates a request unless the id is taken, and indexes it by channel and overall. Index entries
- * older than the retention period name records Redis has dropped by then: each create trims them,
- * and an index nothing is added to any more expires with its last request.
- * KEYS: record, long fields, timeline, channel index, all index, audit stream.
- * ARGV: request id, created at, audit min id (now minus the retention period), the retention period
- * in ms, the audit entry (8), then the fields.
- */
-export const CREATE = `${WRITE_FIELDS}${RECORD_EVENT}
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-writeFields(13)
-recordEvent(KEYS[6], KEYS[3], ARGV[3], 5)
-for i = 4, 5 do
-  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
-  redis.call('PEXPIRE', KEYS[i], ARGV[4])
-end
+redis.call('ZADD', K.open, A.openAt, A.id)
 return 1
 `;
 
 /**
- * Compare-and-set on `state`: 'ok', or why not (the current state, 'missing' or 'late'). Whatever
- * the answer, a lock to release (a run ending) is released if this request still holds it, and the
- * audit-only events (the step's routine vendor reads: they happened either way) are recorded. Only
- * with 'ok' are the timeline events, the fields and the outbox items (a run's closing messages)
- * written.
- * KEYS: record, long fields, timeline, enqueue marker set, audit stream; then, when items are
- * queued, the outbox list and its seen keys; then the lock, if any (always last).
- * ARGV: allowed states (comma list), new state, notAfter ('1' or ''), now, marker member (or ''),
- * audit min id, seconds to keep the request from now on (or '': a final state sets it), the lock's
- * holder (or ''); the number of audit-only events and theirs (8 each); the
- * number of timeline events and theirs (8 each, the transition's own last); the number of outbox
- * items and their key/item pairs; then the fields.
+ * Compare-and-set on `state`: 'ok', or why not (the current state, 'missing', 'late' or
+ * 'fenced'). Whatever the answer, a lock to release (a run ending: K.lock held by
+ * `A.lockHolder`) is released if this request still holds it, and `reads` are recorded (they
+ * happened either way). Only with 'ok' are the events, the fields and the outbox items written,
+ * the state set and the version bumped.
+ * - `from`: the states it may move from; `to`: the new state;
+ * - `notAfter`: refuse ('late') once `now` is past the record's `expiresAt` (a late click);
+ * - `fence`: the run step's fencing token as the step read it (see PATCH); refused ('fenced') if
+ *   another step has written since;
+ * - `enqueue`: add this id to the enqueue outbox (K.enqueue);
+ * - `openAt`: (re)schedule the request in the open-requests index (K.open); `closed`: remove it
+ *   (a final state), and keep the record `keepSeconds` from now on.
+ * KEYS: record, long, timeline, enqueue, audit, open, [outbox, seen], [lock].
  */
-export const TRANSITION = `${WRITE_FIELDS}${RECORD_EVENT}${RECORD_READS}${QUEUE_ITEMS}
-if ARGV[8] ~= '' and redis.call('GET', KEYS[#KEYS]) == ARGV[8] then redis.call('DEL', KEYS[#KEYS]) end
-local i = recordReads(KEYS[5], ARGV[6], 9)
-local current = redis.call('HGET', KEYS[1], 'state')
+export const TRANSITION = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}
+if A.lockHolder and redis.call('GET', K.lock) == A.lockHolder then redis.call('DEL', K.lock) end
+for _, entry in ipairs(A.reads) do recordRead(entry) end
+local current = redis.call('HGET', K.record, 'state')
 if not current then return 'missing' end
 local allowed = false
-for s in string.gmatch(ARGV[1], '[^,]+') do if s == current then allowed = true end end
+for _, state in ipairs(A.from) do if state == current then allowed = true end end
 if not allowed then return current end
-if ARGV[3] ~= '' and tonumber(ARGV[4]) >= tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
-  return 'late'
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'version', 1)
-local events = tonumber(ARGV[i])
-i = i + 1
-for _ = 1, events do
-  recordEvent(KEYS[5], KEYS[3], ARGV[6], i)
-  i = i + 8
-end
-local items = tonumber(ARGV[i])
-if items > 0 then queueItems(KEYS[6], KEYS[7], i + 1, items) end
-writeFields(i + 1 + 2 * items)
-if ARGV[5] ~= '' then redis.call('SADD', KEYS[4], ARGV[5]) end
-if ARGV[7] ~= '' then
-  for k = 1, 3 do redis.call('EXPIRE', KEYS[k], ARGV[7]) end
+if A.notAfter and A.now >= tonumber(redis.call('HGET', K.record, 'expiresAt')) then return 'late' end
+if A.fence and (redis.call('HGET', K.record, 'fence') or '0') ~= A.fence then return 'fenced' end
+redis.call('HSET', K.record, 'state', A.to)
+redis.call('HINCRBY', K.record, 'version', 1)
+if A.fence then redis.call('HINCRBY', K.record, 'fence', 1) end
+for _, entry in ipairs(A.events) do recordEvent(entry) end
+if #A.items > 0 then queueItems(K.outbox, K.seen, A.items) end
+writeFields(A.short, A.long)
+if A.enqueue then redis.call('SADD', K.enqueue, A.enqueue) end
+if A.openAt then redis.call('ZADD', K.open, A.openAt, A.id) end
+if A.closed then
+  redis.call('ZREM', K.open, A.id)
+  for _, key in ipairs({K.record, K.long, K.timeline}) do redis.call('EXPIRE', key, A.keepSeconds) end
 end
 return 'ok'
 `;
@@ -126,32 +117,41 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 `;
 
 /**
- * Writes fields without a state change, and an event if one is given; optionally, in the same
- * step, records audit-only events (routine vendor reads), queues outbox items and renews a
- * resource lock the request holds, or takes it. A lease marked required must be this request's
- * (a submission takes the lock with the write that records it): if another request holds it,
- * only the audit-only events are recorded. Answers the record's `cancelRequestedBy` and
- * `vendorCancel`, so a run step learns of a cancel without another read, and the lock's holder.
- * KEYS: record, long fields, timeline, audit stream; then, when items are queued, the outbox list
- * and its seen keys; then, when a lease is renewed, the lock (the outbox keys come before it).
- * ARGV: audit min id; the timeline event (8), or '' for none; the number of audit-only events and
- * theirs (8 each); the number of outbox items and their key/item pairs; the lease in ms, its
- * holder and '1' if it is required, or '', '' and ''; then the fields.
+ * Writes fields without a state change, and `event` if given; in the same step records `reads`,
+ * queues outbox `items` and renews (or takes) the resource lock K.lock for the request
+ * (`lease`: { holder, ms, required }). Answers {status, cancelRequestedBy, vendorCancel, lock
+ * holder}, '' for what is not set, so a run step learns of a cancel without another read:
+ * - 'ok': written;
+ * - 'missing': there is no such request (any more);
+ * - 'locked': a required lease is another request's: only `reads` were recorded;
+ * - 'fenced': `fence` (the run step's fencing token as it read the record) is stale: another step
+ *   wrote since (this worker lost its job to another); or the run is no longer `running` (it
+ *   ended), or `phase` is not the record's phase; only `reads` were recorded. Every fenced
+ *   write moves the token on, so of two workers that read the same record, only the first to
+ *   write can act on it (a submission is sent at most once).
+ * KEYS: record, long, timeline, audit, [outbox, seen], [lock].
  */
-export const PATCH = `${WRITE_FIELDS}${RECORD_EVENT}${RECORD_READS}${QUEUE_ITEMS}${TAKE_LEASE}
-local i = recordReads(KEYS[4], ARGV[1], ARGV[2] == '' and 3 or 10)
-local items = tonumber(ARGV[i])
-local lease = i + 1 + 2 * items
-local holder = false
-if ARGV[lease] ~= '' then
-  holder = takeLease(KEYS[#KEYS], ARGV[lease + 1], ARGV[lease])
-  if holder ~= ARGV[lease + 1] and ARGV[lease + 2] == '1' then return {false, false, holder} end
+export const PATCH = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}${TAKE_LEASE}
+for _, entry in ipairs(A.reads) do recordRead(entry) end
+local phase = redis.call('HGET', K.record, 'phase')
+if not phase then return {'missing', '', '', ''} end
+if A.fence then
+  local stale = (redis.call('HGET', K.record, 'fence') or '0') ~= A.fence
+  if stale or redis.call('HGET', K.record, 'state') ~= 'running' or (A.phase and A.phase ~= phase) then
+    return {'fenced', '', '', ''}
+  end
 end
-if ARGV[2] ~= '' then recordEvent(KEYS[4], KEYS[3], ARGV[1], 2) end
-if items > 0 then queueItems(KEYS[5], KEYS[6], i + 1, items) end
-writeFields(lease + 3)
-local cancel = redis.call('HMGET', KEYS[1], 'cancelRequestedBy', 'vendorCancel')
-return {cancel[1], cancel[2], holder}
+local holder = ''
+if A.lease then
+  holder = takeLease(K.lock, A.lease.holder, A.lease.ms)
+  if holder ~= A.lease.holder and A.lease.required then return {'locked', '', '', holder} end
+end
+if A.event then recordEvent(A.event) end
+if #A.items > 0 then queueItems(K.outbox, K.seen, A.items) end
+writeFields(A.short, A.long)
+if A.fence then redis.call('HINCRBY', K.record, 'fence', 1) end
+local cancel = redis.call('HMGET', K.record, 'cancelRequestedBy', 'vendorCancel')
+return {'ok', cancel[1] or '', cancel[2] or '', holder}
 `;
 
 /**

@@ -2,8 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { OutboxBatch } from '../slack/outbox.js';
 import type { ActionProgress } from '../vendors/types.js';
+import { namedArgs } from './script-args.js';
 import { CREATE, PATCH, READ, TIMELINE, TRANSITION } from './store-scripts.js';
-import { FINAL_STATES, type OpsRequest, type RequestState, type TimelineEvent } from './types.js';
+import {
+  FINAL_STATES,
+  type OpsRequest,
+  type RequestState,
+  type RunPhase,
+  type TimelineEvent,
+} from './types.js';
 
 /**
  * Each request lives in Redis as a hash of its short fields (`req:<id>`), the fields that can be
@@ -27,6 +34,12 @@ type RedisClient = Redis | Cluster;
 const LONG_FIELDS = new Set(['args', 'summary', 'progress', 'outcome', 'responseUrl']);
 
 const JSON_FIELDS = new Set(['args', 'summary', 'progress']);
+
+/**
+ * How long after a pending request's expiry the reconciler looks at it, should its expiry job
+ * have been lost (the expiry job itself fires on time).
+ */
+const OPEN_CHECK_GRACE_MS = 60_000;
 const NUMBER_FIELDS = new Set([
   'createdAt',
   'expiresAt',
@@ -38,6 +51,7 @@ const NUMBER_FIELDS = new Set([
   'finishedAt',
   'reported',
   'faults',
+  'fence',
 ]);
 
 /** What else a patch does in the same step (see RequestStore.patch). */
@@ -51,24 +65,38 @@ export interface PatchAlso {
   lease?: { key: string; ms: number; required?: boolean } | undefined;
   /** Events for the audit trail only (routine vendor reads), recorded before `event`. */
   audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
+  /**
+   * A run step's write: the request's fencing token as the step read it, and optionally the phase
+   * it must still be in. The write is made only if no other step wrote since; it then moves the
+   * token on (see PATCH in store-scripts.ts).
+   */
+  fence?: { token: number; phase?: RunPhase } | undefined;
 }
 
 export interface PatchResult {
+  /**
+   * `ok`: written. `locked`: a required lease is another request's. `fenced`: another run step
+   * wrote since this one read the record (or the phase moved on). `missing`: no such request.
+   * Only `ok` wrote anything but the audit-only events.
+   */
+  status: 'ok' | 'locked' | 'fenced' | 'missing';
   /** `/ops cancel` was asked and no worker has acted on it yet. */
   cancelAwaits: boolean;
-  /**
-   * With a lease: the request holding the lock after the write. Another request's means a required
-   * lease was refused, and only the audit-only events were recorded.
-   */
+  /** With a lease: the request holding the lock after the write (another's when `locked`). */
   lockHolder?: string | undefined;
 }
 
-/** A transition's answer: made, or why not (the state the request is in, missing, or too late). */
-export type TransitionResult = { ok: true } | { ok: false; state: RequestState | 'missing' | 'late' };
+/**
+ * A transition's answer: made, or why not (the state the request is in, missing, too late, or
+ * fenced: another run step wrote since the caller read it).
+ */
+export type TransitionResult =
+  | { ok: true }
+  | { ok: false; state: RequestState | 'missing' | 'late' | 'fenced' };
 
 export type NewRequest = Omit<
   OpsRequest,
-  'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'correlationId'
+  'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'fence' | 'correlationId'
 >;
 
 /**
@@ -97,10 +125,9 @@ export class RequestStore {
   ) {
     this.retentionMs = options.retentionMs ?? 90 * 86_400_000;
     this.#onAudit = options.onAudit ?? (() => {});
-    // Five keys, and the lock to release when a run ends: the caller says how many.
+    // Named keys and arguments (script-args.ts): the caller says how many keys.
     redis.defineCommand('opsTransition', { lua: TRANSITION });
-    redis.defineCommand('opsCreate', { numberOfKeys: 6, lua: CREATE });
-    // Four keys, six with outbox items, and one more with a lease: the caller says how many.
+    redis.defineCommand('opsCreate', { lua: CREATE });
     redis.defineCommand('opsPatch', { lua: PATCH });
     redis.defineCommand('opsTimeline', { numberOfKeys: 2, lua: TIMELINE });
     redis.defineCommand('opsRead', { numberOfKeys: 2, lua: READ });
@@ -160,6 +187,14 @@ export class RequestStore {
   toEnqueueKey(): string {
     return `${this.prefix}:to-enqueue`;
   }
+  /**
+   * Every request not in a final state, scored by when the reconciler should next look at it
+   * (jobs/reconcile.ts): a request whose job was lost, failed or left it short of an end is found
+   * there, however its worker died.
+   */
+  openKey(): string {
+    return `${this.prefix}:open`;
+  }
 
   /**
    * Records a new request under `id` (chosen by whoever received the command). Creating the same
@@ -177,6 +212,7 @@ export class RequestStore {
         phase: 'queued',
         reported: 0,
         faults: 0,
+        fence: 0,
         correlationId: randomBytes(8).toString('hex'),
       };
       const event: TimelineEvent = {
@@ -186,18 +222,27 @@ export class RequestStore {
         text: 'requested',
       };
       const created = await (this.redis as unknown as Scripts).opsCreate(
-        this.key(request.id),
-        this.longKey(request.id),
-        this.timelineKey(request.id),
-        this.channelIndexKey(request.channel),
-        this.allIndexKey(),
-        this.auditKey(),
-        request.id,
-        String(request.createdAt),
-        this.auditMinId(),
-        String(this.retentionMs),
-        ...auditFields(event, request.id),
-        ...scriptFields(request),
+        ...namedArgs(
+          {
+            record: this.key(request.id),
+            long: this.longKey(request.id),
+            timeline: this.timelineKey(request.id),
+            channel: this.channelIndexKey(request.channel),
+            all: this.allIndexKey(),
+            audit: this.auditKey(),
+            open: this.openKey(),
+          },
+          {
+            id: request.id,
+            createdAt: request.createdAt,
+            minId: this.auditMinId(),
+            retentionMs: this.retentionMs,
+            // The expiry job ends it on time; the reconciler looks only if that job was lost.
+            openAt: request.expiresAt + OPEN_CHECK_GRACE_MS,
+            event: auditFields(event, request.id),
+            ...scriptFields(request),
+          },
+        ),
       );
       if (created === 1) {
         this.#onAudit({ ...event, requestId: request.id });
@@ -234,7 +279,10 @@ export class RequestStore {
     const out: Record<string, unknown> = {};
     decodeInto(out, record);
     decodeInto(out, long);
-    return out.id ? (out as unknown as OpsRequest) : undefined;
+    if (!out.id) return undefined;
+    // Records written before the fencing token existed hold none: it starts at 0 (as in Lua).
+    out.fence ??= 0;
+    return out as unknown as OpsRequest;
   }
 
   async timeline(id: string): Promise<TimelineEvent[]> {
@@ -252,10 +300,11 @@ export class RequestStore {
    * Moves a request from one of `from` to `to`, writing `fields` and a timeline event, atomically.
    * `notAfterExpiry` refuses the change once the approval window has passed (a late click).
    * `markToEnqueue` records the id in the enqueue outbox in the same step. `releaseLock` frees a
-   * lock the request holds, whatever the answer.
+   * lock the request holds, whatever the answer. `fence`: a run step's fencing token (see patch).
    * A run's last step also records its routine vendor reads (`audit`, recorded whatever the
    * answer), its own events before the transition's (`events`), and queues its closing messages
-   * (`outbox`, only if the state changes): its whole end is one write.
+   * (`outbox`, only if the state changes): its whole end is one write. A final state takes the
+   * request out of the open-requests index; `openAt` (re)schedules the reconciler's next look.
    */
   async transition(
     id: string,
@@ -271,36 +320,50 @@ export class RequestStore {
       audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
       events?: Array<Omit<TimelineEvent, 'at'>> | undefined;
       outbox?: OutboxBatch | undefined;
+      fence?: number | undefined;
+      openAt?: number | undefined;
     } = {},
   ): Promise<TransitionResult> {
     const now = options.now ?? Date.now();
     const { audit = [], outbox } = options;
     const events = [...(options.events ?? []), event];
-    const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.toEnqueueKey(), this.auditKey()];
-    if (outbox) keys.push(outbox.listKey, outbox.seenKey);
-    if (options.releaseLock) keys.push(options.releaseLock);
+    const closed = FINAL_STATES.has(to);
     const status = await (this.redis as unknown as Scripts).opsTransition(
-      keys.length,
-      ...keys,
-      from.join(','),
-      to,
-      options.notAfterExpiry ? '1' : '',
-      String(now),
-      options.markToEnqueue ? id : '',
-      this.auditMinId(now),
-      // Finished requests are kept for the retention period, then Redis drops them.
-      FINAL_STATES.has(to) ? String(Math.ceil(this.retentionMs / 1000)) : '',
-      options.releaseLock ? id : '',
-      String(audit.length),
-      ...audit.flatMap((entry) => auditFields(entry, id)),
-      String(events.length),
-      ...events.flatMap((entry) => auditFields(entry, id)),
-      String((outbox?.entries.length ?? 0) / 2),
-      ...(outbox?.entries ?? []),
-      ...scriptFields(fields),
+      ...namedArgs(
+        {
+          record: this.key(id),
+          long: this.longKey(id),
+          timeline: this.timelineKey(id),
+          enqueue: this.toEnqueueKey(),
+          audit: this.auditKey(),
+          open: this.openKey(),
+          outbox: outbox?.listKey,
+          seen: outbox?.seenKey,
+          lock: options.releaseLock,
+        },
+        {
+          id,
+          from,
+          to,
+          notAfter: options.notAfterExpiry || undefined,
+          now,
+          fence: options.fence === undefined ? undefined : String(options.fence),
+          enqueue: options.markToEnqueue ? id : undefined,
+          minId: this.auditMinId(now),
+          lockHolder: options.releaseLock ? id : undefined,
+          reads: audit.map((entry) => auditFields(entry, id)),
+          events: events.map((entry) => auditFields(entry, id)),
+          items: outbox?.items ?? [],
+          openAt: closed ? undefined : options.openAt,
+          closed: closed || undefined,
+          // Finished requests are kept for the retention period, then Redis drops them.
+          keepSeconds: closed ? Math.ceil(this.retentionMs / 1000) : undefined,
+          ...scriptFields(fields),
+        },
+      ),
     );
     for (const entry of audit) this.#onAudit({ at: now, ...entry, requestId: id });
-    if (status !== 'ok') return { ok: false, state: status as RequestState | 'missing' | 'late' };
+    if (status !== 'ok') return { ok: false, state: status as RequestState | 'missing' | 'late' | 'fenced' };
     for (const entry of events) this.#onAudit({ at: now, ...entry, requestId: id });
     return { ok: true };
   }
@@ -310,7 +373,8 @@ export class RequestStore {
    * (to the audit trail and the request's timeline), together. A run step also records its
    * routine vendor reads (`also.audit`), queues its Slack messages (`also.outbox`) and renews its
    * resource lock (`also.lease`) in the same step, and learns from the answer whether a cancel
-   * awaits it.
+   * awaits it. A run step's writes are fenced (`also.fence`): of two workers that both think they
+   * own a step (one lost its job's lock in a long pause), only one can write.
    */
   async patch(
     id: string,
@@ -319,27 +383,37 @@ export class RequestStore {
     also: PatchAlso = {},
   ): Promise<PatchResult> {
     const at = Date.now();
-    const { outbox, lease, audit = [] } = also;
-    const keys = [this.key(id), this.longKey(id), this.timelineKey(id), this.auditKey()];
-    if (outbox) keys.push(outbox.listKey, outbox.seenKey);
-    if (lease) keys.push(lease.key);
-    const [asked, vendorCancel, holder] = await (this.redis as unknown as Scripts).opsPatch(
-      keys.length,
-      ...keys,
-      this.auditMinId(at),
-      ...(event ? auditFields(event, id) : ['']),
-      String(audit.length),
-      ...audit.flatMap((entry) => auditFields(entry, id)),
-      String((outbox?.entries.length ?? 0) / 2),
-      ...(outbox?.entries ?? []),
-      ...(lease ? [String(Math.ceil(lease.ms)), id, lease.required ? '1' : ''] : ['', '', '']),
-      ...scriptFields(fields),
+    const { outbox, lease, audit = [], fence } = also;
+    const [status, asked, vendorCancel, holder] = await (this.redis as unknown as Scripts).opsPatch(
+      ...namedArgs(
+        {
+          record: this.key(id),
+          long: this.longKey(id),
+          timeline: this.timelineKey(id),
+          audit: this.auditKey(),
+          outbox: outbox?.listKey,
+          seen: outbox?.seenKey,
+          lock: lease?.key,
+        },
+        {
+          minId: this.auditMinId(at),
+          event: event ? auditFields(event, id) : undefined,
+          reads: audit.map((entry) => auditFields(entry, id)),
+          items: outbox?.items ?? [],
+          lease: lease
+            ? { ms: Math.ceil(lease.ms), holder: id, required: lease.required || undefined }
+            : undefined,
+          fence: fence ? String(fence.token) : undefined,
+          phase: fence?.phase,
+          ...scriptFields(fields),
+        },
+      ),
     );
     for (const entry of audit) this.#onAudit({ at, ...entry, requestId: id });
-    const lockHolder = holder ?? undefined;
-    if (lockHolder && lockHolder !== id && lease?.required) return { cancelAwaits: false, lockHolder };
+    const lockHolder = holder || undefined;
+    if (status !== 'ok') return { status, cancelAwaits: false, lockHolder };
     if (event) this.#onAudit({ at, ...event, requestId: id });
-    return { cancelAwaits: Boolean(asked) && !vendorCancel, lockHolder };
+    return { status, cancelAwaits: Boolean(asked) && !vendorCancel, lockHolder };
   }
 
   async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
@@ -371,6 +445,21 @@ export class RequestStore {
     await this.redis.srem(this.toEnqueueKey(), id);
   }
 
+  /** Open requests the reconciler should look at by `now`, the most overdue first. */
+  async dueOpen(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.openKey(), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** When the reconciler should next look at an open request (it only ever moves it later). */
+  async nextCheck(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.openKey(), 'XX', at, id);
+  }
+
+  /** Takes an id out of the open-requests index (its record is final or gone). */
+  async closed(id: string): Promise<void> {
+    await this.redis.zrem(this.openKey(), id);
+  }
+
   /** Most recent requests in a channel, newest first. */
   async recentInChannel(channel: string, limit: number): Promise<OpsRequest[]> {
     const ids = await this.redis.zrevrange(this.channelIndexKey(channel), 0, limit - 1);
@@ -384,13 +473,19 @@ type StreamEntry = [id: string, fields: string[]];
 
 interface Scripts {
   opsTransition(keyCount: number, ...args: string[]): Promise<string>;
-  opsCreate(...args: string[]): Promise<number>;
-  opsPatch(keyCount: number, ...args: string[]): Promise<[string | null, string | null, string | null]>;
+  opsCreate(keyCount: number, ...args: string[]): Promise<number>;
+  opsPatch(keyCount: number, ...args: string[]): Promise<[PatchResult['status'], string, string, string]>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
   opsRead(record: string, long: string): Promise<[string[], string[]]>;
 }
 
 /** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
+export const REQUEST_ID = /^op-[a-z0-9]{6,12}$/;
+
+export function isRequestId(value: string): boolean {
+  return REQUEST_ID.test(value);
+}
+
 export function newRequestId(): string {
   const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
   const bytes = randomBytes(7);
@@ -406,26 +501,26 @@ function pairs(flat: string[]): Array<[string, string]> {
 }
 
 /**
- * The fields as the scripts write them (WRITE_FIELDS in store-scripts.ts): the number of pairs for
- * the record's hash, those pairs, then the pairs for its long fields.
+ * The fields as the scripts write them (`short` to the record's hash, `long` to its long fields;
+ * see WRITE_FIELDS in store-scripts.ts), each value as Redis will hold it.
  */
-function scriptFields(fields: Partial<OpsRequest>): string[] {
-  const short: string[] = [];
-  const long: string[] = [];
+function scriptFields(fields: Partial<OpsRequest>): {
+  short: Record<string, string>;
+  long: Record<string, string>;
+} {
+  const short: Record<string, string> = {};
+  const long: Record<string, string> = {};
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    (LONG_FIELDS.has(key) ? long : short).push(
-      key,
-      JSON_FIELDS.has(key)
-        ? JSON.stringify(value)
-        : typeof value === 'boolean'
-          ? value
-            ? '1'
-            : '0'
-          : String(value),
-    );
+    (LONG_FIELDS.has(key) ? long : short)[key] = JSON_FIELDS.has(key)
+      ? JSON.stringify(value)
+      : typeof value === 'boolean'
+        ? value
+          ? '1'
+          : '0'
+        : String(value);
   }
-  return [String(short.length / 2), ...short, ...long];
+  return { short, long };
 }
 
 /**

@@ -75,6 +75,12 @@ export interface OpsRequest {
   reported: number;
   /** Consecutive transient faults while following the vendor. */
   faults: number;
+  /**
+   * The run step's fencing token: moved on by every write a run step makes, which is made only if
+   * it still holds the value the step read. A worker that lost its job to another (a pause longer
+   * than its lock) therefore cannot act on a stale read: it never sends a submission twice.
+   */
+  fence: number;
   /** One line on how it ended. */
   outcome?: string | undefined;
   /** Correlation id carried through logs, jobs and vendor calls. */

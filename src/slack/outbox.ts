@@ -17,17 +17,17 @@ export type OutboxItem =
   | { key: string; kind: 'reply'; message: SlackMessage; broadcast?: boolean };
 
 /**
- * Lua: queues `count` key/item pairs from ARGV[first] on, skipping keys seen before; answers how
- * many keys have been seen once the last new item is in, or 0 if none was new. The seen keys are
- * a hash with empty values rather than a set: in Redis 7.0 a small hash is a compact listpack, a
- * set of strings a hashtable. Also used by the request store's PATCH, which queues with a write.
+ * Lua: queues `items` (a list of {key, item} pairs), skipping keys seen before; answers how many
+ * keys have been seen once the last new item is in, or 0 if none was new. The seen keys are a
+ * hash with empty values rather than a set: in Redis 7.0 a small hash is a compact listpack, a
+ * set of strings a hashtable. Also used by the request store's scripts, which queue with a write.
  */
 export const QUEUE_ITEMS = `
-local function queueItems(list, seenKeys, first, count)
+local function queueItems(list, seenKeys, items)
   local seen = 0
-  for i = first, first + 2 * count - 1, 2 do
-    if redis.call('HSETNX', seenKeys, ARGV[i], '') == 1 then
-      redis.call('RPUSH', list, ARGV[i + 1])
+  for _, pair in ipairs(items) do
+    if redis.call('HSETNX', seenKeys, pair[1], '') == 1 then
+      redis.call('RPUSH', list, pair[2])
       seen = redis.call('HLEN', seenKeys)
     end
   end
@@ -40,15 +40,17 @@ end
  * grows by one with each new item, so it gives each one's delivery job its own id.
  */
 const PUSH = `${QUEUE_ITEMS}
-return queueItems(KEYS[1], KEYS[2], 1, #ARGV / 2)
+local items = {}
+for i = 1, #ARGV, 2 do items[#items + 1] = {ARGV[i], ARGV[i + 1]} end
+return queueItems(KEYS[1], KEYS[2], items)
 `;
 
 /** Items to queue along with a request write (RequestStore.patch), in the outbox's own form. */
 export interface OutboxBatch {
   listKey: string;
   seenKey: string;
-  /** key1, item1, key2, item2… */
-  entries: string[];
+  /** [key, item] pairs, the item as JSON. */
+  items: Array<[key: string, item: string]>;
 }
 
 export const DELIVER_JOB = 'deliver';
@@ -79,9 +81,14 @@ export class Outbox {
    * Queues items and a delivery job for them. An item whose key was queued before is skipped.
    */
   async push(requestId: string, ...items: OutboxItem[]): Promise<void> {
+    await this.pushAfter(0, requestId, ...items);
+  }
+
+  /** As `push`, with the delivery job delayed by `delayMs` (a delivery before it sends them sooner). */
+  async pushAfter(delayMs: number, requestId: string, ...items: OutboxItem[]): Promise<void> {
     const seen = await this.record(requestId, items);
     // One job per new item; whichever runs first delivers everything queued so far, in order.
-    if (seen > 0) await this.kick(requestId, { suffix: String(seen) });
+    if (seen > 0) await this.kick(requestId, { suffix: String(seen), delayMs });
   }
 
   /**
@@ -100,17 +107,17 @@ export class Outbox {
     return {
       listKey: this.listKey(requestId),
       seenKey: this.seenKey(requestId),
-      entries: items.flatMap((item) => [item.key, JSON.stringify(item)]),
+      items: items.map((item) => [item.key, JSON.stringify(item)]),
     };
   }
 
   /** Answers how many keys this outbox has seen if an item was new (a number unique to it), else 0. */
   private async record(requestId: string, items: OutboxItem[]): Promise<number> {
-    const { listKey, seenKey, entries } = this.batch(requestId, ...items);
+    const batch = this.batch(requestId, ...items);
     return (this.redis as unknown as { opsOutboxPush(...a: string[]): Promise<number> }).opsOutboxPush(
-      listKey,
-      seenKey,
-      ...entries,
+      batch.listKey,
+      batch.seenKey,
+      ...batch.items.flat(),
     );
   }
 

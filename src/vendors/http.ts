@@ -44,6 +44,13 @@ export interface VendorCallRecord {
 export interface CallScope {
   requestId: string;
   /**
+   * Called right before a call that changes something at the vendor (`HttpCall.mutates`) is sent,
+   * and again before a resend of it (a retry after a token was refused): the run step records
+   * there that the call's fate is about to become uncertain, and may refuse it by throwing (the
+   * resource is busy, or another worker owns the step now). Reads before it stay safe to repeat.
+   */
+  beforeMutation?: (() => Promise<void>) | undefined;
+  /**
    * Audit events of the step's routine vendor reads (job polls), written with the step's own
    * record (RequestStore.patch) rather than each on its own.
    */
@@ -74,6 +81,11 @@ export interface HttpCall {
   timeoutMs?: number | undefined;
   /** The run step the call is made for, if any. */
   scope?: CallScope | undefined;
+  /**
+   * The call changes something at the vendor (starts a job, cancels one): the scope's
+   * `beforeMutation` runs before it is sent. Reads, token grants and listings leave it unset.
+   */
+  mutates?: boolean | undefined;
 }
 
 export interface HttpAnswer {
@@ -143,6 +155,7 @@ export class VendorHttp {
 
   async call(call: HttpCall): Promise<HttpAnswer> {
     const url = this.resolve(call.path, call.query);
+    if (call.mutates) await call.scope?.beforeMutation?.();
     const started = performance.now();
     const record = (
       status: number | undefined,

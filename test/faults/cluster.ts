@@ -7,6 +7,7 @@ import { RequestStore } from '../../src/requests/store.js';
 import type { OpsRequest } from '../../src/requests/types.js';
 import { APPROVE_ACTION } from '../../src/slack/blocks.js';
 import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
+import type { EceSimulator } from '../../src/vendors/ece/simulator.js';
 import { type BotProcess, startBotProcess, writeConfigFile } from '../support/bot-process.js';
 import { CHANNEL, deleteKeys, USERS, waitFor } from '../support/harness.js';
 
@@ -44,6 +45,10 @@ export async function startCluster(options: {
   deadline?: string;
   /** The ArcGIS target's per-call timeouts, e.g. `{ connect: '1s', request: '1s' }`. */
   vendorTimeouts?: { connect?: string; request?: string };
+  /** Also an ECE target, `prod`, on this simulator (restarts polled like the ArcGIS refresh). */
+  ece?: EceSimulator;
+  /** `worker.*` overrides (lockDuration, stalledInterval, concurrency, reconcileEvery…). */
+  worker?: Record<string, string | number>;
 }): Promise<Cluster> {
   const redisUrl = options.redisUrl ?? inject('redisUrl');
   const prefix = `f${randomBytes(5).toString('hex')}`;
@@ -54,6 +59,12 @@ export async function startCluster(options: {
     SLACK_BOT_TOKEN: botToken,
     SLACK_SIGNING_SECRET: signingSecret,
     ARCGIS_PASSWORD: options.arcgis.password,
+    ...(options.ece ? { ECE_API_KEY: options.ece.credentials.apiKey } : {}),
+  };
+  const timing = {
+    pollInterval: options.pollInterval ?? '50ms',
+    firstPollDelay: '20ms',
+    deadline: options.deadline ?? '2m',
   };
   const configPath = writeConfigFile({
     slack: {
@@ -68,7 +79,13 @@ export async function startCluster(options: {
     },
     redis: { url: redisUrl, prefix },
     server: { host: '127.0.0.1' },
-    worker: { lockDuration: '2s', stalledInterval: '1s', shutdownGrace: '3s', concurrency: 20 },
+    worker: {
+      lockDuration: '2s',
+      stalledInterval: '1s',
+      shutdownGrace: '3s',
+      concurrency: 20,
+      ...options.worker,
+    },
     log: { level: 'info' },
     targets: {
       arcgis: {
@@ -79,6 +96,7 @@ export async function startCluster(options: {
           ...(options.vendorTimeouts ? { timeouts: options.vendorTimeouts } : {}),
         },
       },
+      ...(options.ece ? { ece: { prod: { url: options.ece.url, apiKey: { env: 'ECE_API_KEY' } } } } : {}),
     },
     policy: {
       channels: [CHANNEL],
@@ -87,13 +105,7 @@ export async function startCluster(options: {
         requesters: { users: [USERS.requester] },
         approvers: { users: [USERS.approver, USERS.groupApprover, USERS.requester] },
       },
-      actions: {
-        'arcgis.deployment.refresh': {
-          pollInterval: options.pollInterval ?? '50ms',
-          firstPollDelay: '20ms',
-          deadline: options.deadline ?? '2m',
-        },
-      },
+      actions: { 'arcgis.deployment.refresh': timing, 'ece.resource.restart': timing },
     },
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });

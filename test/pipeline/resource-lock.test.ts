@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SLACK_QUEUE } from '../../src/jobs/queues.js';
-import { createRunGiveUp } from '../../src/jobs/run-action.js';
+import { createRunEnder } from '../../src/jobs/run/processor.js';
 import { ResourceLocks } from '../../src/requests/resource-lock.js';
 import { Outbox } from '../../src/slack/outbox.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
@@ -91,7 +91,7 @@ describe('one action per resource', () => {
 
     // When its run job has used up its attempts (what the worker does on the last failure).
     const queue = new Queue(SLACK_QUEUE, { connection: bot.redis, prefix: bot.prefix });
-    const giveUp = createRunGiveUp({
+    const end = createRunEnder({
       store,
       outbox: new Outbox(bot.redis, bot.prefix, queue),
       locks,
@@ -100,7 +100,7 @@ describe('one action per resource', () => {
       log: bot.opsbot.log,
       metrics: bot.opsbot.metrics,
     });
-    await giveUp(id);
+    await end(id, 'gave-up');
     await queue.close();
 
     // Then it ends unknown (the vendor may still be working), says so, and the lock is free.

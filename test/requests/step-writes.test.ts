@@ -136,7 +136,7 @@ describe('a run step write', () => {
       );
     await redis.set(key, 'op-other', 'PX', 5_000);
 
-    expect(await submit()).toEqual({ cancelAwaits: false, lockHolder: 'op-other' });
+    expect(await submit()).toEqual({ status: 'locked', cancelAwaits: false, lockHolder: 'op-other' });
     expect((await store.get(request.id))?.phase).toBe('queued');
     expect((await store.timeline(request.id)).map((event) => event.kind)).toEqual(['requested']);
     // The read happened all the same: it stays in the audit trail.
@@ -147,13 +147,103 @@ describe('a run step write', () => {
     expect(await locks.holder(key)).toBe('op-other');
 
     await redis.del(key);
-    expect(await submit()).toEqual({ cancelAwaits: false, lockHolder: request.id });
+    expect(await submit()).toEqual({ status: 'ok', cancelAwaits: false, lockHolder: request.id });
     expect((await store.get(request.id))?.phase).toBe('submitting');
     expect((await store.timeline(request.id)).map((event) => event.text)).toEqual([
       'requested',
       'calling arcgis',
     ]);
     expect(await redis.pttl(key)).toBeGreaterThan(500_000);
+  });
+
+  it('is fenced: of two steps that read the same record, only the first to write acts on it', async () => {
+    const request = await newRequest();
+    await store.transition(request.id, ['pending'], 'running', { kind: 'running', text: 'started' });
+    const read = (await store.get(request.id))!;
+    expect(read.fence).toBe(0);
+    // Two workers both read `queued` with token 0 (one of them paused past its job's lock).
+    const submitting = (by: string) =>
+      store.patch(
+        request.id,
+        { phase: 'submitting', submittedAt: Date.now() },
+        { kind: 'vendor-call', text: `calling arcgis (${by})` },
+        { fence: { token: read.fence, phase: 'queued' } },
+      );
+    expect((await submitting('first')).status).toBe('ok');
+    expect((await submitting('second')).status).toBe('fenced');
+    const after = (await store.get(request.id))!;
+    expect(after.fence).toBe(1);
+    expect((await store.timeline(request.id)).map((event) => event.text)).toEqual([
+      'requested',
+      'started',
+      'calling arcgis (first)',
+    ]);
+
+    // The token moved on, and the phase is checked too: a write expecting `queued` is refused
+    // once the request is `submitting`, even with the current token.
+    expect(
+      (await store.patch(request.id, { faults: 1 }, undefined, { fence: { token: 1, phase: 'queued' } }))
+        .status,
+    ).toBe('fenced');
+    expect((await store.patch(request.id, { faults: 1 }, undefined, { fence: { token: 1 } })).status).toBe(
+      'ok',
+    );
+
+    // A run that ended takes no more step writes, whatever the token.
+    await store.transition(request.id, ['running'], 'unknown', { kind: 'unknown', text: 'unknown' });
+    expect((await store.patch(request.id, { faults: 2 }, undefined, { fence: { token: 2 } })).status).toBe(
+      'fenced',
+    );
+    expect((await store.get(request.id))?.faults).toBe(1);
+  });
+
+  it('refuses a fenced transition after another step wrote, and moves the token with its own', async () => {
+    const request = await newRequest();
+    await store.transition(request.id, ['pending'], 'approved', { kind: 'approved', text: 'approved' });
+    const started = await store.transition(
+      request.id,
+      ['approved'],
+      'running',
+      { kind: 'running', text: 'started' },
+      {},
+      { fence: 0 },
+    );
+    expect(started).toEqual({ ok: true });
+    expect((await store.get(request.id))?.fence).toBe(1);
+    const stale = await store.transition(
+      request.id,
+      ['running'],
+      'succeeded',
+      { kind: 'succeeded', text: 'succeeded' },
+      {},
+      { fence: 0 },
+    );
+    expect(stale).toEqual({ ok: false, state: 'fenced' });
+    expect((await store.get(request.id))?.state).toBe('running');
+  });
+
+  it('keeps every open request in the open index until it ends', async () => {
+    const request = await newRequest();
+    const due = (at: number) => store.dueOpen(at, 10);
+    // A pending request is due once its approval window (and a grace period) has passed.
+    expect(await due(Date.now())).toEqual([]);
+    expect(await due(request.expiresAt + 120_000)).toEqual([request.id]);
+    await store.transition(
+      request.id,
+      ['pending'],
+      'approved',
+      { kind: 'approved', text: 'approved' },
+      {},
+      { openAt: Date.now() + 1_000 },
+    );
+    expect(await due(Date.now() + 2_000)).toEqual([request.id]);
+    await store.nextCheck(request.id, Date.now() + 60_000);
+    expect(await due(Date.now() + 2_000)).toEqual([]);
+    await store.transition(request.id, ['approved'], 'failed', { kind: 'failed', text: 'failed' });
+    expect(await due(Number.MAX_SAFE_INTEGER)).toEqual([]);
+    // Looking at an id that is not open any more does not bring it back.
+    await store.nextCheck(request.id, Date.now());
+    expect(await due(Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
   it('says a cancel awaits the worker until the worker has acted on it', async () => {

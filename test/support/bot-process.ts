@@ -19,6 +19,10 @@ export interface BotProcess {
   crash(): Promise<void>;
   /** SIGTERM and wait for a clean exit; resolves with the exit code. */
   terminate(): Promise<number | null>;
+  /** SIGSTOP: the process freezes as in a long GC pause or a partition, holding what it holds. */
+  freeze(): void;
+  /** SIGCONT: it goes on from where it stopped, unaware of the time that passed. */
+  thaw(): void;
 }
 
 export function writeConfigFile(document: unknown): string {
@@ -87,5 +91,7 @@ export async function startBotProcess(options: {
       child.kill('SIGTERM');
       return exited;
     },
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
   };
 }

@@ -46,6 +46,8 @@ export interface HarnessOptions {
   roles?: Array<'web' | 'worker'>;
   /** Key prefix, to share one opsbot's Redis state with another harness (default: a fresh one). */
   prefix?: string;
+  /** `worker.reconcileEvery` (default 15s). */
+  reconcileEvery?: string;
   /** `policy.auditors` (default: everyone). */
   auditors?: { users?: string[]; groups?: string[] };
   /** The `dashboard` config section (secrets as `{ env: NAME }`, given in `env`). */
@@ -71,7 +73,16 @@ export interface Harness {
   logLines: string[];
   /** Sends a signed slash command; answers the HTTP status and body of the ack. */
   command(user: string, text: string): Promise<{ status: number; body: string; responseUrl: string }>;
-  click(user: string, action: 'approve' | 'cancel', requestId: string): Promise<number>;
+  /**
+   * Clicks a button of a request's approval message, as Slack sends it; `forged` replaces what
+   * the payload says of where the click came from (a replayed or crafted payload).
+   */
+  click(
+    user: string,
+    action: 'approve' | 'cancel',
+    requestId: string,
+    forged?: { value?: string; channelId?: string; messageTs?: string },
+  ): Promise<number>;
   /** The approval message of a request (found by its request id), once posted. */
   root(requestId: string): FakeSlackMessage | undefined;
   thread(requestId: string): FakeSlackMessage[];
@@ -119,7 +130,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       redis: { ...(options.redis ?? { url: options.redisUrl ?? inject('redisUrl') }), prefix },
       server: { port: 0, host: '127.0.0.1' },
       roles: options.roles ?? ['web', 'worker'],
-      worker: { shutdownGrace: '2s' },
+      worker: {
+        shutdownGrace: '2s',
+        ...(options.reconcileEvery ? { reconcileEvery: options.reconcileEvery } : {}),
+      },
       targets: options.targets,
       policy: {
         channels: [CHANNEL],
@@ -173,16 +187,17 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       });
       return { status: sent.status, body: sent.body, responseUrl };
     },
-    click: async (user, action, requestId) => {
+    click: async (user, action, requestId, forged = {}) => {
       const message = root(requestId);
       if (!message) throw new Error(`no approval message for ${requestId}`);
+      const channelId = forged.channelId ?? CHANNEL;
       const sent = await sendButtonClick(peer, {
         actionId: action === 'approve' ? APPROVE_ACTION : CANCEL_ACTION,
-        value: requestId,
+        value: forged.value ?? requestId,
         userId: user,
-        channelId: CHANNEL,
-        messageTs: message.ts,
-        responseUrl: slack.responseUrl(user, CHANNEL),
+        channelId,
+        messageTs: forged.messageTs ?? message.ts,
+        responseUrl: slack.responseUrl(user, channelId),
       });
       return sent.status;
     },

@@ -57,6 +57,8 @@ interface Call {
   timeoutMs?: number;
   /** The run step it is made for (see CallScope); token mints are for no one request. */
   scope?: CallScope | undefined;
+  /** It changes something on the site (see HttpCall.mutates). */
+  mutates?: boolean;
 }
 
 export type RefreshStarted =
@@ -117,6 +119,7 @@ export class ArcgisClient {
       method: 'POST',
       path: `admin/system/deployments/${encodeURIComponent(deploymentId)}/refresh`,
       fields: { async: 'true' },
+      mutates: true,
     };
   }
 
@@ -181,6 +184,7 @@ export class ArcgisClient {
       path: `admin/orgs/${encodeURIComponent(orgId)}/security/groups/refreshMembership`,
       fields: { groups: groups.join(',') },
       timeoutMs: MEMBERSHIP_TIMEOUT_MS,
+      mutates: true,
     };
   }
 
@@ -278,6 +282,7 @@ export class ArcgisClient {
             headers: { ...this.#headers, 'content-type': 'application/x-www-form-urlencoded' },
             timeoutMs: call.timeoutMs,
             scope: call.scope,
+            mutates: call.mutates,
           });
     return readArcgisAnswer(answer, call.operation);
   }

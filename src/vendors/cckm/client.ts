@@ -58,7 +58,13 @@ export class CckmClient {
   }
 
   startRefresh(body: RefreshBody, scope?: CallScope): Promise<Refresh> {
-    return this.#call(refreshSchema, { method: 'POST', path: REFRESH_PATH, ...json(body), scope });
+    return this.#call(refreshSchema, {
+      method: 'POST',
+      path: REFRESH_PATH,
+      ...json(body),
+      scope,
+      mutates: true,
+    });
   }
 
   getRefresh(id: string, scope?: CallScope): Promise<Refresh> {
@@ -74,6 +80,7 @@ export class CckmClient {
       method: 'POST',
       path: `${REFRESH_PATH}/${encodeURIComponent(id)}/cancel`,
       scope,
+      mutates: true,
     });
   }
 

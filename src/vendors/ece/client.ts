@@ -72,6 +72,7 @@ export class EceClient {
       query: { cancel_pending: cancelPending || undefined },
       headers: this.#headers(),
       scope,
+      mutates: true,
     });
     if (answer.status < 200 || answer.status > 299) {
       throw eceFailure(answer, { ...this.#call('restart', ref), cancelPending });
@@ -89,6 +90,7 @@ export class EceClient {
       path: `${resourcePath(ref)}/plan/pending`,
       headers: this.#headers(),
       scope,
+      mutates: true,
     });
     if (answer.status < 200 || answer.status > 299) throw eceFailure(answer, this.#call('cancel', ref));
   }

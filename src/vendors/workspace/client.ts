@@ -21,6 +21,8 @@ interface WorkspaceCall {
   body?: Record<string, unknown>;
   /** The call in the user's words, for error sentences: "the reinstall of server …". */
   what: string;
+  /** It changes something in the project (see HttpCall.mutates). */
+  mutates?: boolean;
 }
 
 /**
@@ -127,6 +129,7 @@ export class WorkspaceClient {
         headers: { ...request.headers, ...auth },
         body: call.method === 'GET' ? undefined : request.body,
         scope,
+        mutates: call.mutates,
       });
       if (answer.status === 401 && attempt === 1 && this.#auth.refused(auth)) continue;
       if (answer.status >= 400) {
@@ -145,5 +148,6 @@ function reinstallCall(serverId: string, updateAccessAgent: boolean): WorkspaceC
     // Always sent, false by default, so the vendor never picks a default for us.
     body: { update_access_agent: updateAccessAgent },
     what: `the reinstall of server ${serverId}`,
+    mutates: true,
   };
 }

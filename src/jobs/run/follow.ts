@@ -1,0 +1,114 @@
+import { toOpsError } from '../../errors.js';
+import type { OpsRequest } from '../../requests/types.js';
+import { progressReply, section } from '../../slack/blocks.js';
+import type { ActionProgress } from '../../vendors/types.js';
+import { backoff, outcomeState, type Step, SUPERSEDED } from './step.js';
+
+/**
+ * The follow phase: read the vendor's job once per step, report each new status in the thread,
+ * and end when the vendor says it is over, when the deadline passes, or after `/ops cancel`.
+ */
+
+export async function poll(step: Step, request: OpsRequest): Promise<void> {
+  const action = step.action(request);
+  const last = request.progress!;
+  if (last.outcome !== 'running') return step.finish(request, outcomeState(last), {});
+  if (Date.now() >= (request.deadlineAt ?? Number.POSITIVE_INFINITY)) {
+    return step.finish(request, 'timed_out', {
+      outcome: `timed out waiting; last known status ${last.status}${last.detail ? ` (${last.detail})` : ''}`,
+    });
+  }
+  let next: ActionProgress;
+  try {
+    next = await action.poll!(step.context(request), request.args, last);
+  } catch (error) {
+    const failure = toOpsError(error);
+    if (!failure.retryable) {
+      step.logFailure(failure);
+      return step.finish(request, 'failed', { outcome: failure.message });
+    }
+    step.log.warn(
+      { err: failure.message, faults: request.faults },
+      'polling the vendor failed; will try again',
+    );
+    // The resource lock's lease is renewed by the step's write, after the call.
+    const cancelAwaits = await step.record(request, { faults: request.faults + 1 }, undefined, {
+      lease: 'renew',
+    });
+    const untilDeadline = (request.deadlineAt ?? Date.now()) - Date.now();
+    return step.sleep(
+      Math.min(failure.retryAfterMs ?? backoff(request.faults), Math.max(0, untilDeadline)),
+      cancelAwaits,
+    );
+  }
+  const changed = next.status !== last.status || next.detail !== last.detail;
+  const fields = { faults: 0, reported: changed ? request.reported + 1 : request.reported };
+  const status = changed
+    ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
+    : undefined;
+  // The vendor says the work is over: the status and the end are one write.
+  if (next.outcome !== 'running')
+    return step.finish({ ...request, ...fields, progress: next }, outcomeState(next), {}, status);
+  const cancelAwaits = await step.record(request, { ...fields, progress: next }, status, {
+    // Keyed by its number, so a step repeated after a crash queues it once.
+    items: changed
+      ? [
+          {
+            key: `progress-${request.reported + 1}`,
+            kind: 'reply',
+            message: progressReply(request, next, false),
+          },
+        ]
+      : [],
+    lease: 'renew',
+  });
+  return step.sleep(step.timing(request).pollIntervalMs, cancelAwaits);
+}
+
+/**
+ * Acts on `/ops cancel` for a running action. Where the vendor can cancel, ask it once (the
+ * attempt is recorded right before the vendor's cancel call is sent, like a submission) and keep
+ * polling: the vendor's own end state says whether it stopped. Where it cannot, stop following
+ * and say the work may go on.
+ */
+export async function cancel(step: Step, request: OpsRequest): Promise<void> {
+  const action = step.action(request);
+  const who = request.cancelRequestedBy!;
+  const last = request.progress!;
+  if (!action.cancel || last.outcome !== 'running') {
+    const job = last.vendorJobId ? ` (vendor job \`${last.vendorJobId}\`)` : '';
+    return step.finish(request, 'cancelled', {
+      outcome: `opsbot stopped following it${job}; ${request.vendor} cannot cancel this work, so it may go on. Last known status ${last.status}`,
+      cancelledBy: who,
+    });
+  }
+  let sending = false;
+  const beforeMutation = async () => {
+    if (sending) return;
+    await step.write(
+      request,
+      { vendorCancel: 'sending' },
+      { kind: 'vendor-call', text: `asking ${request.vendor} to cancel` },
+    );
+    sending = true;
+  };
+  let answer: string;
+  let vendorCancel: 'sent' | 'refused';
+  try {
+    answer = `:octagonal_sign: Asked ${request.vendor} to cancel: ${await action.cancel(step.context(request, beforeMutation), request.args, last)}`;
+    vendorCancel = 'sent';
+  } catch (error) {
+    if (error === SUPERSEDED) throw error;
+    const failure = toOpsError(error);
+    step.logFailure(failure);
+    answer = `:warning: ${request.vendor} did not take the cancel: ${failure.message}. opsbot keeps following the action.`;
+    vendorCancel = 'refused';
+  }
+  await step.record(
+    request,
+    { vendorCancel },
+    { kind: 'vendor-cancel', text: answer },
+    { items: [{ key: 'vendor-cancel', kind: 'reply', message: section(answer) }] },
+  );
+  return step.sleep(0);
+}

@@ -1,0 +1,293 @@
+import type { Logger } from 'pino';
+import type { ResolvedActionPolicy } from '../../config/load.js';
+import { OpsError, VendorError } from '../../errors.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { type ResourceLocks, resourceOf } from '../../requests/resource-lock.js';
+import type { PatchResult, RequestStore } from '../../requests/store.js';
+import { FINAL_STATES, type OpsRequest, type RequestState } from '../../requests/types.js';
+import { failureBroadcastText, finalReply } from '../../slack/blocks.js';
+import { Outbox, type OutboxItem } from '../../slack/outbox.js';
+import type { VendorClients } from '../../vendors/clients.js';
+import type { CallScope } from '../../vendors/http.js';
+import { findActionById } from '../../vendors/registry.js';
+import type { ActionContext, ActionProgress } from '../../vendors/types.js';
+
+/**
+ * What every phase of a run step shares (submit.ts, follow.ts): its writes, each fenced, its
+ * Slack messages, the vendor context, the resource lock, and the run's end. A step is one wake-up
+ * of the run job: it reads the request, does one thing, records the result and sleeps or ends.
+ */
+
+export interface RunDeps {
+  store: RequestStore;
+  outbox: Outbox;
+  clients: VendorClients;
+  locks: ResourceLocks;
+  policies: ReadonlyMap<string, ResolvedActionPolicy>;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/** Sleeps the run job; `cancelAwaits`, when the caller's last write answered it, saves a read. */
+export type Sleep = (ms: number, cancelAwaits?: boolean) => Promise<never>;
+export type DeferredAudit = NonNullable<CallScope['deferredAudit']>;
+
+/**
+ * Thrown when a step finds that another worker owns its request now (a write of the step was
+ * refused by the fencing token, or the request ended meanwhile): the step stops at once, and
+ * whoever owns the request goes on. One shared instance: nothing about it varies.
+ */
+export const SUPERSEDED = new (class Superseded extends Error {
+  constructor() {
+    super('another worker owns this run step now');
+  }
+})();
+
+/** Options of a step's write (Step.write). */
+export interface WriteOptions {
+  /** Slack messages to queue in the same write. */
+  items?: OutboxItem[];
+  /** Renew the resource lock's lease, or take it (`required`: write only if it is ours). */
+  lease?: 'renew' | 'required';
+  /** The phase the request must still be in. */
+  phase?: OpsRequest['phase'];
+}
+
+export class Step {
+  /**
+   * The request's fencing token as this step knows it: the value its next write must find. Every
+   * write of the step moves it on; a write that finds another value means another worker wrote.
+   */
+  #fence: number;
+
+  constructor(
+    readonly deps: RunDeps,
+    readonly log: Logger,
+    readonly sleep: Sleep,
+    /**
+     * Called once Slack messages are queued in the outbox: the run job delivers them itself
+     * before it sleeps or ends; the enders (give-up, deadline) queue a delivery job.
+     */
+    private readonly queued: () => Promise<void>,
+    request: OpsRequest,
+    /**
+     * Whom the step's vendor calls are made for (none for the enders, which call no vendor);
+     * its routine reads so far wait in `deferredAudit` for the step's next write.
+     */
+    private readonly scope?: CallScope & { deferredAudit: DeferredAudit },
+  ) {
+    this.#fence = request.fence;
+  }
+
+  /** Takes up a request read again (after a refused transition): its token is the one to hold. */
+  adopt(request: OpsRequest): void {
+    this.#fence = request.fence;
+  }
+
+  /** The fencing token for a transition made now (see RequestStore.transition). */
+  get fence(): number {
+    return this.#fence;
+  }
+
+  /** Routine vendor reads made so far in this step, for its next write to record. */
+  takeDeferredAudit(): DeferredAudit {
+    return this.scope?.deferredAudit.splice(0) ?? [];
+  }
+
+  /**
+   * Records a step's result, fenced, with its messages in the same write (so a crash can neither
+   * lose them nor send them without the result). Throws SUPERSEDED if another worker wrote since
+   * (or the request ended); answers `locked` when a required lease is another request's.
+   */
+  async write(
+    request: OpsRequest,
+    fields: Partial<OpsRequest>,
+    event: { kind: string; text: string } | undefined,
+    options: WriteOptions = {},
+  ): Promise<PatchResult> {
+    const items = options.items ?? [];
+    const result = await this.deps.store.patch(request.id, fields, event, {
+      audit: this.takeDeferredAudit(),
+      outbox: items.length > 0 ? this.deps.outbox.batch(request.id, ...items) : undefined,
+      lease: options.lease
+        ? { key: this.lockKey(request), ms: this.leaseMs(request), required: options.lease === 'required' }
+        : undefined,
+      fence: { token: this.#fence, phase: options.phase },
+    });
+    if (result.status === 'fenced' || result.status === 'missing') throw SUPERSEDED;
+    if (result.status === 'locked') return result;
+    this.#fence += 1;
+    if (items.length > 0) await this.queued();
+    return result;
+  }
+
+  /** `write`, answering only whether a cancel awaits this worker. */
+  async record(
+    request: OpsRequest,
+    fields: Partial<OpsRequest>,
+    event: { kind: string; text: string } | undefined,
+    options: WriteOptions = {},
+  ): Promise<boolean> {
+    return (await this.write(request, fields, event, options)).cancelAwaits;
+  }
+
+  /** Queues messages that go with no write (the resource-busy note). */
+  async post(request: OpsRequest, ...items: OutboxItem[]): Promise<void> {
+    await this.deps.outbox.queue(request.id, ...items);
+    await this.queued();
+  }
+
+  /** The vendor context of a call; `beforeMutation` runs right before the call that changes things. */
+  context(request: OpsRequest, beforeMutation?: () => Promise<void>): ActionContext<unknown> {
+    return {
+      client: this.deps.clients.get(request.vendor, request.target),
+      target: request.target,
+      log: this.log,
+      scope: this.scope && { ...this.scope, beforeMutation },
+    };
+  }
+
+  action(request: OpsRequest) {
+    const found = findActionById(request.actionId);
+    if (!found)
+      throw new OpsError('action.unknown', `action ${request.actionId} is no longer known to this opsbot`);
+    return found.action;
+  }
+
+  timing(request: OpsRequest) {
+    const policy = this.deps.policies.get(request.actionId);
+    return policy?.timing ?? { ...this.action(request).timing };
+  }
+
+  /** The lock lease outlives the wait between two polls comfortably; the holder renews it each step. */
+  leaseMs(request: OpsRequest): number {
+    const timing = this.timing(request);
+    return Math.max(timing.pollIntervalMs, timing.firstPollDelayMs ?? 0) * 4 + 120_000;
+  }
+
+  lockKey(request: OpsRequest): string {
+    return this.deps.locks.key(request, resourceOf(this.action(request), request.args));
+  }
+
+  /**
+   * Ends the run in one write: the state change and its event, the lock's release, the step's
+   * routine vendor reads, `event` (a last status the step saw, recorded before the end), and the
+   * closing reply and root update. The end is never recorded without its messages queued.
+   * `from`: the states it may end from; `fenced: false` for the enders, which end a run no step
+   * is taking (they pass `['approved', 'running']`).
+   */
+  async finish(
+    request: OpsRequest,
+    state: RequestState,
+    fields: { outcome?: string; cancelledBy?: string },
+    event?: { kind: string; text: string },
+    options: { from?: RequestState[]; fenced?: boolean } = {},
+  ): Promise<void> {
+    const { from = ['running'], fenced = true } = options;
+    const finishedAt = Date.now();
+    // A vendor that reports the work cancelled after `/ops cancel` was asked by that person.
+    if (state === 'cancelled' && !fields.cancelledBy && request.cancelRequestedBy)
+      fields = { ...fields, cancelledBy: request.cancelRequestedBy };
+    const written = {
+      ...fields,
+      progress: request.progress,
+      faults: request.faults,
+      reported: request.reported,
+      finishedAt,
+      phase: 'done' as const,
+    };
+    // What the record will be if the change is made (the script bumps the version by one): the
+    // closing messages are rendered from it.
+    const ended: OpsRequest = { ...request, ...written, state, version: request.version + 1 };
+    // An action this opsbot no longer knows (the give-up path) names no lock.
+    const lock = findActionById(request.actionId) ? this.lockKey(request) : undefined;
+    const result = await this.deps.store.transition(
+      request.id,
+      from,
+      state,
+      { kind: state, text: fields.outcome ?? state },
+      written,
+      {
+        releaseLock: lock,
+        audit: this.takeDeferredAudit(),
+        events: event ? [event] : [],
+        outbox: this.deps.outbox.batch(request.id, ...closingItems(ended)),
+        fence: fenced ? this.#fence : undefined,
+      },
+    );
+    if (!result.ok) {
+      if (result.state !== 'fenced') {
+        // Someone else ended it first: make sure that end is announced (safe to repeat).
+        const current = await this.deps.store.get(request.id);
+        if (current && FINAL_STATES.has(current.state) && current.phase !== 'done')
+          await this.announceEnd(current);
+      }
+      // A step stops here: whoever ended it, or wrote since, owns the request.
+      if (fenced) throw SUPERSEDED;
+      return;
+    }
+    await this.queued();
+    this.deps.metrics.requests.inc({ action: request.actionId, outcome: state });
+    const started = request.startedAt ?? request.createdAt;
+    this.deps.metrics.jobDuration.observe(
+      { action: request.actionId, outcome: state },
+      (finishedAt - started) / 1000,
+    );
+    this.log.info({ state, outcome: fields.outcome }, 'action finished');
+  }
+
+  /**
+   * Queues the closing reply and the root update of a run that ended without them (a crash
+   * between the two), then marks it done. Not fenced (the run is over; no step writes to it any
+   * more) and safe to repeat: the items are keyed.
+   */
+  async announceEnd(request: OpsRequest): Promise<void> {
+    await this.deps.store.patch(request.id, { phase: 'done' }, undefined, {
+      audit: this.takeDeferredAudit(),
+      outbox: this.deps.outbox.batch(request.id, ...closingItems(request)),
+    });
+    await this.queued();
+  }
+
+  /**
+   * Vendors that answer HTTP 200 with an error body (ArcGIS does, for most failures) are not seen
+   * as errors by the HTTP layer's metrics: count them here, by the vendor's own code.
+   */
+  private countVendorError(failure: OpsError): void {
+    if (!(failure instanceof VendorError) || !failure.vendorCode) return;
+    if (failure.httpStatus !== undefined && failure.httpStatus >= 400) return;
+    this.deps.metrics.vendorErrors.inc({ vendor: failure.vendor, code: failure.vendorCode });
+  }
+
+  logFailure(failure: OpsError): void {
+    this.countVendorError(failure);
+    if (failure.code === 'internal')
+      this.log.error({ err: failure.cause }, 'action failed with an internal error');
+    else this.log.warn({ code: failure.code }, failure.message);
+  }
+}
+
+/** The closing reply (broadcast to the channel when the action did not succeed) and the root update. */
+function closingItems(request: OpsRequest): OutboxItem[] {
+  const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
+  return [
+    {
+      key: 'final',
+      kind: 'reply',
+      message: failed ? { ...finalReply(request), text: failureBroadcastText(request) } : finalReply(request),
+      broadcast: failed,
+    },
+    Outbox.root(request.version),
+  ];
+}
+
+export function outcomeState(progress: ActionProgress): RequestState {
+  return progress.outcome === 'running' ? 'running' : progress.outcome;
+}
+
+/** A transient fault's wait before the next try: exponential from 1 s, capped, with jitter. */
+export function backoff(faults: number): number {
+  const base = Math.min(MAX_FAULT_BACKOFF_MS, 1_000 * 2 ** faults);
+  return base / 2 + Math.random() * (base / 2);
+}
+const MAX_FAULT_BACKOFF_MS = 60_000;
