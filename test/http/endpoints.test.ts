@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisProcess, startRedisServer } from '../../src/devtools/redis-server.js';
@@ -90,6 +91,20 @@ describe('/healthz and /readyz', () => {
       await waitFor(async () => (await getJson('/readyz')).status === 200, '/readyz to recover', 20_000);
     },
   );
+
+  it('with a password in redis.url: connects, and the password is in no log line or answer', async () => {
+    privateRedis = await startRedisServer();
+    const password = 'redis-url-password-3e9a';
+    const admin = new Redis(privateRedis.url);
+    await admin.config('SET', 'requirepass', password);
+    admin.disconnect();
+    // The harness checks, as it stops, that no log line and no Slack call showed the password.
+    await startBot({ redisUrl: `redis://:${password}@127.0.0.1:${privateRedis.port}` });
+    expect(bot!.secrets).toContain(password);
+    const answers = [await get('/readyz'), await get('/healthz'), await get('/metrics')];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    for (const answer of answers) expect(answer.text).not.toContain(password);
+  });
 });
 
 /** One sample of a metric family from Prometheus text, found by name and (some of) its labels. */

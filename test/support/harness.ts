@@ -148,7 +148,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     : new Redis(options.redisUrl ?? inject('redisUrl'));
   const peer: SlackPeer = { botUrl: opsbot.url, signingSecret };
   const seenRoots = new Set<string>();
-  const secrets = [botToken, signingSecret, ...Object.values(options.env ?? {})];
+  const redisPassword = options.redisUrl ? decodeURIComponent(new URL(options.redisUrl).password) : '';
+  const secrets = [botToken, signingSecret, redisPassword, ...Object.values(options.env ?? {})];
 
   const roots = () => slack.messages.filter((m) => m.channel === CHANNEL && !m.thread_ts && !m.ephemeralTo);
   const requestIdOf = (message: FakeSlackMessage) =>
