@@ -83,9 +83,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     metrics.observeVendorCall(call);
     auditVendorCall((workerState ?? state).store, call, scope, log);
   });
-  for (const target of clients.insecureTargets()) {
-    log.warn({ target }, 'TLS certificate checks are OFF for this target (tls.insecureSkipVerify)');
-  }
+  for (const { target, warning } of clients.insecureTargets()) log.warn({ target }, warning);
   const policy = new Policy(config, slack);
 
   const web = express();

@@ -143,6 +143,7 @@ export interface TargetCommon {
   name: string;
   tls?: { caFile?: string | undefined; insecureSkipVerify?: boolean | undefined } | undefined;
   timeouts?: { connectMs?: number | undefined; requestMs?: number | undefined } | undefined;
+  allowInsecureHttp?: boolean | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: as for ActionDef, the registry mixes vendors.
