@@ -102,9 +102,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
         continue;
       }
       const target = vendor.targetSchema.safeParse(entry);
-      if (target.success)
-        byName.set(targetName, { ...(target.data as object), name: targetName } as TargetCommon);
-      else problems.push(...formatIssues(target.error.issues, entry, ['targets', vendorName, targetName]));
+      if (target.success) {
+        const own = target.data as Omit<TargetCommon, 'name'>;
+        byName.set(targetName, {
+          ...own,
+          name: targetName,
+          maxResponseBytes: own.maxResponseBytes ?? raw.vendors.maxResponseBytes,
+        });
+      } else problems.push(...formatIssues(target.error.issues, entry, ['targets', vendorName, targetName]));
     }
     targets.set(vendorName, byName);
   }

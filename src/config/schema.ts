@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../vendors/http.js';
 import { secretField } from '../vendors/target-schema.js';
 import { duration } from './duration.js';
 import { Secret } from './secret.js';
+import { size } from './size.js';
 
 /**
  * The shape of `opsbot.yml`. Every option is declared here with its default; `load.ts` reads the
@@ -193,6 +195,17 @@ export const configSchema = z
         lockDuration: 30_000,
         stalledInterval: 30_000,
       }),
+    /** Options for every vendor target; a target may set its own (`targets.<vendor>.<name>.…`). */
+    vendors: z
+      .object({
+        /**
+         * The largest answer read from a vendor: past it opsbot stops reading (never buffering the
+         * whole body) and the call fails with a vendor error saying so.
+         */
+        maxResponseBytes: size.default(DEFAULT_MAX_RESPONSE_BYTES),
+      })
+      .strict()
+      .default({ maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES }),
     /** Vendor targets by vendor name, then target name; each vendor validates its own entries. */
     targets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     policy: z

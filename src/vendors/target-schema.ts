@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { Secret } from '../config/secret.js';
+import { size } from '../config/size.js';
 
 /** A credential field: the config loader has already turned `{ env }`/`{ file }` into a Secret. */
 export const secretField = z.instanceof(Secret, {
@@ -36,6 +37,8 @@ export const baseTargetSchema = z.object({
    * logged as a warning at start when set.
    */
   allowInsecureHttp: z.boolean().optional(),
+  /** The largest answer read from this target. Default: `vendors.maxResponseBytes`. */
+  maxResponseBytes: size.optional(),
 });
 
 /**

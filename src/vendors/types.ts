@@ -144,6 +144,8 @@ export interface TargetCommon {
   tls?: { caFile?: string | undefined; insecureSkipVerify?: boolean | undefined } | undefined;
   timeouts?: { connectMs?: number | undefined; requestMs?: number | undefined } | undefined;
   allowInsecureHttp?: boolean | undefined;
+  /** The largest answer read from this target (the config loader fills in `vendors.maxResponseBytes`). */
+  maxResponseBytes?: number | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: as for ActionDef, the registry mixes vendors.
