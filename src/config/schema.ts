@@ -164,9 +164,32 @@ export const configSchema = z
       .object({
         port: z.number().int().min(0).max(65535).default(3000),
         host: z.string().default('0.0.0.0'),
+        /**
+         * A second listener for `/healthz`, `/readyz`, `/metrics` and the dashboard, which are then
+         * served only there: the port Slack reaches serves `/slack/events` alone. Default: none,
+         * everything on `port`.
+         */
+        opsPort: z.number().int().min(0).max(65535).optional(),
+        /** Where the ops listener binds (e.g. 127.0.0.1 or an internal address). Default: `host`. */
+        opsHost: z.string().optional(),
+        /**
+         * How old the queue figures in `/metrics` may be before a scrape reads them from Redis
+         * again; scrapes in between (and concurrent ones) cost Redis nothing. Default 10 s.
+         */
+        queueMetricsMaxAge: duration.default(10_000),
       })
       .strict()
-      .default({ port: 3000, host: '0.0.0.0' }),
+      .superRefine((server, ctx) => {
+        if (server.opsHost !== undefined && server.opsPort === undefined)
+          ctx.addIssue({ code: 'custom', path: ['opsHost'], message: 'is set but server.opsPort is not' });
+        if (server.opsPort !== undefined && server.opsPort !== 0 && server.opsPort === server.port)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['opsPort'],
+            message: `must differ from server.port (both are ${server.port})`,
+          });
+      })
+      .default({ port: 3000, host: '0.0.0.0', queueMetricsMaxAge: 10_000 }),
     /** Which halves run in this process: `web` (Slack receiver), `worker` (jobs), or both. */
     roles: z
       .array(z.enum(['web', 'worker']))
@@ -236,7 +259,7 @@ export const configSchema = z
     dashboard: z
       .object({
         enabled: z.boolean().default(false),
-        /** Where it is served, on the same HTTP server as `/slack/events`. */
+        /** Where it is served, beside `/metrics` (on `server.opsPort` when that is set). */
         path: z
           .string()
           .regex(/^(\/[A-Za-z0-9_-]+)+$/, 'must be a path such as /admin/queues')
