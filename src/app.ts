@@ -207,7 +207,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
 
   const { port, host, opsPort, opsHost } = config.server;
   const listeners = [await Listener.open(web, port, host)];
-  if (ops !== web) listeners.push(await Listener.open(ops, opsPort!, opsHost ?? host));
+  if (opsPort !== undefined) listeners.push(await Listener.open(ops, opsPort, opsHost ?? host));
   if (bolt && config.slack.appToken) await bolt.start();
   const [url, opsUrl] = [listeners[0]!.url, listeners.at(-1)!.url];
   log.info(

@@ -166,7 +166,7 @@ function redisConnection(
   } catch {
     // Never echo the URL: it may carry the password.
     problems.push('redis.url: is not a valid URL (redis://[user:password@]host:port[/db])');
-    return { mode: 'standalone', url: DEFAULT_REDIS_URL };
+    return { mode: 'standalone', url: DEFAULT_REDIS_URL }; // unused: the problem stops the load
   }
   if (!password) return { mode: 'standalone', url: text };
   // The password becomes a Secret (never printed, scrubbed from every log line and message);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 const UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
 /** Parses `300B`, `512KiB`, `1MiB`, `2GiB` (or a bare number of bytes) into a whole number of bytes. */
-export function parseSize(text: string): number | undefined {
+function parseSize(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib)?$/i.exec(text.trim());
   if (!match) return undefined;
   return Math.round(Number(match[1]) * UNITS[(match[2] ?? 'b').toLowerCase()]!);
