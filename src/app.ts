@@ -1,6 +1,4 @@
 import type { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { App, ExpressReceiver } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import express from 'express';
@@ -11,12 +9,14 @@ import type { Config } from './config/load.js';
 import { scrubSecrets } from './config/secret.js';
 import { queueDashboard } from './http/dashboard.js';
 import { healthRoutes } from './http/health.js';
+import { Listener } from './http/listener.js';
 import { createInlineDelivery, type DeliverDeps, type DeliverNow } from './jobs/deliver-slack.js';
 import { createRedis } from './jobs/queues.js';
 import { startWorkers, type Workers } from './jobs/workers.js';
 import { createLogger } from './log.js';
 import { auditVendorCall } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
+import { QueueFigures } from './observability/queue-figures.js';
 import { RequestLifecycle } from './requests/lifecycle.js';
 import { Policy } from './requests/policy.js';
 import type { RequestStore } from './requests/store.js';
@@ -32,8 +32,10 @@ import { VendorClients } from './vendors/clients.js';
  */
 
 export interface Opsbot {
-  /** Base URL of the HTTP server (`/slack/events`, `/healthz`, `/readyz`, `/metrics`, the dashboard). */
+  /** Base URL of the HTTP server: `/slack/events`, and the ops routes unless they have their own. */
   url: string;
+  /** Base URL of `/healthz`, `/readyz`, `/metrics` and the dashboard: `url` unless `server.opsPort` is set. */
+  opsUrl: string;
   log: Logger;
   metrics: Metrics;
   store: RequestStore;
@@ -83,25 +85,32 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     metrics.observeVendorCall(call);
     auditVendorCall((workerState ?? state).store, call, scope, log);
   });
-  for (const target of clients.insecureTargets()) {
-    log.warn({ target }, 'TLS certificate checks are OFF for this target (tls.insecureSkipVerify)');
-  }
+  for (const { target, warning } of clients.insecureTargets()) log.warn({ target }, warning);
   const policy = new Policy(config, slack);
 
   const web = express();
   web.disable('x-powered-by');
+  // With server.opsPort, health, metrics and the dashboard are served on their own listener only,
+  // and the one Slack reaches serves /slack/events alone.
+  const ops = config.server.opsPort === undefined ? web : express();
+  ops.disable('x-powered-by');
   let workers: Workers | undefined;
-  web.use(
+  ops.use(
     healthRoutes({
       redis: state.redis,
       metrics,
-      queues: state.queues,
+      queueFigures: new QueueFigures({
+        redis: state.redis,
+        queues: state.queues,
+        metrics,
+        maxAgeMs: config.server.queueMetricsMaxAge,
+      }),
       workerRunning: () => (isWorker ? (workers?.running() ?? false) : true),
     }),
   );
   const { dashboard } = config;
   if (dashboard.enabled && dashboard.password) {
-    web.use(
+    ops.use(
       dashboard.path,
       queueDashboard({
         path: dashboard.path,
@@ -197,28 +206,36 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     });
   }
 
-  const server: Server = createServer(web);
-  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+  const { port, host, opsPort, opsHost } = config.server;
+  const listeners = [await Listener.open(web, port, host)];
+  if (opsPort !== undefined) listeners.push(await Listener.open(ops, opsPort, opsHost ?? host));
   if (bolt && config.slack.appToken) await bolt.start();
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
-  log.info({ url, roles: config.roles, socketMode: Boolean(config.slack.appToken) }, 'opsbot started');
+  const [url, opsUrl] = [listeners[0]!.url, listeners.at(-1)!.url];
+  log.info(
+    {
+      url,
+      ...(opsUrl !== url ? { opsUrl } : {}),
+      roles: config.roles,
+      socketMode: Boolean(config.slack.appToken),
+    },
+    'opsbot started',
+  );
 
   return {
     url,
+    opsUrl,
     log,
     metrics,
     store: state.store,
     stop: async () => {
       log.info('opsbot stopping');
-      server.closeIdleConnections();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(listeners.map((listener) => listener.stopAccepting()));
       if (bolt && config.slack.appToken) await bolt.stop();
       await workers?.close(config.worker.shutdownGrace);
       await Promise.all([webState?.close(), workerState?.close()]);
       workerConnection?.disconnect();
       await writer?.close();
-      server.closeAllConnections();
+      for (const listener of listeners) listener.closeAll();
       await closed;
       log.info('opsbot stopped');
     },

@@ -1,8 +1,10 @@
 import { type Logger, pino } from 'pino';
+import { scrubSecrets } from './config/secret.js';
 
 /**
- * Structured JSON logs. Secrets are kept out twice over: `Secret` values print as `[secret]`, and
- * these paths are censored wherever they appear in a log object.
+ * Structured JSON logs. Secrets are kept out three times over: `Secret` values print as
+ * `[secret]`, these paths are censored wherever they appear in a log object, and every known
+ * secret value (configured or minted) is masked in the finished line.
  */
 export const REDACT_PATHS = [
   'password',
@@ -36,6 +38,12 @@ export function createLogger(options: LogOptions = {}): Logger {
       level: options.level ?? 'info',
       base: { service: 'opsbot' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      hooks: {
+        // On the finished JSON line rather than on the arguments: the message, its interpolated
+        // values, an error's message, stack and causes, and any nested field are all covered
+        // here, for Bolt's lines too (bolt-logger.ts logs through this logger).
+        streamWrite: scrubSecrets,
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

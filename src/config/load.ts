@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { allActions, findVendor, VENDORS } from '../vendors/registry.js';
 import type { ActionTiming, TargetCommon } from '../vendors/types.js';
 import { type Audience, configSchema, type RawConfig } from './schema.js';
-import { resolveSecret, type Secret } from './secret.js';
+import { resolveSecret, Secret } from './secret.js';
 
 /**
  * Loads `opsbot.yml` (or `OPSBOT_CONFIG`) plus environment overrides into one typed, frozen
@@ -32,7 +32,13 @@ export interface ResolvedActionPolicy {
 
 /** How to reach Redis, one of three ways; `createRedis` (jobs/queues.ts) builds the client. */
 export type RedisConnectionConfig =
-  | { mode: 'standalone'; url: string }
+  | {
+      mode: 'standalone';
+      /** Without its password, so it is safe to show. */
+      url: string;
+      /** The password the configured URL carried, if any. */
+      password?: Secret;
+    }
   | {
       mode: 'sentinel';
       sentinels: HostPort[];
@@ -96,9 +102,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
         continue;
       }
       const target = vendor.targetSchema.safeParse(entry);
-      if (target.success)
-        byName.set(targetName, { ...(target.data as object), name: targetName } as TargetCommon);
-      else problems.push(...formatIssues(target.error.issues, entry, ['targets', vendorName, targetName]));
+      if (target.success) {
+        const own = target.data as Omit<TargetCommon, 'name'>;
+        byName.set(targetName, {
+          ...own,
+          name: targetName,
+          maxResponseBytes: own.maxResponseBytes ?? raw.vendors.maxResponseBytes,
+        });
+      } else problems.push(...formatIssues(target.error.issues, entry, ['targets', vendorName, targetName]));
     }
     targets.set(vendorName, byName);
   }
@@ -128,23 +139,41 @@ export function loadConfig(options: LoadOptions = {}): Config {
     });
   }
 
+  const redis = redisConnection(raw.redis, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     ...raw,
-    redis: { ...redisConnection(raw.redis), prefix: raw.redis.prefix },
+    redis: { ...redis, prefix: raw.redis.prefix },
     targets,
     actions,
     source,
   });
 }
 
-function redisConnection({ url, sentinel, cluster }: RawConfig['redis']): RedisConnectionConfig {
+function redisConnection(
+  { url, sentinel, cluster }: RawConfig['redis'],
+  problems: string[],
+): RedisConnectionConfig {
   if (sentinel) return { mode: 'sentinel', ...sentinel };
   if (cluster) return { mode: 'cluster', ...cluster };
-  return {
-    mode: 'standalone',
-    url: url === undefined ? DEFAULT_REDIS_URL : typeof url === 'string' ? url : url.reveal(),
-  };
+  if (url === undefined) return { mode: 'standalone', url: DEFAULT_REDIS_URL };
+  const text = typeof url === 'string' ? url : url.reveal();
+  let parsed: URL;
+  let password: string;
+  try {
+    parsed = new URL(text);
+    password = decodeURIComponent(parsed.password);
+  } catch {
+    // Never echo the URL: it may carry the password.
+    problems.push('redis.url: is not a valid URL (redis://[user:password@]host:port[/db])');
+    return { mode: 'standalone', url: DEFAULT_REDIS_URL }; // unused: the problem stops the load
+  }
+  if (!password) return { mode: 'standalone', url: text };
+  // The password becomes a Secret (never printed, scrubbed from every log line and message);
+  // what is left of the URL is safe to show.
+  parsed.password = '';
+  const source = typeof url === 'string' ? 'redis.url' : url.source;
+  return { mode: 'standalone', url: parsed.href, password: new Secret(password, source) };
 }
 
 function readDocument(path: string): unknown {

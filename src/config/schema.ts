@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../vendors/http.js';
 import { secretField } from '../vendors/target-schema.js';
 import { duration } from './duration.js';
 import { Secret } from './secret.js';
+import { size } from './size.js';
 
 /**
  * The shape of `opsbot.yml`. Every option is declared here with its default; `load.ts` reads the
@@ -162,9 +164,32 @@ export const configSchema = z
       .object({
         port: z.number().int().min(0).max(65535).default(3000),
         host: z.string().default('0.0.0.0'),
+        /**
+         * A second listener for `/healthz`, `/readyz`, `/metrics` and the dashboard, which are then
+         * served only there: the port Slack reaches serves `/slack/events` alone. Default: none,
+         * everything on `port`.
+         */
+        opsPort: z.number().int().min(0).max(65535).optional(),
+        /** Where the ops listener binds (e.g. 127.0.0.1 or an internal address). Default: `host`. */
+        opsHost: z.string().optional(),
+        /**
+         * How old the queue figures in `/metrics` may be before a scrape reads them from Redis
+         * again; scrapes in between (and concurrent ones) cost Redis nothing. Default 10 s.
+         */
+        queueMetricsMaxAge: duration.default(10_000),
       })
       .strict()
-      .default({ port: 3000, host: '0.0.0.0' }),
+      .superRefine((server, ctx) => {
+        if (server.opsHost !== undefined && server.opsPort === undefined)
+          ctx.addIssue({ code: 'custom', path: ['opsHost'], message: 'is set but server.opsPort is not' });
+        if (server.opsPort !== undefined && server.opsPort !== 0 && server.opsPort === server.port)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['opsPort'],
+            message: `must differ from server.port (both are ${server.port})`,
+          });
+      })
+      .default({ port: 3000, host: '0.0.0.0', queueMetricsMaxAge: 10_000 }),
     /** Which halves run in this process: `web` (Slack receiver), `worker` (jobs), or both. */
     roles: z
       .array(z.enum(['web', 'worker']))
@@ -200,6 +225,17 @@ export const configSchema = z
         stalledInterval: 30_000,
         reconcileEvery: 15_000,
       }),
+    /** Options for every vendor target; a target may set its own (`targets.<vendor>.<name>.…`). */
+    vendors: z
+      .object({
+        /**
+         * The largest answer read from a vendor: past it opsbot stops reading (never buffering the
+         * whole body) and the call fails with a vendor error saying so.
+         */
+        maxResponseBytes: size.default(DEFAULT_MAX_RESPONSE_BYTES),
+      })
+      .strict()
+      .default({ maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES }),
     /** Vendor targets by vendor name, then target name; each vendor validates its own entries. */
     targets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     policy: z
@@ -230,7 +266,7 @@ export const configSchema = z
     dashboard: z
       .object({
         enabled: z.boolean().default(false),
-        /** Where it is served, on the same HTTP server as `/slack/events`. */
+        /** Where it is served, beside `/metrics` (on `server.opsPort` when that is set). */
         path: z
           .string()
           .regex(/^(\/[A-Za-z0-9_-]+)+$/, 'must be a path such as /admin/queues')

@@ -14,7 +14,7 @@ export class Secret {
   constructor(value: string, source: string) {
     this.#value = value;
     this.source = source;
-    knownSecretValues.add(value);
+    rememberConfigured(value);
   }
 
   reveal(): string {
@@ -34,21 +34,60 @@ export class Secret {
   }
 }
 
-/** Every secret value loaded by this process, so outgoing text can be scrubbed of them. */
-const knownSecretValues = new Set<string>();
+/**
+ * Values shorter than this are not scrubbed: masking every "admin" or "12345" in vendor text would
+ * garble messages more than it protects.
+ */
+const MIN_SCRUBBED_LENGTH = 6;
 
-/** Also scrub values that are secrets but not configured (minted tokens, signatures). */
-export function registerSecretValue(value: string): void {
-  if (value.length >= 6) knownSecretValues.add(value);
+/** Every configured secret value loaded by this process (a handful, read once at start). */
+const configuredValues = new Set<string>();
+
+/**
+ * Minted secret values by slot (`cckm/prod/jwt`): the current one first, then the one it replaced.
+ * A slot never holds more, so a token minted every five minutes for months costs two entries,
+ * not tens of thousands (each of which every scrubbed message would be searched for).
+ */
+const mintedValues = new Map<string, readonly string[]>();
+
+function rememberConfigured(value: string): void {
+  if (value.length < MIN_SCRUBBED_LENGTH) return;
+  configuredValues.add(value);
+  // Log lines are JSON: a password with a quote or a backslash appears there escaped.
+  const escaped = JSON.stringify(value).slice(1, -1);
+  if (escaped !== value) configuredValues.add(escaped);
+}
+
+/**
+ * Also scrub a value that is a secret but not configured: a minted token, an encoded credential.
+ * `slot` names what it is, one per vendor target and kind of token (`cckm/prod/jwt`); a new
+ * value replaces the slot's previous one, which is still kept because text about a call made
+ * with it may be on its way out. A process has one client per target, hence one writer per slot.
+ */
+export function registerSecretValue(slot: string, value: string): void {
+  if (value.length < MIN_SCRUBBED_LENGTH) return;
+  const held = mintedValues.get(slot);
+  if (held?.[0] === value) return;
+  mintedValues.set(slot, [value, ...(held ?? []).slice(0, 1)]);
+}
+
+/** How many secret values are remembered for scrubbing (to check the count stays bounded). */
+export function rememberedSecretCount(): number {
+  let count = configuredValues.size;
+  for (const held of mintedValues.values()) count += held.length;
+  return count;
 }
 
 /** Replaces every known secret value in `text` with a mask: the last line of defence. */
 export function scrubSecrets(text: string): string {
   let out = text;
-  for (const value of knownSecretValues) {
-    if (value.length >= 6 && out.includes(value)) out = out.split(value).join('••••');
-  }
+  for (const value of configuredValues) out = mask(out, value);
+  for (const held of mintedValues.values()) for (const value of held) out = mask(out, value);
   return out;
+}
+
+function mask(text: string, value: string): string {
+  return text.includes(value) ? text.split(value).join('••••') : text;
 }
 
 export type SecretRef = { env: string } | { file: string };

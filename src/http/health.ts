@@ -1,17 +1,17 @@
-import type { Queue } from 'bullmq';
 import { Router } from 'express';
-import type { Queues, RedisClient } from '../jobs/queues.js';
-import { runJobId } from '../jobs/reconcile.js';
+import type { RedisClient } from '../jobs/queues.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { QueueFigures } from '../observability/queue-figures.js';
 
 /**
  * `/healthz`: the process is up. `/readyz`: Redis answers and, where this process runs the
- * worker, the worker is running. `/metrics`: Prometheus text, with queue depths read at scrape time.
+ * worker, the worker is running. `/metrics`: Prometheus text, with the queue figures read from
+ * Redis when they are older than their maximum age (see QueueFigures).
  */
 export function healthRoutes(deps: {
   redis: RedisClient;
   metrics: Metrics;
-  queues: Queues;
+  queueFigures: QueueFigures;
   workerRunning: () => boolean;
 }): Router {
   const router = Router();
@@ -36,49 +36,18 @@ export function healthRoutes(deps: {
     res.status(503).json({ status: 'not ready', redis, worker, reason: reasons.join('; ') });
   });
   router.get('/metrics', async (_req, res) => {
-    const refresh = async () => {
-      for (const queue of deps.queues.all) {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-        for (const [state, count] of Object.entries(counts))
-          deps.metrics.queueDepth.set({ queue: queue.name, state }, count);
-      }
-      deps.metrics.inFlight.set(await actionsInFlight(deps.redis, deps.queues.actions));
-      return true;
-    };
     // Redis down: serve what we have; /readyz reports the outage.
     await within(
-      refresh().catch(() => false),
+      deps.queueFigures.refresh().then(
+        () => true,
+        () => false,
+      ),
       REDIS_TIMEOUT_MS,
     );
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return router;
 }
-
-/**
- * Run jobs (one per approved request) that are waiting, active or delayed between polls. The
- * actions queue also holds each request's expiry timer and the reconcile schedule, which are not
- * actions, so the queue's own counts would overstate it. Counted in Redis: only a number travels.
- */
-async function actionsInFlight(redis: RedisClient, actions: Queue): Promise<number> {
-  const { wait, paused, prioritized, active, delayed } = actions.keys;
-  const keys = [wait, paused, prioritized, active, delayed].filter((key) => key !== undefined);
-  return Number(await redis.eval(COUNT_BY_ID_PREFIX, keys.length, ...keys, runJobId('')));
-}
-
-/** KEYS: BullMQ's job lists and sorted sets; ARGV[1]: a job id prefix. Returns how many ids have it. */
-const COUNT_BY_ID_PREFIX = `
-local n = 0
-for _, key in ipairs(KEYS) do
-  local kind = redis.call('TYPE', key).ok
-  local ids = {}
-  if kind == 'list' then ids = redis.call('LRANGE', key, 0, -1)
-  elseif kind == 'zset' then ids = redis.call('ZRANGE', key, 0, -1) end
-  for _, id in ipairs(ids) do
-    if string.sub(id, 1, #ARGV[1]) == ARGV[1] then n = n + 1 end
-  end
-end
-return n`;
 
 /** A worker-only process's connection queues commands while Redis is away: never wait on it. */
 const REDIS_TIMEOUT_MS = 1_000;

@@ -115,7 +115,7 @@ function connect(
   const { maxRetriesPerRequest, enableOfflineQueue, retryStrategy } = options;
   switch (connection.mode) {
     case 'standalone':
-      return new Redis(connection.url, options);
+      return new Redis(connection.url, { ...options, password: connection.password?.reveal() });
     case 'sentinel':
       return new Redis({
         sentinels: connection.sentinels,

@@ -21,6 +21,7 @@ export function makeClientDeps(options: {
         timeouts: options.target.timeouts,
         observer: options.observer,
         requestIdHeader: overrides.requestIdHeader,
+        maxResponseBytes: options.target.maxResponseBytes,
       }),
     log: options.log.child({ vendor: options.vendor, target: options.target.name }),
     now: options.now ?? Date.now,

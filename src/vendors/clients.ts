@@ -59,11 +59,23 @@ export class VendorClients {
     return client as Client;
   }
 
-  /** Targets that skip certificate checks, to be named loudly at start. */
-  insecureTargets(): string[] {
-    const out: string[] = [];
+  /** Targets whose traffic is less protected than it should be, to be named loudly at start. */
+  insecureTargets(): Array<{ target: string; warning: string }> {
+    const out: Array<{ target: string; warning: string }> = [];
     for (const [vendor, byName] of this.targets) {
-      for (const [name, target] of byName) if (target.tls?.insecureSkipVerify) out.push(`${vendor}/${name}`);
+      for (const [name, target] of byName) {
+        if (target.tls?.insecureSkipVerify)
+          out.push({
+            target: `${vendor}/${name}`,
+            warning: 'TLS certificate checks are OFF for this target (tls.insecureSkipVerify)',
+          });
+        if (target.allowInsecureHttp)
+          out.push({
+            target: `${vendor}/${name}`,
+            warning:
+              'plain http:// is allowed for this target: its credentials may cross the network in clear (allowInsecureHttp)',
+          });
+      }
     }
     return out;
   }

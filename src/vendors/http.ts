@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import { formatSize } from '../config/size.js';
 import { VendorError } from '../errors.js';
 
 /**
  * The one way opsbot talks HTTP to a vendor: one undici Agent per target (so a CA file or an
  * insecure switch applies to that target alone, never globally), a connect timeout and a total
- * timeout on every call, and network failures turned into VendorErrors that say whether the
- * request may have reached the vendor.
+ * timeout on every call, a cap on the size of an answer, and network failures turned into
+ * VendorErrors that say whether the request may have reached the vendor.
  */
 
 export interface TargetTls {
@@ -68,6 +69,8 @@ export interface VendorHttpOptions {
   observer?: VendorCallObserver | undefined;
   /** Response header holding the vendor's request id, e.g. `x-request-id`. */
   requestIdHeader?: string | undefined;
+  /** The largest answer body read. Default DEFAULT_MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number | undefined;
 }
 
 export interface HttpCall {
@@ -99,6 +102,12 @@ export interface HttpAnswer {
 
 const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 10_000, requestMs: 60_000 };
 
+/**
+ * 1 MiB: every answer opsbot reads (a job, a plan, a page of 100 domains) is a few KiB; anything
+ * far larger is a misbehaving proxy or vendor, and must not cost the worker its memory.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+
 /** Error codes that prove the request never reached the vendor. */
 const NOT_SENT_CODES = new Set([
   'ECONNREFUSED',
@@ -116,6 +125,7 @@ export class VendorHttp {
   readonly #timeouts: HttpTimeouts;
   readonly #observer: VendorCallObserver | undefined;
   readonly #requestIdHeader: string | undefined;
+  readonly #maxResponseBytes: number;
 
   constructor(options: VendorHttpOptions) {
     this.vendor = options.vendor;
@@ -124,6 +134,7 @@ export class VendorHttp {
     this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.#observer = options.observer;
     this.#requestIdHeader = options.requestIdHeader?.toLowerCase();
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const ca = options.tls?.caFile ? readFileSync(options.tls.caFile, 'utf8') : undefined;
     this.#agent = new Agent({
       connect: {
@@ -175,30 +186,54 @@ export class VendorHttp {
         },
         call.scope,
       );
+    let response: Dispatcher.ResponseData;
+    let text: string | undefined;
     try {
-      const response = await undiciRequest(url, {
+      response = await undiciRequest(url, {
         method: call.method,
         headers: call.headers,
         body: call.body,
         dispatcher: this.#agent,
         signal: AbortSignal.timeout(call.timeoutMs ?? this.#timeouts.requestMs),
       });
-      const text = await response.body.text();
-      const headers = flattenHeaders(response.headers);
-      const requestId = this.#requestIdHeader ? headers[this.#requestIdHeader] : undefined;
-      record(response.statusCode, requestId, undefined);
-      return {
-        status: response.statusCode,
-        headers,
-        contentType: headers['content-type'] ?? '',
-        text,
-        url: `${url.origin}${url.pathname}`,
-      };
+      text = await readCapped(response, this.#maxResponseBytes);
     } catch (error) {
       const failure = this.#networkError(error, call, url);
       record(undefined, undefined, failure.vendorCode);
       throw failure;
     }
+    const headers = flattenHeaders(response.headers);
+    const requestId = this.#requestIdHeader ? headers[this.#requestIdHeader] : undefined;
+    if (text === undefined) {
+      record(undefined, requestId, TOO_LARGE);
+      throw this.#tooLarge(call, url, response.statusCode, requestId);
+    }
+    record(response.statusCode, requestId, undefined);
+    return {
+      status: response.statusCode,
+      headers,
+      contentType: headers['content-type'] ?? '',
+      text,
+      url: `${url.origin}${url.pathname}`,
+    };
+  }
+
+  #tooLarge(call: HttpCall, url: URL, status: number, requestId: string | undefined): VendorError {
+    return new VendorError(
+      `${this.vendor} target "${this.target}" answered ${call.method} ${url.pathname} with more than ` +
+        `${formatSize(this.#maxResponseBytes)}; opsbot stopped reading it (raise maxResponseBytes ` +
+        'for this target if such answers are expected)',
+      {
+        vendor: this.vendor,
+        vendorCode: TOO_LARGE,
+        httpStatus: status,
+        requestId,
+        // The same call would get the same answer. A read changed nothing; a change may have been
+        // made, but what the vendor said about it is unknown.
+        retryable: false,
+        delivery: call.method === 'GET' ? 'answered' : 'uncertain',
+      },
+    );
   }
 
   #networkError(error: unknown, call: HttpCall, url: URL): VendorError {
@@ -240,6 +275,31 @@ export class VendorHttp {
   async close(): Promise<void> {
     await this.#agent.close();
   }
+}
+
+const TOO_LARGE = 'answer-too-large';
+
+/**
+ * The body as text, or undefined as soon as it is known to be longer than `max` bytes: then the
+ * rest is never read (the connection is dropped), so a huge answer costs at most `max` of memory.
+ */
+async function readCapped(response: Dispatcher.ResponseData, max: number): Promise<string | undefined> {
+  if (Number(response.headers['content-length']) > max) {
+    response.body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > max) {
+      response.body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  // As undici's own body.text(): UTF-8, a leading byte-order mark dropped.
+  return new TextDecoder().decode(Buffer.concat(chunks, length));
 }
 
 const TLS_CODES = new Set([

@@ -56,6 +56,18 @@ export interface ScriptedFault {
   reset?: boolean;
   /** Do the work, then destroy the socket instead of answering: the caller cannot tell it happened. */
   loseAnswer?: boolean;
+  /** Answer (with `status`, default 200) a body of this many bytes instead; see HugeBody. */
+  hugeBody?: HugeBody;
+}
+
+/**
+ * A runaway answer (a proxy streaming a file, a list with no paging): JSON-looking bytes sent in
+ * chunks as fast as the client reads them, with no Content-Length, never held whole here.
+ */
+export interface HugeBody {
+  bytes: number;
+  /** Called once the answer is over: how much went out, and whether all of it did. */
+  onEnd?: (outcome: { bytesWritten: number; complete: boolean }) => void;
 }
 
 export interface SimServerOptions {
@@ -101,6 +113,7 @@ export async function startSimServer(routes: SimRoute[], options: SimServerOptio
       return;
     }
     if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.hugeBody) return streamHugeBody(res, fault.status ?? 200, fault.hugeBody);
     if (fault?.status !== undefined && !fault.loseAnswer) {
       return send(res, { status: fault.status, headers: fault.headers, body: fault.body ?? '' });
     }
@@ -208,6 +221,34 @@ function send(res: ServerResponse, reply: SimReply): void {
     ...reply.headers,
   });
   res.end(body);
+}
+
+const FILLER = Buffer.from(`{"padding":"${'x'.repeat(64 * 1024 - 16)}"},\n`);
+
+async function streamHugeBody(res: ServerResponse, status: number, huge: HugeBody): Promise<void> {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  let bytesWritten = 0;
+  // Until the client hangs up, waiting for it to read each chunk before sending the next.
+  while (bytesWritten < huge.bytes && !res.destroyed) {
+    const chunk = FILLER.subarray(0, Math.min(FILLER.length, huge.bytes - bytesWritten));
+    bytesWritten += chunk.length;
+    if (!res.write(chunk)) await drainedOrClosed(res);
+  }
+  if (!res.destroyed) res.end();
+  await new Promise((resolve) => (res.closed ? resolve(undefined) : res.once('close', resolve)));
+  huge.onEnd?.({ bytesWritten, complete: res.writableFinished });
+}
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Parses a form-encoded body (ArcGIS) into a plain object. */

@@ -143,6 +143,9 @@ export interface TargetCommon {
   name: string;
   tls?: { caFile?: string | undefined; insecureSkipVerify?: boolean | undefined } | undefined;
   timeouts?: { connectMs?: number | undefined; requestMs?: number | undefined } | undefined;
+  allowInsecureHttp?: boolean | undefined;
+  /** The largest answer read from this target (the config loader fills in `vendors.maxResponseBytes`). */
+  maxResponseBytes?: number | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: as for ActionDef, the registry mixes vendors.

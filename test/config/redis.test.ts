@@ -1,5 +1,7 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type LoadOptions, loadConfig } from '../../src/config/load.js';
+import { scrubSecrets } from '../../src/config/secret.js';
 import { problemsOf } from './problems.js';
 
 /** The `redis` section: standalone URL (default), Sentinel or Cluster, each validated by key. */
@@ -34,6 +36,27 @@ describe('redis configuration', () => {
       url: 'redis://10.0.0.9:6380',
       prefix: 'ops',
     });
+  });
+
+  it('takes the password out of a Redis URL as a secret: the URL left is safe to show', () => {
+    const fromFile = load({ url: 'redis://opsbot:p%40ss-in-url-9@10.0.0.9:6380/2?family=4' }).redis;
+    const fromEnv = load(undefined, { REDIS_URL: 'rediss://:p%40ss-in-url-9@redis.internal:6380' }).redis;
+    expect(fromFile).toMatchObject({ mode: 'standalone', url: 'redis://opsbot@10.0.0.9:6380/2?family=4' });
+    expect(fromEnv).toMatchObject({ mode: 'standalone', url: 'rediss://redis.internal:6380' });
+    for (const redis of [fromFile, fromEnv]) {
+      if (redis.mode !== 'standalone') throw new Error('expected standalone');
+      expect(redis.password?.reveal()).toBe('p@ss-in-url-9');
+      expect(JSON.stringify(redis)).not.toContain('ss-in-url');
+      expect(inspect(redis, { depth: 5 })).not.toContain('ss-in-url');
+    }
+    // Known to the scrubber like any configured secret, should the whole URL ever be printed.
+    expect(scrubSecrets('redis://:p@ss-in-url-9@10.0.0.9:6380')).toBe('redis://:••••@10.0.0.9:6380');
+  });
+
+  it('refuses a Redis URL it cannot read, without echoing it', () => {
+    expect(problemsOf(() => load({ url: 'redis://:pw-in-broken-url@host:99999' }))).toEqual([
+      'redis.url: is not a valid URL (redis://[user:password@]host:port[/db])',
+    ]);
   });
 
   it('reads Sentinel: sentinels as host:port, the master name and both passwords as secrets', () => {

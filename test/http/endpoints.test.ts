@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { type RedisProcess, startRedisServer } from '../../src/devtools/redis-server.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
+import { problemsOf } from '../config/problems.js';
 import { type Harness, type HarnessOptions, startHarness, USERS, waitFor } from '../support/harness.js';
 
 /**
@@ -42,8 +45,9 @@ async function startBot(extra: Partial<HarnessOptions> = {}): Promise<Harness> {
   return bot;
 }
 
-async function get(path: string, headers: Record<string, string> = {}) {
-  const response = await request(`${bot!.opsbot.url}${path}`, { headers });
+/** A GET to the bot's ops routes (on `server.opsPort` when set), or to `base`. */
+async function get(path: string, headers: Record<string, string> = {}, base = bot!.opsbot.opsUrl) {
+  const response = await request(`${base}${path}`, { headers });
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, text };
 }
@@ -90,6 +94,20 @@ describe('/healthz and /readyz', () => {
       await waitFor(async () => (await getJson('/readyz')).status === 200, '/readyz to recover', 20_000);
     },
   );
+
+  it('with a password in redis.url: connects, and the password is in no log line or answer', async () => {
+    privateRedis = await startRedisServer();
+    const password = 'redis-url-password-3e9a';
+    const admin = new Redis(privateRedis.url);
+    await admin.config('SET', 'requirepass', password);
+    admin.disconnect();
+    // The harness checks, as it stops, that no log line and no Slack call showed the password.
+    await startBot({ redisUrl: `redis://:${password}@127.0.0.1:${privateRedis.port}` });
+    expect(bot!.secrets).toContain(password);
+    const answers = [await get('/readyz'), await get('/healthz'), await get('/metrics')];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    for (const answer of answers) expect(answer.text).not.toContain(password);
+  });
 });
 
 /** One sample of a metric family from Prometheus text, found by name and (some of) its labels. */
@@ -113,7 +131,11 @@ describe('/metrics', () => {
     const slow = arcgis.addDeployment({
       script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1, EXECUTING: 100_000 } },
     });
-    await startBot({ actions: { 'arcgis.deployment.refresh': { deadline: '3s' } } });
+    // Fresh queue figures at every scrape: this test follows them as they change.
+    await startBot({
+      actions: { 'arcgis.deployment.refresh': { deadline: '3s' } },
+      server: { queueMetricsMaxAge: 0 },
+    });
     const action = 'arcgis.deployment.refresh';
 
     // A Slack 429 on the first message, a vendor 502 on one job poll, one bad command.
@@ -196,6 +218,105 @@ describe('/metrics', () => {
   });
 });
 
+describe('/metrics cost to Redis', () => {
+  /**
+   * The commands Redis receives on the bot's keys (not those its scripts run), as MONITOR shows
+   * them. `sent()` answers those received so far, once a marker sent after them has shown too.
+   */
+  async function watchCommands(harness: Harness) {
+    const seen: string[][] = [];
+    const monitor = await new Redis(inject('redisUrl')).monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((arg) => arg.startsWith(`${harness.prefix}:`))) seen.push(args);
+    });
+    let marks = 0;
+    return {
+      sent: async () => {
+        marks += 1;
+        const mark = `${harness.prefix}:mark-${marks}`;
+        await harness.redis.ping(mark);
+        await waitFor(() => seen.some((args) => args[1] === mark), 'MONITOR to show the marker');
+        return seen.splice(0).filter((args) => !args[1]?.startsWith(`${harness.prefix}:mark-`));
+      },
+      stop: () => monitor.disconnect(),
+    };
+  }
+
+  it('reads the queue figures once for twenty scrapes at once, and not again while they are fresh', async () => {
+    // A web process alone: nothing but the scrapes touches its keys.
+    const harness = await startBot({ roles: ['web'] });
+    const commands = await watchCommands(harness);
+    try {
+      const burst = await Promise.all(Array.from({ length: 20 }, () => get('/metrics')));
+      expect(burst.map((answer) => answer.status)).toEqual(Array(20).fill(200));
+      expect(sample(burst[0]!.text, 'opsbot_actions_in_flight')).toBe(0);
+      const read = await commands.sent();
+      // One read for the twenty: the in-flight count (one script) and the job counts of each queue.
+      expect(read.filter(([, script]) => script?.includes('local n = 0'))).toHaveLength(1);
+      for (const queue of ['opsbot-actions', 'opsbot-slack', 'opsbot-commands'])
+        expect(read.filter((args) => args.includes(`${harness.prefix}:${queue}:`))).toHaveLength(1);
+      expect(read).toHaveLength(4);
+
+      for (let i = 0; i < 20; i += 1) expect((await get('/metrics')).status).toBe(200);
+      expect(await commands.sent()).toEqual([]);
+    } finally {
+      commands.stop();
+    }
+  });
+});
+
+describe('server.opsPort', () => {
+  it('serves health, metrics and the dashboard there only, and only /slack/events on the public port', async () => {
+    await startBot({
+      server: { opsPort: 0 },
+      env: { DASHBOARD_PASSWORD },
+      dashboard: { enabled: true, password: { env: 'DASHBOARD_PASSWORD' } },
+    });
+    const { url, opsUrl } = bot!.opsbot;
+    expect(opsUrl).not.toBe(url);
+
+    const ops = ['/healthz', '/readyz', '/metrics', '/admin/queues/'];
+    expect(await Promise.all(ops.map(async (path) => (await get(path, {}, opsUrl)).status))).toEqual([
+      200, 200, 200, 401,
+    ]);
+    expect(await Promise.all(ops.map(async (path) => (await get(path, {}, url)).status))).toEqual([
+      404, 404, 404, 404,
+    ]);
+
+    // Slack's requests are answered on the public port, and not on the ops one.
+    const { status } = await bot!.command(USERS.requester, 'help');
+    expect(status).toBe(200);
+    const onOps = await request(`${opsUrl}/slack/events`, { method: 'POST', body: 'command=%2Fops' });
+    expect(onOps.statusCode).toBe(404);
+    await onOps.body.dump();
+  });
+
+  it('is refused when it is the public port, or when only its host is set', () => {
+    const load = (server: Record<string, unknown>) => () =>
+      loadConfig({
+        env: { T: 'xoxb-1', S: 'signing-secret' },
+        document: {
+          slack: { botToken: { env: 'T' }, signingSecret: { env: 'S' } },
+          policy: { channels: ['*'] },
+          server,
+        },
+      });
+    expect(problemsOf(load({ port: 8080, opsPort: 8080 }))).toEqual([
+      'server.opsPort: must differ from server.port (both are 8080)',
+    ]);
+    expect(problemsOf(load({ opsHost: '127.0.0.1' }))).toEqual([
+      'server.opsHost: is set but server.opsPort is not',
+    ]);
+    expect(load({ port: 8080, opsPort: 9090, opsHost: '10.1.2.3' })().server).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      opsPort: 9090,
+      opsHost: '10.1.2.3',
+      queueMetricsMaxAge: 10_000,
+    });
+  });
+});
+
 describe('queue dashboard', () => {
   const PATH = '/admin/queues';
   const basic = (user: string, password: string) => ({
@@ -207,7 +328,7 @@ describe('queue dashboard', () => {
       dashboard: { enabled: true, username: 'ops', password: { env: 'DASHBOARD_PASSWORD' }, ...extra },
     });
   const send = async (method: 'PUT' | 'POST', path: string, headers: Record<string, string>) => {
-    const response = await request(`${bot!.opsbot.url}${path}`, {
+    const response = await request(`${bot!.opsbot.opsUrl}${path}`, {
       method,
       headers: { ...headers, 'content-type': 'application/json' },
       body: '{}',

@@ -52,6 +52,8 @@ export interface HarnessOptions {
   auditors?: { users?: string[]; groups?: string[] };
   /** The `dashboard` config section (secrets as `{ env: NAME }`, given in `env`). */
   dashboard?: Record<string, unknown>;
+  /** More of the `server` section (`opsPort`, `queueMetricsMaxAge`…); it listens on 127.0.0.1. */
+  server?: Record<string, unknown>;
 }
 
 /** Options for one ArcGIS target, `prod`, on a simulator (its password comes from the environment). */
@@ -128,7 +130,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         updatesPerMinute: 12_000,
       },
       redis: { ...(options.redis ?? { url: options.redisUrl ?? inject('redisUrl') }), prefix },
-      server: { port: 0, host: '127.0.0.1' },
+      server: { port: 0, host: '127.0.0.1', ...options.server },
       roles: options.roles ?? ['web', 'worker'],
       worker: {
         shutdownGrace: '2s',
@@ -162,7 +164,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     : new Redis(options.redisUrl ?? inject('redisUrl'));
   const peer: SlackPeer = { botUrl: opsbot.url, signingSecret };
   const seenRoots = new Set<string>();
-  const secrets = [botToken, signingSecret, ...Object.values(options.env ?? {})];
+  const redisPassword = options.redisUrl ? decodeURIComponent(new URL(options.redisUrl).password) : '';
+  const secrets = [botToken, signingSecret, redisPassword, ...Object.values(options.env ?? {})];
 
   const roots = () => slack.messages.filter((m) => m.channel === CHANNEL && !m.thread_ts && !m.ephemeralTo);
   const requestIdOf = (message: FakeSlackMessage) =>

@@ -315,7 +315,7 @@ export class ArcgisClient {
       undefined,
     );
     const answer = parseAnswer(tokenAnswer, body, operation);
-    registerSecretValue(answer.token);
+    registerSecretValue(`arcgis/${target.name}/token`, answer.token);
     const now = this.#deps.now();
     const margin = Math.min(RENEW_MARGIN_MS, Math.max(0, answer.expires - now) * RENEW_MARGIN_SHARE);
     this.#token = { value: answer.token, renewAt: answer.expires - margin };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pathSegment } from '../params.js';
-import { baseTargetSchema, secretField } from '../target-schema.js';
+import { baseTargetSchema, refusePlainHttp, secretField } from '../target-schema.js';
 import type { TargetCommon } from '../types.js';
 
 /** One ArcGIS Enterprise (on Kubernetes) site, configured by its base `https://host/context`. */
@@ -21,7 +21,8 @@ export const arcgisTargetSchema = baseTargetSchema
     /** Token lifetime asked for (the server may cap it). Default 60 minutes. */
     tokenMinutes: z.number().int().min(1).max(20_160).default(60),
   })
-  .strict();
+  .strict()
+  .superRefine(refusePlainHttp(['url']));
 
 export type ArcgisTarget = z.infer<typeof arcgisTargetSchema> & TargetCommon;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../../config/duration.js';
-import { baseTargetSchema, secretField } from '../target-schema.js';
+import { baseTargetSchema, refusePlainHttp, secretField } from '../target-schema.js';
 import type { TargetCommon } from '../types.js';
 
 /** One CipherTrust Manager appliance, configured by its address `https://cm-host`. */
@@ -21,7 +21,8 @@ export const cckmTargetSchema = baseTargetSchema
       .default(86_400_000)
       .refine((ms) => ms >= 60_000, 'refreshTokenLifetime must be at least 1m (it is sent in minutes)'),
   })
-  .strict();
+  .strict()
+  .superRefine(refusePlainHttp(['url']));
 
 export type CckmTarget = z.infer<typeof cckmTargetSchema> & TargetCommon;
 

@@ -100,9 +100,10 @@ export class CckmTokens {
   async #request(body: Record<string, unknown>): Promise<Jwt> {
     const askedAt = this.#now();
     const answer = await this.#grant(body);
-    registerSecretValue(answer.jwt);
+    const slot = `cckm/${this.#target.name}`;
+    registerSecretValue(`${slot}/jwt`, answer.jwt);
     if (answer.refresh_token) {
-      registerSecretValue(answer.refresh_token);
+      registerSecretValue(`${slot}/refresh-token`, answer.refresh_token);
       this.#refreshToken = answer.refresh_token;
     }
     const lifetimeMs = (answer.duration ?? DEFAULT_DURATION_S) * 1000;

@@ -109,7 +109,7 @@ export class EceClient {
     if (apiKey) return { authorization: `ApiKey ${apiKey.reveal()}`, accept: 'application/json' };
     const basic = Buffer.from(`${username}:${password?.reveal()}`).toString('base64');
     // The encoded pair is as secret as the password: keep it out of any output too.
-    registerSecretValue(basic);
+    registerSecretValue(`ece/${this.target}/basic`, basic);
     return { authorization: `Basic ${basic}`, accept: 'application/json' };
   }
 

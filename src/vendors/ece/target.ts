@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseTargetSchema, secretField } from '../target-schema.js';
+import { baseTargetSchema, refusePlainHttp, secretField } from '../target-schema.js';
 import type { TargetCommon } from '../types.js';
 
 /**
@@ -43,7 +43,8 @@ export const eceTargetSchema = baseTargetSchema
         message: 'username and password go together (basic auth needs both)',
       });
     }
-  });
+  })
+  .superRefine(refusePlainHttp(['url']));
 
 export type EceTarget = z.infer<typeof eceTargetSchema> & TargetCommon;
 

@@ -90,7 +90,7 @@ export class IamTokenSource {
         },
       );
     }
-    registerSecretValue(value);
+    registerSecretValue(`${this.#http.vendor}/${this.#http.target}/iam-token`, value);
     const { token } = parseAnswer(tokenAnswer, answer, what);
     const now = this.#now();
     const lifetime = lifetimeMs(token, now);

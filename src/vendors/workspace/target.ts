@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pathSegment } from '../params.js';
-import { baseTargetSchema, secretField } from '../target-schema.js';
+import { baseTargetSchema, refusePlainHttp, secretField } from '../target-schema.js';
 import { KNOWN_REGIONS, regionEndpoint, regionIamEndpoint } from './regions.js';
 
 /**
@@ -54,7 +54,9 @@ export const workspaceTargetSchema = baseTargetSchema
     error: (issue) =>
       `region "${(issue.input as { region?: string }).region}" is not in opsbot's Workspace region table ` +
       `(known: ${KNOWN_REGIONS.join(', ')}); set url to the service endpoint to use another region`,
-  });
+  })
+  // The region table's endpoints are all https://; a configured url or iamUrl may not be.
+  .superRefine(refusePlainHttp(['url', 'iamUrl']));
 
 export type WorkspaceTarget = z.infer<typeof workspaceTargetSchema> & { name: string };
 

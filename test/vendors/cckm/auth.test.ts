@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { scrubSecrets } from '../../../src/config/secret.js';
+import { rememberedSecretCount, scrubSecrets } from '../../../src/config/secret.js';
 import { VendorError } from '../../../src/errors.js';
 import { bodiesTo, failure, type Setup, setup } from './support.js';
 
@@ -155,6 +155,25 @@ describe('CipherTrust tokens', () => {
     await env.client.listDomains(LIST);
     const sent = bodiesTo(env.sim, 'POST', TOKENS)[1]!.refresh_token as string;
     expect(scrubSecrets(`rt=${sent}`)).toBe('rt=••••');
+  });
+
+  it('remembers only the current and the previous JWT of the target, however many it renews', async () => {
+    env = await setup();
+    await env.client.listDomains(LIST);
+    const remembered = rememberedSecretCount();
+    for (let i = 0; i < 20; i += 1) {
+      env.clock.advance(280_000);
+      await env.client.listDomains(LIST);
+    }
+    expect(env.sim.grants).toEqual({ password: 1, refresh: 20, refused: 0 });
+    // The JWT slot grows from one value to two; the refresh token's holds at most two too.
+    expect(rememberedSecretCount()).toBeLessThanOrEqual(remembered + 2);
+    const jwts = env.sim.requests
+      .filter((req) => req.path.startsWith('/api/v1/cckm'))
+      .map((req) => req.headers.authorization!.replace('Bearer ', ''));
+    const [first, previous, current] = [jwts[0]!, jwts.at(-2)!, jwts.at(-1)!];
+    expect(scrubSecrets(`${previous} ${current}`)).toBe('•••• ••••');
+    expect(scrubSecrets(first)).toBe(first);
   });
 
   it('keeps tokens per client: a second worker process signs in on its own', async () => {
