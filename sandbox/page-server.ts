@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import type { FakeSlack, FakeSlackMessage } from '../src/devtools/fake-slack.js';
 import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../src/devtools/slack-requests.js';
+import { excerpt } from '../src/slack/mrkdwn.js';
 import { BOT, CHANNEL, USERS } from './people.js';
 import { isScenario, SCENARIOS, type Scenario } from './scenarios.js';
 import type { Example } from './vendors.js';
@@ -124,7 +125,8 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     const [name = ''] = line.split(/\s/, 1);
     if (name !== options.command) {
       return reply(res, 400, {
-        error: `${name || 'That'} is not a command here: the sandbox knows ${options.command} only.`,
+        // The page shows this as mrkdwn, like every message: what was typed is quoted escaped.
+        error: `${name ? `"${excerpt(name)}"` : 'That'} is not a command here: the sandbox knows ${options.command} only.`,
       });
     }
     scenario.beforeCommand();

@@ -143,7 +143,10 @@ function renderAngle(inner, ctx) {
   return escapeHtml(label ?? url);
 }
 
-/** `!date^1392734382^{date_short} at {time}^optional_link` with its fallback text. */
+/**
+ * `!date^1392734382^{date_short} at {time}^optional_link` with its fallback text, drawn in the
+ * browser's own time zone as Slack draws it in each reader's. Every token Slack documents is known.
+ */
 function renderDate(target, fallback) {
   const [, seconds, format = '{date_short} {time}'] = target.split('^');
   const date = new Date(Number(seconds) * 1000);
@@ -166,15 +169,22 @@ const dateShort = (date) =>
   date.toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: 'numeric' });
 const dateLong = (date) =>
   date.toLocaleDateString('en-US', { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
+const dayDivider = (date) =>
+  date.getFullYear() === new Date().getFullYear()
+    ? date.toLocaleDateString('en-US', { weekday: 'long', month: 'long', day: 'numeric' })
+    : dateLong(date);
 
 const DATE_TOKENS = {
   date_num: dateNum,
+  date_slash: (date) => date.toLocaleDateString('en-GB'),
   date: dateMedium,
+  date_long_full: dateMedium,
   date_short: dateShort,
   date_long: dateLong,
   date_pretty: pretty(dateMedium),
   date_short_pretty: pretty(dateShort),
   date_long_pretty: pretty(dateLong),
+  day_divider_pretty: pretty(dayDivider),
   time: (date) => date.toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit' }),
   time_secs: (date) =>
     date.toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit', second: '2-digit' }),

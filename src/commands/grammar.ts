@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { excerpt } from '../slack/mrkdwn.js';
 import type { ParamSpec } from '../vendors/types.js';
 
 /**
@@ -35,9 +36,17 @@ export const DRY_RUN_PARAM: ParamSpec = {
 
 export type RawArgs = Record<string, string | true>;
 
+/**
+ * The words of a command line, as the person typed them. Slack sends `&`, `<` and `>` of the
+ * command text escaped (`&amp;`, `&lt;`, `&gt;`); they are decoded here, once, so that every echo
+ * escapes what was typed exactly once (slack/mrkdwn.ts).
+ */
 export function tokenize(text: string): string[] {
   // Slack turns quotes into smart quotes and may send non-breaking spaces; ids never need either.
   return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
     .replace(/[\u00a0\u2000-\u200b]/g, ' ')
     .trim()
     .split(/\s+/)
@@ -71,15 +80,16 @@ export function bindWords(
     const word = words[i]!;
     if (word.startsWith('--')) {
       const eq = word.indexOf('=');
-      const name = eq > 0 ? word.slice(0, eq) : word;
-      const param = byFlag.get(name);
+      // Option names are case-insensitive; their values keep their case.
+      const param = byFlag.get((eq > 0 ? word.slice(0, eq) : word).toLowerCase());
       if (!param) {
         const known = [...byFlag.keys()].join(', ') || 'none';
         throw new InputError(
-          `unknown option ${name} for \`${shape.words.join(' ')}\` (options: ${known})`,
+          `unknown option "${excerpt(eq > 0 ? word.slice(0, eq) : word)}" for \`${shape.words.join(' ')}\` (options: ${known})`,
           usage,
         );
       }
+      const name = param.flag!;
       if (param.name in raw) throw new InputError(`${name} is given twice`, usage);
       if (param.kind === 'flag') {
         if (eq > 0) throw new InputError(`${name} takes no value`, usage);
@@ -94,7 +104,7 @@ export function bindWords(
       continue;
     }
     const param = positional[next++];
-    if (!param) throw new InputError(`unexpected extra word "${word.slice(0, 60)}"`, usage);
+    if (!param) throw new InputError(`unexpected extra word "${excerpt(word)}"`, usage);
     raw[param.name] = word;
   }
   const missing = positional.slice(next).find((param) => !param.optional);

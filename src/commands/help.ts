@@ -4,7 +4,8 @@ import { actionUsage, BUILTINS } from './parse.js';
 
 /**
  * Help is generated from the same declarations the parser uses, and lists only the actions the
- * caller may request, so it can never drift from what actually works.
+ * caller may request, so it can never drift from what actually works. Every description is shown
+ * as a sentence (capital first, full stop), whatever case its declaration uses.
  */
 export async function helpText(options: {
   command: string;
@@ -20,26 +21,37 @@ export async function helpText(options: {
     if (allowed.length === 0) continue;
     lines.push(`*${vendor.title}*`);
     for (const action of allowed) {
-      const approval = action.mode === 'read' ? 'no approval needed' : 'needs approval';
+      const approval = action.mode === 'read' ? 'Read-only, no approval needed.' : 'Needs approval.';
       lines.push(`• \`${actionUsage(command, vendor, action)}\``);
-      lines.push(`   ${action.summary} (${approval}). Example: \`${command} ${action.examples[0] ?? ''}\``);
+      lines.push(
+        `   ${sentence(action.summary)} ${approval} Example: \`${command} ${action.examples[0] ?? ''}\``,
+      );
     }
   }
   if (lines.length === 0) {
     lines.push(
       options.vendor
-        ? `You may not request any ${options.vendor} action here.`
+        ? `You may not request any ${options.vendor} action here. Ask an opsbot admin to add you to the policy.`
         : 'You may not request any vendor action. Ask an opsbot admin to add you to the policy.',
     );
   }
   if (!options.vendor) {
     lines.push('*Requests*');
     for (const [word, builtin] of Object.entries(BUILTINS)) {
-      lines.push(`• \`${usageOf(command, { words: [word], params: builtin.params })}\` — ${builtin.summary}`);
+      lines.push(
+        `• \`${usageOf(command, { words: [word], params: builtin.params })}\` — ${sentence(builtin.summary)}`,
+      );
     }
     lines.push(
-      `Every vendor action takes \`--target <name>\` (when several are configured) and \`--dry-run\`.`,
+      'Every vendor action takes `--target <name>` (when several are configured); those that change something also take `--dry-run`.',
     );
   }
   return lines.join('\n');
+}
+
+/** "restart a resource (kibana)" → "Restart a resource (kibana)." */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = `${trimmed.charAt(0).toUpperCase()}${trimmed.slice(1)}`;
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }

@@ -11,6 +11,7 @@ import type { Policy } from '../requests/policy.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import { newRequestId, type RequestStore } from '../requests/store.js';
 import { dryRunMessage, readAnswerMessage, type SlackMessage, section } from '../slack/blocks.js';
+import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { historyMessage, statusMessage } from '../slack/request-views.js';
 import { replyPrivately } from '../slack/respond.js';
 import type { VendorClients } from '../vendors/clients.js';
@@ -139,12 +140,13 @@ export async function handleOpsCommand(
   } catch (error) {
     const failure = toOpsError(error);
     if (failure.code === 'internal') deps.log.error({ err: error }, 'slash command failed');
-    const usage = failure instanceof InputError && failure.usage ? `\nUsage: \`${failure.usage}\`` : '';
-    deps.metrics.requests.inc({
-      action: 'none',
-      outcome: failure instanceof InputError ? 'bad_input' : 'error',
-    });
-    await reply(section(`:warning: ${failure.message}${usage}`));
+    const input = failure instanceof InputError;
+    const usage = input && failure.usage ? `\nUsage: \`${failure.usage}\`` : '';
+    deps.metrics.requests.inc({ action: 'none', outcome: input ? 'bad_input' : 'error' });
+    // An InputError is mrkdwn opsbot composed (what it quotes is escaped already); any other
+    // message may carry a vendor's words, which are plain text.
+    const message = input ? failure.message : escapeMrkdwn(failure.message);
+    await reply(section(`:warning: ${message}${usage}`));
   }
 }
 
@@ -268,7 +270,11 @@ async function dispatch(
   }
 }
 
-/** Says up front when another request is already working on the same resource. */
+/**
+ * Says up front when another request is already working on the same resource. It is a summary
+ * warning, which is plain text: it names the other request by id (`/ops status` tells who asked),
+ * never with a mention.
+ */
 async function busyNote(
   deps: OpsCommandDeps,
   where: { vendor: string; target: string },
@@ -277,7 +283,5 @@ async function busyNote(
 ): Promise<string | undefined> {
   const holder = await deps.locks.holder(deps.locks.key(where, resource));
   if (!holder) return undefined;
-  const other = await deps.store.get(holder);
-  const who = other ? `\`${holder}\` (asked by <@${other.requester}>)` : `\`${holder}\``;
-  return `${who} is already working on \`${resource}\`: this request will ${whenBusy === 'wait' ? 'wait for it to end' : 'be refused if it is still running'}.`;
+  return `\`${holder}\` is already working on \`${resource}\`: this request will ${whenBusy === 'wait' ? 'wait for it to end' : 'be refused if it is still running'}.`;
 }

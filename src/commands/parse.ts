@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { excerpt } from '../slack/mrkdwn.js';
 import { findVendor, VENDORS } from '../vendors/registry.js';
 import type { ActionDef, ParamSpec, VendorModule } from '../vendors/types.js';
 import { bindWords, DRY_RUN_PARAM, TARGET_PARAM, tokenize, usageOf, validateArgs } from './grammar.js';
@@ -89,14 +90,23 @@ export function actionUsage(command: string, vendor: VendorModule, action: Actio
   return usageOf(command, { words: [vendor.name, action.verb], params: actionParams(action) });
 }
 
-/** Parses the text after the slash command. Throws InputError with the right usage on bad input. */
+function isBuiltin(word: string): word is keyof typeof BUILTINS {
+  return Object.hasOwn(BUILTINS, word);
+}
+
+/**
+ * Parses the text after the slash command. Throws InputError with the right usage on bad input.
+ * Subcommands, vendor names and verbs are case-insensitive (`/ops ECE Restart`); ids and
+ * argument values keep their case.
+ */
 export function parseOpsCommand(text: string, command: string): OpsCommand {
   const words = tokenize(text);
-  const [first, second, ...rest] = words;
+  const [typed, second, ...rest] = words;
+  const first = typed?.toLowerCase();
   const overview = `${command} help`;
-  if (first === undefined || first === 'help') return { kind: 'help', vendor: second };
+  if (first === undefined || first === 'help') return { kind: 'help', vendor: helpVendor(second, command) };
 
-  if (first === 'status' || first === 'cancel' || first === 'history') {
+  if (isBuiltin(first)) {
     const builtin = BUILTINS[first];
     const usage = usageOf(command, { words: [first], params: builtin.params });
     const raw = bindWords(words.slice(1), { words: [first], params: builtin.params }, usage);
@@ -112,17 +122,18 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     return { kind: first, requestId: args.requestId as string };
   }
 
-  const vendor = findVendor(first.toLowerCase());
+  const vendor = findVendor(first);
   if (!vendor) {
-    const names = [...VENDORS.map((v) => v.name), 'status', 'history', 'cancel', 'help'].join(', ');
-    throw new InputError(`unknown command "${first.slice(0, 40)}" (commands: ${names})`, overview);
+    const names = [...VENDORS.map((v) => v.name), ...Object.keys(BUILTINS), 'help'].join(', ');
+    throw new InputError(`unknown command "${excerpt(typed!)}" (commands: ${names})`, overview);
   }
   const verbs = vendor.actions.map((a) => a.verb).join(', ');
-  if (second === undefined || second === 'help') return { kind: 'help', vendor: vendor.name };
-  const action = vendor.actions.find((a) => a.verb === second.toLowerCase());
+  const verb = second?.toLowerCase();
+  if (verb === undefined || verb === 'help') return { kind: 'help', vendor: vendor.name };
+  const action = vendor.actions.find((a) => a.verb === verb);
   if (!action) {
     throw new InputError(
-      `${vendor.name} has no action "${second.slice(0, 40)}" (actions: ${verbs})`,
+      `${vendor.name} has no action "${excerpt(second!)}" (actions: ${verbs})`,
       `${command} help ${vendor.name}`,
     );
   }
@@ -138,4 +149,15 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     target: typeof target === 'string' ? target : undefined,
     dryRun: dryRun === true,
   };
+}
+
+/** `/ops help <word>`: a vendor's help, or the overview for a subcommand; anything else is a typo. */
+function helpVendor(word: string | undefined, command: string): string | undefined {
+  const name = word?.toLowerCase();
+  if (name === undefined || name === 'help' || isBuiltin(name)) return undefined;
+  if (findVendor(name)) return name;
+  throw new InputError(
+    `no vendor "${excerpt(word!)}" (vendors: ${VENDORS.map((v) => v.name).join(', ')})`,
+    `${command} help [vendor]`,
+  );
 }

@@ -235,15 +235,45 @@ function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.ProcessEnv)
   if (env.LOG_LEVEL) section('log').level = env.LOG_LEVEL;
 }
 
-/** One line per issue: the full dotted key, then what is wrong with it. */
+/**
+ * One line per key: the full dotted key, then everything wrong with it, the key named once. A
+ * message that starts by naming its own key ("url must be…") drops that repetition. A key whose
+ * value is `undefined` held a secret reference that could not be read (YAML has no undefined):
+ * that was reported when the reference was resolved, so "is required" would only repeat it.
+ */
 function formatIssues(issues: z.core.$ZodIssue[], document: unknown, prefix: string[] = []): string[] {
-  return issues.map((issue) => {
-    const key = [...prefix, ...issue.path.map(String)].join('.') || '(top level)';
-    if (issue.code === 'unrecognized_keys') return `${key}: unknown key(s) ${issue.keys.join(', ')}`;
-    if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined)
-      return `${key}: is required`;
-    return `${key}: ${issue.message}`;
-  });
+  const byKey = new Map<string, string[]>();
+  for (const issue of issues) {
+    const path = issue.path.map(String);
+    const key = [...prefix, ...path].join('.') || '(top level)';
+    let problem: string;
+    if (issue.code === 'unrecognized_keys') problem = `unknown key(s) ${issue.keys.join(', ')}`;
+    else if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined) {
+      if (hasKey(document, issue.path)) continue;
+      problem = 'is required';
+    } else problem = withoutOwnKey(issue.message, path);
+    const problems = byKey.get(key) ?? [];
+    if (!problems.includes(problem)) problems.push(problem);
+    byKey.set(key, problems);
+  }
+  return [...byKey].map(([key, problems]) => `${key}: ${problems.join('; ')}`);
+
+  function withoutOwnKey(message: string, path: string[]): string {
+    for (let from = 0; from < path.length; from += 1) {
+      const own = `${path.slice(from).join('.')} `;
+      if (
+        message.startsWith(own) &&
+        /^(is|are|must|should|needs?|cannot|has|have)\b/.test(message.slice(own.length))
+      )
+        return message.slice(own.length);
+    }
+    return message;
+  }
+
+  function hasKey(node: unknown, path: PropertyKey[]): boolean {
+    const parent = valueAt(node, path.slice(0, -1));
+    return parent !== null && typeof parent === 'object' && path.at(-1)! in parent;
+  }
 }
 
 function valueAt(document: unknown, path: PropertyKey[]): unknown {

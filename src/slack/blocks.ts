@@ -1,10 +1,12 @@
 import type { KnownBlock } from '@slack/types';
 import type { OpsRequest, RequestState } from '../requests/types.js';
 import type { ActionProgress, DryRunReport, ReadAnswer } from '../vendors/types.js';
+import { clipMrkdwn, escapeMrkdwn, plainLine, slackDate } from './mrkdwn.js';
 
 /**
  * Block Kit builders: plain data in, Slack message out. No I/O, so every message can be read
- * and tested on its own.
+ * and tested on its own. Vendor and user text reaches them as plain text and is escaped here, as
+ * it is rendered (see mrkdwn.ts for the convention).
  */
 
 export const APPROVE_ACTION = 'ops_approve';
@@ -15,19 +17,26 @@ export interface SlackMessage {
   blocks?: KnownBlock[];
 }
 
+/**
+ * The root's state line. Green and ✅-like marks belong to success alone: approval is a neutral
+ * blue, since nothing has run yet.
+ */
 const STATE_LINE: Record<RequestState, (r: OpsRequest) => string> = {
-  pending: (r) => `:hourglass_flowing_sand: *Waiting for approval* · expires ${slackTime(r.expiresAt)}`,
-  approved: (r) => `:white_check_mark: *Approved* by <@${r.approver}> · queued`,
+  pending: (r) => `:hourglass_flowing_sand: *Waiting for approval* · expires ${slackDate(r.expiresAt)}`,
+  approved: (r) => `:large_blue_circle: *Approved* by <@${r.approver}> · queued to run`,
   running: (r) =>
-    `:arrows_counterclockwise: *Running* · approved by <@${r.approver}>${r.progress ? ` · ${r.progress.status}` : ''}`,
+    `:arrows_counterclockwise: *Running* · approved by <@${r.approver}>${r.progress ? ` · ${escapeMrkdwn(r.progress.status)}` : ''}`,
   succeeded: (r) => `:large_green_circle: *Succeeded* in ${formatDuration(r)} · approved by <@${r.approver}>`,
-  failed: (r) =>
-    `:red_circle: *Failed*${r.approver ? ` · approved by <@${r.approver}>` : ''}${r.outcome ? ` · ${r.outcome}` : ''}`,
+  failed: (r) => `:red_circle: *Failed*${r.approver ? ` · approved by <@${r.approver}>` : ''}${outcomeOf(r)}`,
   cancelled: (r) => `:no_entry_sign: *Cancelled* by ${r.cancelledBy ? `<@${r.cancelledBy}>` : 'opsbot'}`,
   expired: () => `:alarm_clock: *Expired* · nobody approved it in time`,
-  timed_out: (r) => `:warning: *Timed out waiting*${r.outcome ? ` · ${r.outcome}` : ''}`,
-  unknown: (r) => `:grey_question: *Outcome unknown*${r.outcome ? ` · ${r.outcome}` : ''}`,
+  timed_out: (r) => `:warning: *Timed out waiting*${outcomeOf(r)}`,
+  unknown: (r) => `:grey_question: *Outcome unknown*${outcomeOf(r)}`,
 };
+
+function outcomeOf(request: OpsRequest): string {
+  return request.outcome ? ` · ${escapeMrkdwn(request.outcome)}` : '';
+}
 
 /** The thread root: what, where, who, and the current state at a glance. */
 export function rootMessage(request: OpsRequest, command: string): SlackMessage {
@@ -38,11 +47,14 @@ export function rootMessage(request: OpsRequest, command: string): SlackMessage 
   ];
   const fields = request.summary.fields.slice(0, 10).map((field) => ({
     type: 'mrkdwn' as const,
-    text: truncate(`*${field.label}*\n${field.value}`, 2000),
+    text: clipMrkdwn(`*${escapeMrkdwn(field.label)}*\n${escapeMrkdwn(field.value)}`, 2000),
   }));
   if (fields.length > 0) blocks.push({ type: 'section', fields });
   for (const warning of request.summary.warnings.slice(0, 5)) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`:warning: ${warning}`, 3000) } });
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: clipMrkdwn(`:warning: ${escapeMrkdwn(warning)}`, 3000) },
+    });
   }
   if (request.highRisk && request.state === 'pending') {
     blocks.push({
@@ -79,8 +91,8 @@ function approvalButtons(request: OpsRequest): KnownBlock {
                 title: { type: 'plain_text', text: 'Run a high-risk action?' },
                 text: {
                   type: 'mrkdwn',
-                  text: truncate(
-                    `You are approving *${request.actionId}* on \`${request.vendor}/${request.target}\`.\n${request.summary.warnings.join('\n')}`,
+                  text: clipMrkdwn(
+                    `You are approving *${request.actionId}* on \`${request.vendor}/${request.target}\`.\n${request.summary.warnings.map(escapeMrkdwn).join('\n')}`,
                     300,
                   ),
                 },
@@ -101,19 +113,25 @@ function approvalButtons(request: OpsRequest): KnownBlock {
   };
 }
 
-/** A threaded reply for one change of state. */
+/** A threaded reply for one change of state. Notes are the vendor's warnings, so they carry ⚠️. */
 export function progressReply(request: OpsRequest, progress: ActionProgress, first: boolean): SlackMessage {
-  const head = first
-    ? `:rocket: Submitted to ${request.vendor}/${request.target}${progress.vendorJobId ? ` · job \`${progress.vendorJobId}\`` : ''}`
-    : `:arrows_counterclockwise: Status *${progress.status}*`;
-  const lines = [head];
-  if (first) lines.push(`Status *${progress.status}*`);
-  if (progress.detail) lines.push(progress.detail);
-  for (const note of progress.notes ?? []) lines.push(`:warning: ${note}`);
+  const status = `Status *${escapeMrkdwn(progress.status)}*`;
+  const lines = first
+    ? [
+        `:rocket: Submitted to ${request.vendor}/${request.target}${progress.vendorJobId ? ` · job \`${escapeMrkdwn(progress.vendorJobId)}\`` : ''}`,
+        status,
+      ]
+    : [`:arrows_counterclockwise: ${status}`];
+  if (progress.detail) lines.push(escapeMrkdwn(progress.detail));
+  for (const note of progress.notes ?? []) lines.push(`:warning: ${escapeMrkdwn(note)}`);
   return section(lines.join('\n'));
 }
 
-/** The closing reply: how it ended, how long it took and what the vendor said. */
+/**
+ * The closing reply: how it ended, how long it took and what the vendor said. The vendor's last
+ * status is said once, and only when the vendor had not ended the work itself (opsbot stopped
+ * waiting or following it): after a vendor's own end, its result lines say how it went.
+ */
 export function finalReply(request: OpsRequest): SlackMessage {
   const progress = request.progress;
   const head: Record<string, string> = {
@@ -123,45 +141,49 @@ export function finalReply(request: OpsRequest): SlackMessage {
     timed_out: `:warning: *Timed out waiting* after ${formatDuration(request)}`,
     unknown: `:grey_question: *Outcome unknown*`,
   };
-  const lines = [head[request.state] ?? `*${request.state}*`];
-  if (request.outcome) lines.push(request.outcome);
-  if (progress?.vendorJobId)
-    lines.push(`Vendor job \`${progress.vendorJobId}\`, last status *${progress.status}*`);
-  for (const line of progress?.result ?? []) lines.push(`• ${line}`);
+  const lines = [head[request.state] ?? `*${plainState(request.state)}*`];
+  if (request.outcome) lines.push(escapeMrkdwn(request.outcome));
+  if (progress?.vendorJobId) lines.push(`Vendor job \`${escapeMrkdwn(progress.vendorJobId)}\``);
+  if (progress?.outcome === 'running') {
+    const detail = progress.detail ? ` · ${escapeMrkdwn(progress.detail)}` : '';
+    lines.push(`Last status from ${request.vendor}: *${escapeMrkdwn(progress.status)}*${detail}`);
+  }
+  for (const line of progress?.result ?? []) lines.push(`• ${plainLine(line)}`);
   return section(lines.join('\n'));
 }
 
+/** The closing reply's `text` when it is also shown in the channel (Slack parses it as mrkdwn too). */
 export function failureBroadcastText(request: OpsRequest): string {
-  return `:red_circle: ${request.actionId} on ${request.vendor}/${request.target} (${request.id}) ended *${plainState(request.state)}*${request.outcome ? `: ${request.outcome}` : ''}`;
+  return `:red_circle: ${request.actionId} on ${request.vendor}/${request.target} (${request.id}) ended *${plainState(request.state)}*${request.outcome ? `: ${escapeMrkdwn(request.outcome)}` : ''}`;
 }
 
 export function dryRunMessage(actionId: string, target: string, report: DryRunReport): SlackMessage {
   const lines = [
     `*Dry run* of *${actionId}* on \`${target}\` — nothing was changed.`,
-    `Would call: \`${report.call}\``,
+    `Would call: \`${escapeMrkdwn(report.call)}\``,
   ];
-  if (report.currentState.length > 0) lines.push('*Now:*', ...report.currentState.map((line) => `• ${line}`));
+  if (report.currentState.length > 0)
+    lines.push('*Now:*', ...report.currentState.map((line) => `• ${plainLine(line)}`));
   return section(lines.join('\n'));
 }
 
 export function readAnswerMessage(answer: ReadAnswer): SlackMessage {
-  const lines = [`*${answer.title}*`, ...answer.lines];
-  if (answer.footer) lines.push(`_${answer.footer}_`);
+  const lines = [`*${escapeMrkdwn(answer.title)}*`, ...answer.lines.map(plainLine)];
+  if (answer.footer) lines.push(`_${escapeMrkdwn(answer.footer)}_`);
   return section(lines.join('\n'));
 }
 
+/** One section of mrkdwn opsbot composed (every piece of vendor or user text in it escaped). */
 export function section(text: string): SlackMessage {
-  const safe = truncate(text, 3000);
-  return { text: truncate(text, 3900), blocks: [{ type: 'section', text: { type: 'mrkdwn', text: safe } }] };
+  const safe = clipMrkdwn(text, 3000);
+  return {
+    text: clipMrkdwn(text, 3900),
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: safe } }],
+  };
 }
 
 export function plainState(state: RequestState): string {
   return state.replace('_', ' ');
-}
-
-function slackTime(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  return `<!date^${seconds}^{time}|${new Date(ms).toISOString().slice(11, 16)} UTC>`;
 }
 
 export function formatDuration(request: OpsRequest): string {
@@ -172,8 +194,4 @@ export function formatDuration(request: OpsRequest): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
   return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
-}
-
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { InputError } from '../errors.js';
+import { excerpt } from '../slack/mrkdwn.js';
 import { makeClientDeps } from './client-deps.js';
 import type { VendorCallObserver } from './http.js';
 import { findVendor } from './registry.js';
@@ -26,7 +27,7 @@ export class VendorClients {
       throw new InputError(
         names.length === 0
           ? `no ${vendorName} targets are configured`
-          : `unknown ${vendorName} target "${requested.slice(0, 40)}" (configured: ${names.join(', ')})`,
+          : `unknown ${vendorName} target "${excerpt(requested)}" (configured: ${names.join(', ')})`,
       );
     }
     if (names.length === 1) return names[0]!;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { excerpt } from '../slack/mrkdwn.js';
 
 /**
  * Value schemas shared by the vendors' argument declarations. Anything that ends up in a URL path
@@ -16,11 +17,11 @@ export function pathSegment(what: string, pattern?: { regex: RegExp; shape: stri
     .min(1, `${what} is missing`)
     .refine((value) => SAFE_SEGMENT.test(value) && value !== '.' && value !== '..', {
       error: (issue) =>
-        `${what} "${String(issue.input).slice(0, 80)}" is not a plain id (letters, digits, ".", "_", "-", "~" only)`,
+        `${what} "${excerpt(String(issue.input))}" is not a plain id (letters, digits, ".", "_", "-", "~" only)`,
       abort: true,
     })
     .refine((value) => !pattern || pattern.regex.test(value), {
-      error: (issue) => `${what} "${String(issue.input).slice(0, 80)}" does not look like ${pattern?.shape}`,
+      error: (issue) => `${what} "${excerpt(String(issue.input))}" does not look like ${pattern?.shape}`,
     });
 }
 

@@ -28,6 +28,17 @@ export interface ParamSpec {
   optional?: boolean;
 }
 
+/** A moment in a line of text (epoch ms): Slack shows it in each reader's own time zone. */
+export interface Instant {
+  at: number;
+}
+
+/**
+ * A line of plain text for people (vendor words are never markup: see slack/mrkdwn.ts). A time in
+ * it is an `Instant`, never a formatted string, so that it reads in every reader's time zone.
+ */
+export type TextLine = string | ReadonlyArray<string | Instant>;
+
 /** A line of "what will happen" for the approval message and dry runs. */
 export interface Field {
   label: string;
@@ -51,8 +62,8 @@ export interface ActionProgress {
   /** One line about this status (current plan step, sub-job state); a change is posted too. */
   detail?: string | undefined;
   /** Lines for the final message: the vendor's result, error messages, per-item results. */
-  result?: string[] | undefined;
-  /** Things to say once, e.g. warnings the vendor returned with a 202. */
+  result?: TextLine[] | undefined;
+  /** Warnings to say once (e.g. those the vendor returned with a 202), shown with ⚠️; facts go in `detail`. */
   notes?: string[] | undefined;
   /** Opaque state the action needs for its next poll; stored durably between polls. */
   memo: Json;
@@ -63,13 +74,13 @@ export interface DryRunReport {
   /** The exact call that would be made, secrets masked: `POST https://…/refresh (f=json, token=••••)`. */
   call: string;
   /** How the thing stands now, where the vendor can tell (one line each). */
-  currentState: string[];
+  currentState: TextLine[];
 }
 
 /** A read-only answer (e.g. `cckm refresh-status`): shown at once, ephemerally, no approval. */
 export interface ReadAnswer {
   title: string;
-  lines: string[];
+  lines: TextLine[];
   /** e.g. "showing 1–10 of 42 · next page: --skip 10" */
   footer?: string | undefined;
 }

@@ -39,7 +39,7 @@ describe('/ops grammar', () => {
     ['arcgis refresh-deployment kvy%2Fx', 'is not a plain id'],
     ['arcgis refresh-deployment', '<deployment-id> is missing'],
     ['arcgis refresh-deployment kvyxph9w5h3o9vgk8dixn extra', 'unexpected extra word "extra"'],
-    ['arcgis refresh-deployment kvyxph9w5h3o9vgk8dixn --force', 'unknown option --force'],
+    ['arcgis refresh-deployment kvyxph9w5h3o9vgk8dixn --force', 'unknown option "--force"'],
     ['arcgis refresh-deployment kvyxph9w5h3o9vgk8dixn --target', '--target needs a value'],
     ['arcgis refresh-deployment kvyxph9w5h3o9vgk8dixn --dry-run=yes', '--dry-run takes no value'],
     ['nagios restart', 'unknown command "nagios"'],
@@ -61,6 +61,62 @@ describe('/ops grammar', () => {
     expect(parseOpsCommand('', '/ops')).toEqual({ kind: 'help', vendor: undefined });
     expect(parseOpsCommand('help ece', '/ops')).toEqual({ kind: 'help', vendor: 'ece' });
     expect(parseOpsCommand('ece', '/ops')).toEqual({ kind: 'help', vendor: 'ece' });
+    expect(parseOpsCommand('help status', '/ops')).toEqual({ kind: 'help', vendor: undefined });
+  });
+
+  it('says "no vendor" for help on a word that is not one, listing the vendors', () => {
+    const error = inputError('help foo');
+    expect(error.message).toBe('no vendor "foo" (vendors: arcgis, ece, workspace, cckm)');
+    expect(error.usage).toBe('/ops help [vendor]');
+  });
+
+  it('reads subcommands, vendor names, verbs and option names in any case; ids and values keep theirs', () => {
+    expect(parseOpsCommand('HELP', '/ops')).toEqual({ kind: 'help', vendor: undefined });
+    expect(parseOpsCommand('Help ECE', '/ops')).toEqual({ kind: 'help', vendor: 'ece' });
+    expect(parseOpsCommand('STATUS op-7k3m9q', '/ops')).toEqual({ kind: 'status', requestId: 'op-7k3m9q' });
+    const parsed = parseOpsCommand(
+      'ECE Restart 3f5a0c1d2e3f4a5b6c7d8e9f0a1b2c3d apm Main-APM --Cancel-Pending --TARGET=Prod',
+      '/ops',
+    );
+    expect(parsed).toMatchObject({
+      kind: 'action',
+      target: 'Prod',
+      args: { refId: 'Main-APM', cancelPending: true },
+    });
+    expect(inputError('STATUS OP-7K3M9Q').message).toContain('request ids look like op-7k3m9q');
+  });
+});
+
+describe('echoing what was typed', () => {
+  it('quotes at most a short excerpt of a long word', () => {
+    const error = inputError(`help ${'x'.repeat(5_000)}`);
+    expect(error.message).toBe(`no vendor "${'x'.repeat(39)}…" (vendors: arcgis, ece, workspace, cckm)`);
+  });
+
+  it.each([
+    ['<!channel>', 'unknown command "&lt;!channel&gt;"'],
+    ['help <script>', 'no vendor "&lt;script&gt;"'],
+    ['arcgis <!here>', 'arcgis has no action "&lt;!here&gt;"'],
+    [
+      'arcgis refresh-deployment <https://evil|x>',
+      'deployment id "&lt;https://evil|x&gt;" is not a plain id',
+    ],
+    ['ece restart 3f5a0c1d2e3f4a5b6c7d8e9f0a1b2c3d <@U0123>', 'kind "&lt;@u0123&gt;" is not one of'],
+    ['history --mine <!subteam^S1>', 'unexpected extra word "&lt;!subteam^S1&gt;"'],
+    ['history --<b>', 'unknown option "--&lt;b&gt;"'],
+    ['arcgis refresh-groups R&D,<x>', 'group name "&lt;x&gt;" may only use'],
+    ['cckm refresh-status --status <x>', '--status "&lt;x&gt;" is not one of'],
+  ])('escapes %j in the error', (text, message) => {
+    const error = inputError(text);
+    expect(error.message).toContain(message);
+    expect(error.message).not.toMatch(/<[!@a-z]/i);
+  });
+
+  it('reads the command text as Slack sends it (&, < and > escaped) and escapes it once', () => {
+    expect(inputError('&lt;!channel&gt;').message).toContain('unknown command "&lt;!channel&gt;"');
+    expect(inputError('arcgis refresh-groups R&amp;D,&lt;x&gt;').message).toContain('group name "&lt;x&gt;"');
+    const groups = parseOpsCommand('arcgis refresh-groups R&amp;D', '/ops');
+    expect(groups).toMatchObject({ kind: 'action', args: { groups: ['R&D'] } });
   });
 });
 
@@ -76,5 +132,20 @@ describe('help', () => {
   it('says so when the caller may request nothing', async () => {
     const text = await helpText({ command: '/ops', mayRequest: async () => false });
     expect(text).toContain('You may not request any vendor action');
+  });
+
+  it('writes every description as a sentence, with one note on approval', async () => {
+    const text = await helpText({ command: '/ops', mayRequest: async () => true });
+    const descriptions = text.split('\n').filter((line) => line.startsWith('   '));
+    expect(descriptions).toHaveLength(6);
+    for (const line of descriptions) {
+      expect(line).toMatch(
+        /^ {3}[A-Z].*\. (Needs approval|Read-only, no approval needed)\. Example: `\/ops /,
+      );
+      expect(line).not.toMatch(/\) \(|read-only\)/i);
+    }
+    const builtins = text.split('\n').filter((line) => line.includes('` — '));
+    expect(builtins).toHaveLength(3);
+    for (const line of builtins) expect(line).toMatch(/` — [A-Z].*\.$/);
   });
 });

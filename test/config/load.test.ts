@@ -103,6 +103,35 @@ describe('configuration', () => {
     );
   });
 
+  it('names each key once: one line per key, never repeated inside its own message', () => {
+    const unset = example();
+    unset.slack.botToken = { env: 'UNSET_BOT_TOKEN' };
+    unset.targets.cckm.prod.password = { env: 'ARCGIS_PROD_PASSWORD' };
+    // The secret could not be read: the key is not also said to be missing.
+    expect(problemsOf(() => loadConfig({ env: EXAMPLE_ENV, document: unset }))).toEqual([
+      'slack.botToken: environment variable UNSET_BOT_TOKEN is not set',
+    ]);
+
+    const doc = example();
+    doc.targets.ece.prod = {
+      url: 'https://ece.example.com:12443/api/v1',
+      apiKey: { env: 'ECE_PROD_API_KEY' },
+      username: '',
+      colour: 'blue',
+    };
+    doc.targets.cckm.prod.password = { env: 'ARCGIS_PROD_PASSWORD' };
+    doc.targets.cckm.prod.tls = {};
+    const problems = problemsOf(() => loadConfig({ env: EXAMPLE_ENV, document: doc }));
+    const keys = problems.map((problem) => problem.slice(0, problem.indexOf(': ')));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'targets.ece.prod.url: must be the ECE root (e.g. https://ece.example.com:12443); opsbot adds /api/v1 itself',
+        'targets.ece.prod.username: is empty',
+      ]),
+    );
+  });
+
   it('says where to put the file when it is missing', () => {
     const problems = problemsOf(() => loadConfig({ env: { OPSBOT_CONFIG: '/nonexistent/opsbot.yml' } }));
     expect(problems[0]).toContain('config file /nonexistent/opsbot.yml not found (set OPSBOT_CONFIG');

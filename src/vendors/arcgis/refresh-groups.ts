@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { excerpt } from '../../slack/mrkdwn.js';
 import { commaList } from '../params.js';
 import type { ActionDef } from '../types.js';
 import type { ArcgisClient } from './client.js';
@@ -21,12 +22,7 @@ const groupName = z
   .max(256, 'a group name has at most 256 characters')
   .refine((name) => GROUP_NAME.test(name), {
     error: (issue) =>
-      `group name "${String(issue.input)
-        .replace(/\p{Cc}/gu, '?')
-        .slice(
-          0,
-          80,
-        )}" may only use letters, digits, spaces and . _ - @ ' & ( ) + # ! ~ \\, starting with a letter or digit`,
+      `group name "${excerpt(String(issue.input))}" may only use letters, digits, spaces and . _ - @ ' & ( ) + # ! ~ \\, starting with a letter or digit`,
   });
 
 const args = z.object({ groups: commaList('group names', groupName, 100) });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { excerpt } from '../../slack/mrkdwn.js';
 import { count } from '../params.js';
 import type { ActionDef, ParamSpec } from '../types.js';
 import type { CckmClient } from './client.js';
@@ -50,7 +51,7 @@ const statusFilter = z.string().transform((raw, ctx): RefreshStatus => {
   if ((REFRESH_STATUSES as readonly string[]).includes(status)) return status as RefreshStatus;
   ctx.addIssue({
     code: 'custom',
-    message: `--status "${raw.slice(0, 40)}" is not one of ${REFRESH_STATUSES.join(', ')}`,
+    message: `--status "${excerpt(raw)}" is not one of ${REFRESH_STATUSES.join(', ')}`,
   });
   return z.NEVER;
 });
@@ -64,7 +65,7 @@ const args = z.object({
 export const refreshStatusAction: ActionDef<RefreshStatusArgs, CckmClient> = {
   id: 'cckm.dsm.refresh-status',
   verb: 'refresh-status',
-  summary: 'list recent CCKM DSM refreshes (read-only)',
+  summary: 'list recent CCKM DSM refreshes',
   params,
   args,
   examples: ['cckm refresh-status', 'cckm refresh-status --status failed --limit 5'],

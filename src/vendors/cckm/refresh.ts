@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { OpsError } from '../../errors.js';
 import { commaList, flag, pathSegment, UUID } from '../params.js';
-import type { ActionDef, ActionProgress, ParamSpec } from '../types.js';
+import type { ActionDef, ActionProgress, ParamSpec, TextLine } from '../types.js';
 import type { CckmClient, RefreshBody } from './client.js';
 import { domainLine, refreshLine } from './format.js';
 import type { Domain, Refresh } from './schemas.js';
@@ -173,9 +173,9 @@ function domainState(args: RefreshArgs, { domains, total }: DomainList): string[
   });
 }
 
-function runningState(running: Refresh[], total: number | undefined): string[] {
+function runningState(running: Refresh[], total: number | undefined): TextLine[] {
   if (running.length === 0) return ['no refresh in progress'];
-  const lines = running.map((refresh) => `in progress: ${refreshLine(refresh)}`);
+  const lines: TextLine[] = running.map((refresh) => ['refresh ', ...refreshLine(refresh)]);
   if (total !== undefined && total > running.length)
     lines.push(`… and ${total - running.length} more in progress`);
   return lines;

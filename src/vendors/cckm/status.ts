@@ -54,12 +54,36 @@ export function refreshProgress(refresh: Refresh): ActionProgress {
   };
 }
 
-/** "2 of 5 domains done": domains with an entry in `detailed_status`, of those the refresh covers. */
+/**
+ * "2 of 5 domains finished": domains whose `detailed_status` says they ended (well or not), of
+ * those the refresh covers. A domain under way may already have an entry ("in_progress"), so an
+ * entry alone does not count.
+ */
 function progressCount(refresh: Refresh): string {
-  const done = Object.keys(refresh.detailed_status).length;
+  const finished = Object.values(refresh.detailed_status).filter(domainFinished).length;
   const total = new Set([...refresh.domains, ...Object.keys(refresh.detailed_status)]).size;
-  if (refresh.domains.length === 0) return `${done} ${plural(done, 'domain')} done`;
-  return `${done} of ${total} ${plural(total, 'domain')} done`;
+  if (refresh.domains.length === 0) return `${finished} ${plural(finished, 'domain')} finished`;
+  return `${finished} of ${total} ${plural(total, 'domain')} finished`;
+}
+
+/** Words that open an entry about a domain that ended ("failed to synchronize domain: …"). */
+const ENDED =
+  /^(complete|completed|success|successful|succeeded|synchronized|done|finished|failed|failure|error|aborted|cancelled|canceled)\b/;
+/** Words that say a domain is still under way, wherever they stand in its entry. */
+const UNDER_WAY =
+  /\b(in progress|pending|queued|running|started|starting|synchronizing|syncing|waiting|scheduled|not started)\b/;
+
+/**
+ * Whether a `detailed_status` entry (free text, doc: "domain synchronized successfully") says its
+ * domain has ended. Case, `_` and `-` are folded, as for `overall_status`.
+ */
+function domainFinished(value: unknown): boolean {
+  const words = (typeof value === 'string' ? value : JSON.stringify(value))
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter(Boolean)
+    .join(' ');
+  return ENDED.test(words) || !UNDER_WAY.test(words);
 }
 
 /** One line per domain, in the order the refresh lists them; domains it never reached say so. */

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { VendorError } from '../../errors.js';
+import { excerpt } from '../../slack/mrkdwn.js';
+import { instantOf } from '../instant.js';
 import { flag, pathSegment } from '../params.js';
-import type { ActionDef, ActionProgress } from '../types.js';
+import type { ActionDef, ActionProgress, TextLine } from '../types.js';
 import type { EceClient, ResourceRef } from './client.js';
 import { beforeMutation, VENDOR } from './errors.js';
 import { type EceKind, KINDS, type PlanAttempt, type ResourceInfo } from './schemas.js';
@@ -45,7 +47,7 @@ export const restartArgs = z.object({
     .pipe(
       z.enum(KINDS, {
         error: (issue) =>
-          `kind "${String(issue.input).slice(0, 40)}" is not one of ${KIND_LIST} (Elasticsearch has its own restart, not offered here)`,
+          `kind "${excerpt(String(issue.input))}" is not one of ${KIND_LIST} (Elasticsearch has its own restart, not offered here)`,
       }),
     ),
   refId: pathSegment('ref id').optional().default('_main'),
@@ -130,7 +132,7 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
     const plans = resource.info.plan_info;
     const pending = plans?.pending;
     const name = `${args.kind}/${resource.ref_id}`;
-    const state = [
+    const state: TextLine[] = [
       `${name}${args.refId === '_main' ? ' (resolved from _main)' : ''}: status ${resource.info.status ?? 'unknown'}, ${healthText(resource.info.healthy)}`,
     ];
     if (pending) {
@@ -144,10 +146,13 @@ export const restartResource: ActionDef<RestartArgs, EceClient> = {
       state.push('no plan is in progress');
     }
     if (plans?.healthy === false) state.push('the last plan attempt on this resource failed');
-    else if (plans?.current)
-      state.push(
-        `last plan: ${attemptLabel(plans.current)} ended ${plans.current.attempt_end_time ?? '(time unknown)'}`,
-      );
+    else if (plans?.current) {
+      const end = plans.current.attempt_end_time;
+      state.push([
+        `last plan: ${attemptLabel(plans.current)} ended `,
+        end ? instantOf(end) : '(time unknown)',
+      ]);
+    }
     return {
       call: ctx.client.describeRestart(refOf(args, resource.ref_id), args.cancelPending),
       currentState: state,

@@ -22,9 +22,22 @@ export function newestStep(attempt: PlanAttempt): PlanStep | undefined {
   return attempt.plan_attempt_log?.at(-1);
 }
 
-/** The short line posted in the thread when it changes: "step `rolling-restart` in_progress (pending)". */
+/** The short line posted in the thread when it changes: "step `rolling-restart` in progress". */
 export function stepLine(step: PlanStep | undefined): string {
-  return step ? `step \`${step.step_id}\` ${step.stage} (${step.status})` : 'plan queued, no step yet';
+  return step ? `step \`${step.step_id}\` ${stepState(step)}` : 'plan queued, no step yet';
+}
+
+/**
+ * A step's `stage` (starting, in_progress, completed) and `status` (pending, success, warning,
+ * error) in words (doc: `ClusterPlanStepInfo`). A pair the doc does not list is shown as ECE gave it.
+ */
+function stepState({ stage, status }: PlanStep): string {
+  if (status === 'error') return 'failed';
+  if (stage === 'starting') return 'starting';
+  if (stage === 'in_progress') return 'in progress';
+  if (stage === 'completed' && status === 'warning') return 'finished with warnings';
+  if (stage === 'completed') return 'finished';
+  return `stage ${stage}, status ${status}`;
 }
 
 /** `attempt-0000000003`, or its id when ECE gives no name. */

@@ -61,8 +61,7 @@ export const reinstallServer: ActionDef<ReinstallArgs, WorkspaceClient> = {
       outcome: 'running',
       vendorJobId: jobId,
       status: 'submitted',
-      detail: `reinstall job ${jobId} accepted`,
-      notes: requestId ? [`Huawei request id ${requestId}`] : undefined,
+      detail: `reinstall job ${jobId} accepted${requestId ? ` · Huawei request id ${requestId}` : ''}`,
       memo,
     };
   },

@@ -1,3 +1,4 @@
+import { instantOf } from '../instant.js';
 import type { ActionProgress } from '../types.js';
 import type { SubJob, WorkspaceJob } from './schemas.js';
 
@@ -38,13 +39,32 @@ function resourceOf(sub: SubJob): string | undefined {
   return sub.job_resource_info?.resource_name ?? sub.job_resource_info?.resource_id ?? undefined;
 }
 
-/** One short, stable line: "sub-job REINSTALL_OS RUNNING" (per sub-job, at most three). */
+/**
+ * Job and sub-job statuses in words (doc: WAITING, RUNNING, SUCCESS, FAILED; sub-jobs add
+ * ABNORMAL, ROLLBACK, ABORTING). A status not listed is shown as Huawei gave it.
+ */
+const STATUS_WORDS: Record<string, string> = {
+  WAITING: 'waiting',
+  RUNNING: 'running',
+  SUCCESS: 'finished',
+  FAILED: 'failed',
+  ABNORMAL: 'abnormal',
+  ROLLBACK: 'rolling back',
+  ABORTING: 'aborting',
+};
+
+function statusWords(status: string | undefined | null): string {
+  if (!status) return 'status unknown';
+  return STATUS_WORDS[status.toUpperCase()] ?? status;
+}
+
+/** One short, stable line: "sub-job REINSTALL_OS: running" (per sub-job, at most three). */
 function detailOf(job: WorkspaceJob): string {
   const subs = job.sub_jobs ?? [];
-  if (subs.length === 0) return `job ${job.job_type ?? 'REINSTALL_OS'} ${job.status}`;
+  if (subs.length === 0) return `job ${job.job_type ?? 'REINSTALL_OS'}: ${statusWords(job.status)}`;
   const shown = subs
     .slice(0, MAX_SUB_JOBS_SHOWN)
-    .map((sub) => `sub-job ${sub.job_type ?? job.job_type ?? 'job'} ${sub.status ?? 'status unknown'}`);
+    .map((sub) => `sub-job ${sub.job_type ?? job.job_type ?? 'job'}: ${statusWords(sub.status)}`);
   const more = subs.length > MAX_SUB_JOBS_SHOWN ? ` (+${subs.length - MAX_SUB_JOBS_SHOWN} more)` : '';
   return `${shown.join('; ')}${more}`;
 }
@@ -71,8 +91,12 @@ export function jobProgress(job: WorkspaceJob, memo: ReinstallMemo): ActionProgr
     case 'succeeded': {
       const sub = job.sub_jobs?.[0];
       const name = (sub && resourceOf(sub)) ?? memo.serverId;
-      const span = job.begin_time && job.end_time ? ` (${job.begin_time} → ${job.end_time})` : '';
-      return { ...base, outcome: 'succeeded', result: [`server ${name} reinstalled from its image${span}`] };
+      const reinstalled = `server ${name} reinstalled from its image`;
+      const span =
+        job.begin_time && job.end_time
+          ? [' (', instantOf(job.begin_time), ' → ', instantOf(job.end_time), ')']
+          : [];
+      return { ...base, outcome: 'succeeded', result: [[reinstalled, ...span]] };
     }
     case 'failed':
       return { ...base, outcome: 'failed', result: failureLines(job) };

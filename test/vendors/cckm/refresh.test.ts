@@ -42,7 +42,7 @@ describe('cckm refresh: start → poll → end', () => {
     expect(started).toMatchObject({
       outcome: 'running',
       status: 'in_progress',
-      detail: '0 of 2 domains done',
+      detail: '0 of 2 domains finished',
     });
     expect(started.vendorJobId).toMatch(/^[0-9a-f-]{36}$/);
     expect(started.memo).toEqual({ refreshId: started.vendorJobId });
@@ -50,9 +50,9 @@ describe('cckm refresh: start → poll → end', () => {
 
     const seen = await follow(env, args, started, 2_000);
     expect(seen.map((p) => [p.outcome, p.detail])).toEqual([
-      ['running', '0 of 2 domains done'],
-      ['running', '1 of 2 domains done'],
-      ['succeeded', '2 of 2 domains done'],
+      ['running', '0 of 2 domains finished'],
+      ['running', '1 of 2 domains finished'],
+      ['succeeded', '2 of 2 domains finished'],
     ]);
     expect(seen.at(-1)!.result).toEqual([
       `${EU}: domain synchronized successfully`,
@@ -66,7 +66,11 @@ describe('cckm refresh: start → poll → end', () => {
     const started = await refresh.start!(env.ctx, ALL);
     expect(bodiesTo(env.sim, 'POST', REFRESH)).toEqual([{ synchronize_all: true }]);
     const end = (await follow(env, ALL, started, 5_000)).at(-1)!;
-    expect(end).toMatchObject({ outcome: 'succeeded', status: 'completed', detail: '5 of 5 domains done' });
+    expect(end).toMatchObject({
+      outcome: 'succeeded',
+      status: 'completed',
+      detail: '5 of 5 domains finished',
+    });
     expect(end.result).toHaveLength(5);
   });
 
@@ -75,7 +79,7 @@ describe('cckm refresh: start → poll → end', () => {
     env.sim.setScenario('failure');
     const started = await refresh.start!(env.ctx, ALL);
     const end = (await follow(env, ALL, started, 2_000)).at(-1)!;
-    expect(end).toMatchObject({ outcome: 'failed', status: 'failed', detail: '5 of 5 domains done' });
+    expect(end).toMatchObject({ outcome: 'failed', status: 'failed', detail: '5 of 5 domains finished' });
     expect(end.result?.[1]).toBe(
       `${US}: failed to synchronize domain: could not connect to DSM server dsm-02.example.com:443 (connection refused)`,
     );
@@ -84,20 +88,20 @@ describe('cckm refresh: start → poll → end', () => {
   it('is cancelled (not succeeded) after a cancel, even though CipherTrust says completed', async () => {
     env = await setup();
     const started = await refresh.start!(env.ctx, ALL);
-    env.clock.advance(3_000); // one domain done, the second under way
+    env.clock.advance(3_000); // one domain finished, the second under way
     const said = await refresh.cancel!(env.ctx, ALL, started);
     expect(said).toBe(
       `CipherTrust took the cancel of refresh ${started.vendorJobId}: in_progress, abort requested`,
     );
 
     const cancelling = await refresh.poll!(env.ctx, ALL, started);
-    expect(cancelling).toMatchObject({ outcome: 'running', detail: 'cancelling · 1 of 5 domains done' });
+    expect(cancelling).toMatchObject({ outcome: 'running', detail: 'cancelling · 1 of 5 domains finished' });
     env.clock.advance(1_000); // the domain under way finishes, then it stops
     const end = await refresh.poll!(env.ctx, ALL, cancelling);
     expect(end).toMatchObject({
       outcome: 'cancelled',
       status: 'completed',
-      detail: 'cancelled · 2 of 5 domains done',
+      detail: 'cancelled · 2 of 5 domains finished',
     });
     expect(end.result?.slice(2)).toEqual([
       `${SIM_DOMAINS[2]!.id}: no status reported`,
@@ -221,7 +225,13 @@ describe('cckm refresh --dry-run', () => {
     expect(report.currentState).toEqual([
       'all 5 CCKM DSM domains would be refreshed:',
       ...SIM_DOMAINS.map((domain) => `\`${domain.id}\` ${domain.name}`),
-      `in progress: \`${running.vendorJobId}\` in_progress · 1 domain · 2025-05-01 10:00 UTC`,
+      [
+        'refresh ',
+        `\`${running.vendorJobId}\` in progress`,
+        ' · 1 domain',
+        ' · ',
+        { at: Date.UTC(2025, 4, 1, 10) },
+      ],
     ]);
   });
 

@@ -25,14 +25,14 @@ describe('normalizeStatus', () => {
 });
 
 describe('refreshProgress', () => {
-  it('follows a refresh in progress, counting the domains with a status', () => {
+  it('follows a refresh in progress, counting the domains that finished', () => {
     expect(
       refreshProgress(refresh({ overall_status: 'in progress', detailed_status: { [D1]: 'ok' } })),
     ).toEqual({
       vendorJobId: ID,
       outcome: 'running',
       status: 'in progress',
-      detail: '1 of 3 domains done',
+      detail: '1 of 3 domains finished',
       memo: { refreshId: ID },
     });
   });
@@ -48,7 +48,7 @@ describe('refreshProgress', () => {
       }),
     );
     expect(progress.outcome).toBe('succeeded');
-    expect(progress.detail).toBe('2 of 3 domains done');
+    expect(progress.detail).toBe('2 of 3 domains finished');
     expect(progress.result).toEqual([
       `${D1}: domain synchronized successfully`,
       `${D2}: domain synchronized successfully`,
@@ -65,12 +65,35 @@ describe('refreshProgress', () => {
       }),
     );
     expect(progress.outcome).toBe('cancelled');
-    expect(progress.detail).toBe('cancelled · 1 of 3 domains done');
+    expect(progress.detail).toBe('cancelled · 1 of 3 domains finished');
+  });
+
+  it('counts only the domains that ended, not those under way (1 of 1 is not finished while running)', () => {
+    const running = refreshProgress(
+      refresh({ overall_status: 'in_progress', domains: [D1], detailed_status: { [D1]: 'in_progress' } }),
+    );
+    expect(running).toMatchObject({ outcome: 'running', detail: '0 of 1 domain finished' });
+    const mixed = refreshProgress(
+      refresh({
+        overall_status: 'In Progress',
+        detailed_status: {
+          [D1]: 'domain synchronized successfully',
+          [D2]: 'Synchronizing keys (40 of 90)',
+          [D3]: 'failed to synchronize domain while synchronizing keys',
+        },
+      }),
+    );
+    expect(mixed.detail).toBe('2 of 3 domains finished');
+    expect(
+      refreshProgress(
+        refresh({ overall_status: 'in_progress', detailed_status: { [D1]: { status: 'pending' } } }),
+      ).detail,
+    ).toBe('0 of 3 domains finished');
   });
 
   it('says a cancel is under way while the refresh still runs', () => {
     const progress = refreshProgress(refresh({ overall_status: 'in_progress', abort: true }));
-    expect(progress).toMatchObject({ outcome: 'running', detail: 'cancelling · 0 of 3 domains done' });
+    expect(progress).toMatchObject({ outcome: 'running', detail: 'cancelling · 0 of 3 domains finished' });
   });
 
   it('ends a failed refresh as failed with what each domain said', () => {
@@ -97,7 +120,7 @@ describe('refreshProgress', () => {
     expect(progress).toMatchObject({
       outcome: 'running',
       status: 'Queued',
-      detail: 'unknown status "Queued" from CipherTrust; still following · 0 of 3 domains done',
+      detail: 'unknown status "Queued" from CipherTrust; still following · 0 of 3 domains finished',
     });
     expect(progress.result).toBeUndefined();
     expect(refreshProgress(refresh({ overall_status: undefined })).outcome).toBe('running');
@@ -112,7 +135,7 @@ describe('refreshProgress', () => {
         domains: null,
       }),
     );
-    expect(progress.detail).toBe('1 domain done');
+    expect(progress.detail).toBe('1 domain finished');
   });
 
   it('caps the per-domain lines of a very large refresh', () => {

@@ -23,7 +23,7 @@ describe('ece restart --dry-run', () => {
     expect(report.currentState).toEqual([
       'kibana/main-kibana (resolved from _main): status started, healthy',
       'no plan is in progress',
-      'last plan: attempt-0000000000 ended 2025-03-01T09:59:40.000Z',
+      ['last plan: attempt-0000000000 ended ', { at: Date.parse('2025-03-01T09:59:40.000Z') }],
     ]);
     expect(JSON.stringify(report)).not.toContain(sim.credentials.apiKey);
     expect(sim.requests.map((req) => req.method)).toEqual(['GET']);
@@ -43,8 +43,8 @@ describe('ece restart --dry-run', () => {
     );
     expect(report.currentState).toEqual([
       'apm/main-apm: status rebooting, healthy',
-      'a plan is in progress: attempt-0000000001, step `validate-plan` in_progress (pending); --cancel-pending would cancel it',
-      'last plan: attempt-0000000000 ended 2025-03-01T09:59:40.000Z',
+      'a plan is in progress: attempt-0000000001, step `validate-plan` in progress; --cancel-pending would cancel it',
+      ['last plan: attempt-0000000000 ended ', { at: Date.parse('2025-03-01T09:59:40.000Z') }],
     ]);
     expect(sim.inspect(id, 'apm').pending).toBeDefined();
   });
@@ -61,7 +61,7 @@ describe('ece restart --dry-run', () => {
     sim.startPlan(id, 'kibana');
     const report = await restartResource.dryRun!(ctx, args({ deploymentId: id, kind: 'kibana' }));
     expect(report.currentState.slice(1)).toEqual([
-      'a plan is in progress: attempt-0000000002, step `plan-started` in_progress (pending); the restart will be refused while it runs (add --cancel-pending to cancel it)',
+      'a plan is in progress: attempt-0000000002, step `plan-started` in progress; the restart will be refused while it runs (add --cancel-pending to cancel it)',
       'the last plan attempt on this resource failed',
     ]);
   });
@@ -87,7 +87,7 @@ describe('ece restart cancel', () => {
     const { id, ctx, input, started } = await startedRestart();
     clock.advance(STEP_MS);
     const running = await restartResource.poll!(ctx, input, started);
-    expect(running.detail).toBe('step `validate-plan` in_progress (pending)');
+    expect(running.detail).toBe('step `validate-plan` in progress');
 
     expect(await restartResource.cancel!(ctx, input, running)).toBe(
       'ECE is cancelling the restart plan attempt-0000000001 on kibana/main-kibana',

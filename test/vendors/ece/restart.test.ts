@@ -21,11 +21,11 @@ describe('ece restart, start → poll → end', () => {
 
     expect(threadLines(updates)).toEqual([
       'accepted · waiting for ECE to show the restart plan',
-      'rebooting · step `plan-started` in_progress (pending)',
-      'rebooting · step `validate-plan` in_progress (pending)',
-      'rebooting · step `rolling-restart` in_progress (pending)',
-      'rebooting · step `wait-until-healthy` in_progress (pending)',
-      'started · step `plan-completed` completed (success)',
+      'rebooting · step `plan-started` in progress',
+      'rebooting · step `validate-plan` in progress',
+      'rebooting · step `rolling-restart` in progress',
+      'rebooting · step `wait-until-healthy` in progress',
+      'started · step `plan-completed` finished',
     ]);
     const attempt = sim.inspect(id, 'kibana').current!;
     expect(last).toMatchObject({
@@ -68,7 +68,7 @@ describe('ece restart, start → poll → end', () => {
   it('reports a failed plan with the message of its error step and the failure type', async () => {
     const { id } = sim.addDeployment({ resources: [{ kind: 'kibana' }], planOutcome: 'failure' });
     const { updates, last } = await walk(contextFor(sim), args({ deploymentId: id, kind: 'kibana' }), clock);
-    expect(threadLines(updates).at(-1)).toBe('started · step `plan-completed` completed (error)');
+    expect(threadLines(updates).at(-1)).toBe('started · step `plan-completed` failed');
     expect(last.outcome).toBe('failed');
     expect(last.result).toEqual([
       'plan attempt-0000000001 on kibana/main-kibana failed at step `rolling-restart`: Unexpected error during step: [rolling-restart]: [no.found.constructor.steps.TimeoutException: Timeout waiting for instance [instance-0000000001] to start during [rolling-restart]] (failure type ClusterFailure:RestartTimeout)',
@@ -92,7 +92,7 @@ describe('ece restart, start → poll → end', () => {
       ['accepted', 'waiting for ECE to show the restart plan', expect.objectContaining({ quietPolls: 1 })],
       ['accepted', 'waiting for ECE to show the restart plan', expect.objectContaining({ quietPolls: 2 })],
     ]);
-    expect(updates[3]?.detail).toBe('step `plan-started` in_progress (pending)');
+    expect(updates[3]?.detail).toBe('step `plan-started` in progress');
     expect(last.outcome).toBe('succeeded');
   });
 
@@ -158,7 +158,7 @@ describe('ece restart, start → poll → end', () => {
       args({ deploymentId: id, kind: 'enterprise_search' }),
       clock,
     );
-    expect(threadLines(updates)).toContain('initializing · step `start-instances` in_progress (pending)');
+    expect(threadLines(updates)).toContain('initializing · step `start-instances` in progress');
     expect(last).toMatchObject({ outcome: 'succeeded', status: 'started' });
   });
 

@@ -69,10 +69,14 @@ describe('judging a finished plan attempt', () => {
 });
 
 describe('the step line posted in the thread', () => {
-  it('names the step, its stage and its status', () => {
-    expect(stepLine({ step_id: 'rolling-restart', stage: 'in_progress', status: 'pending' })).toBe(
-      'step `rolling-restart` in_progress (pending)',
-    );
+  it('names the step and says in words where it stands, not as a raw stage (status) pair', () => {
+    const line = (stage: string, status: string) => stepLine({ step_id: 'rolling-restart', stage, status });
+    expect(line('in_progress', 'pending')).toBe('step `rolling-restart` in progress');
+    expect(line('starting', 'pending')).toBe('step `rolling-restart` starting');
+    expect(line('completed', 'success')).toBe('step `rolling-restart` finished');
+    expect(line('completed', 'warning')).toBe('step `rolling-restart` finished with warnings');
+    expect(line('completed', 'error')).toBe('step `rolling-restart` failed');
+    expect(line('paused', 'held')).toBe('step `rolling-restart` stage paused, status held');
     expect(stepLine(undefined)).toBe('plan queued, no step yet');
   });
 });

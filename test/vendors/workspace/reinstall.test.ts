@@ -57,8 +57,9 @@ describe('workspace.server.reinstall against the simulator', () => {
       outcome: 'running',
       vendorJobId: jobId,
       status: 'submitted',
-      detail: `reinstall job ${jobId} accepted`,
-      notes: [expect.stringMatching(/^Huawei request id [0-9a-f]{32}$/)],
+      detail: expect.stringMatching(
+        new RegExp(`^reinstall job ${jobId} accepted · Huawei request id [0-9a-f]{32}$`),
+      ),
       memo: { jobId, serverId: SERVER_ID, requestId: expect.stringMatching(/^[0-9a-f]{32}$/) },
     });
     expect(reinstallCalls()).toHaveLength(1);
@@ -67,12 +68,19 @@ describe('workspace.server.reinstall against the simulator', () => {
     const seen = await follow(started, args);
     const statuses = [...new Set(seen.map((p) => p.status))];
     expect(statuses).toEqual(['submitted', 'WAITING', 'RUNNING', 'SUCCESS']);
-    expect(seen.find((p) => p.status === 'RUNNING')?.detail).toBe('sub-job REINSTALL_OS RUNNING');
+    expect(seen.find((p) => p.status === 'RUNNING')?.detail).toBe('sub-job REINSTALL_OS: running');
     const last = seen.at(-1)!;
     expect(last.outcome).toBe('succeeded');
     expect(last.vendorJobId).toBe(jobId);
     expect(last.result).toEqual([
-      expect.stringMatching(/^server APS-SALES-01 reinstalled from its image \(.+ → .+\)$/),
+      [
+        'server APS-SALES-01 reinstalled from its image',
+        ' (',
+        { at: expect.any(Number) },
+        ' → ',
+        { at: expect.any(Number) },
+        ')',
+      ],
     ]);
     expect(sim.jobView(jobId)).toMatchObject({
       status: 'SUCCESS',
@@ -99,7 +107,7 @@ describe('workspace.server.reinstall against the simulator', () => {
     const last = seen.at(-1)!;
     expect(last.outcome).toBe('failed');
     expect(last.status).toBe('FAILED');
-    expect(last.detail).toBe('sub-job REINSTALL_OS FAILED');
+    expect(last.detail).toBe('sub-job REINSTALL_OS: failed');
     expect(last.result).toEqual([
       `REINSTALL_OS on APS-SALES-01: ${SIM_JOB_FAILURE.error_code} — ${SIM_JOB_FAILURE.error_message}`,
     ]);
@@ -137,7 +145,7 @@ describe('workspace.server.reinstall against the simulator', () => {
     expect(odd.outcome).toBe('running');
     expect(odd.status).toBe('PAUSED');
     expect(odd.detail).toBe(
-      'sub-job REINSTALL_OS ABORTING · unknown job status "PAUSED": still following until the deadline',
+      'sub-job REINSTALL_OS: aborting · unknown job status "PAUSED": still following until the deadline',
     );
     const seen = await follow(odd);
     expect(seen.at(-1)!.outcome).toBe('succeeded');
@@ -157,7 +165,7 @@ describe('workspace.server.reinstall against the simulator', () => {
     );
     expect(last).toMatchObject({
       outcome: 'failed',
-      detail: 'job REINSTALL_OS FAILED',
+      detail: 'job REINSTALL_OS: failed',
       result: ['job j-1 ended FAILED without an error message from Huawei'],
     });
   });
