@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import type { EffectivePolicy } from '../policy/model.js';
+import { policyProblems } from '../policy/problems.js';
+import { resolveActionPolicy } from '../policy/resolve.js';
 import { allActions, findVendor, VENDORS } from '../vendors/registry.js';
-import type { ActionTiming, TargetCommon } from '../vendors/types.js';
-import { type Audience, configSchema, type RawConfig } from './schema.js';
+import type { TargetCommon } from '../vendors/types.js';
+import { configSchema, type RawConfig } from './schema.js';
 import { resolveSecret, type Secret } from './secret.js';
 
 /**
@@ -19,16 +22,8 @@ export class ConfigError extends Error {
   }
 }
 
-export interface ResolvedActionPolicy {
-  enabled: boolean;
-  requesters: Audience;
-  approvers: Audience;
-  highRisk: boolean;
-  allowSelfApproval: boolean;
-  whenBusy: 'wait' | 'refuse';
-  cancelInFlight: 'requester-or-approver' | 'approvers';
-  timing: ActionTiming;
-}
+/** An action's policy at action level (no target); `Policy.effective` gives it per target. */
+export type ResolvedActionPolicy = EffectivePolicy;
 
 /** How to reach Redis, one of three ways; `createRedis` (jobs/queues.ts) builds the client. */
 export type RedisConnectionConfig =
@@ -53,7 +48,7 @@ export interface Config extends Omit<RawConfig, 'targets' | 'redis'> {
   redis: RedisConnectionConfig & { prefix: string };
   /** vendor name → target name → validated target (secrets as `Secret`). */
   targets: ReadonlyMap<string, ReadonlyMap<string, TargetCommon>>;
-  /** action id → effective policy (config over the action's own defaults). */
+  /** action id → its action-level policy (config over the action's own defaults). */
   actions: ReadonlyMap<string, ResolvedActionPolicy>;
   /** Where the config came from, for start-up logs. */
   source: string;
@@ -103,32 +98,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
     targets.set(vendorName, byName);
   }
 
-  const actions = new Map<string, ResolvedActionPolicy>();
-  const known = new Set(allActions().map(({ action }) => action.id));
-  for (const id of Object.keys(raw.policy.actions)) {
-    if (!known.has(id))
-      problems.push(`policy.actions.${id}: unknown action (known: ${[...known].join(', ')})`);
-  }
-  for (const { action } of allActions()) {
-    const own = raw.policy.actions[action.id];
-    actions.set(action.id, {
-      enabled: own?.enabled ?? true,
-      requesters: own?.requesters ?? raw.policy.defaults.requesters,
-      approvers: own?.approvers ?? raw.policy.defaults.approvers,
-      highRisk: own?.highRisk ?? action.highRisk,
-      allowSelfApproval: own?.allowSelfApproval ?? false,
-      whenBusy: own?.whenBusy ?? 'wait',
-      cancelInFlight: own?.cancelInFlight ?? 'requester-or-approver',
-      timing: {
-        pollIntervalMs: own?.pollInterval ?? action.timing.pollIntervalMs,
-        deadlineMs: own?.deadline ?? action.timing.deadlineMs,
-        firstPollDelayMs:
-          own?.firstPollDelay ?? action.timing.firstPollDelayMs ?? action.timing.pollIntervalMs,
-      },
-    });
-  }
-
+  problems.push(
+    ...policyProblems(raw.policy, {
+      actions: allActions().map(({ vendor, action }) => ({ id: action.id, vendor: vendor.name })),
+      targets: new Map(Object.entries(raw.targets).map(([vendor, byName]) => [vendor, Object.keys(byName)])),
+    }),
+  );
   if (problems.length > 0) throw new ConfigError(problems);
+  const actions = new Map<string, ResolvedActionPolicy>(
+    allActions().map(({ action }) => [action.id, resolveActionPolicy(raw.policy, action.id)]),
+  );
   return deepFreeze({
     ...raw,
     redis: { ...redisConnection(raw.redis), prefix: raw.redis.prefix },
@@ -208,13 +187,27 @@ function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.ProcessEnv)
 
 /** One line per issue: the full dotted key, then what is wrong with it. */
 function formatIssues(issues: z.core.$ZodIssue[], document: unknown, prefix: string[] = []): string[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
     const key = [...prefix, ...issue.path.map(String)].join('.') || '(top level)';
+    const chosen = issue.code === 'invalid_union' ? unionBranchTaken(issue.errors) : undefined;
+    if (chosen) return formatIssues(chosen, document, [...prefix, ...issue.path.map(String)]);
     if (issue.code === 'unrecognized_keys') return `${key}: unknown key(s) ${issue.keys.join(', ')}`;
+    if (issue.code === 'invalid_key' && issue.issues[0]) return `${key}: ${issue.issues[0].message}`;
     if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined)
       return `${key}: is required`;
     return `${key}: ${issue.message}`;
   });
+}
+
+/**
+ * When a value has the shape of one branch of a union (say a map rather than a list) but is wrong
+ * inside it, that branch's problems say what is wrong; the union's "Invalid input" would not.
+ */
+function unionBranchTaken(branches: z.core.$ZodIssue[][]): z.core.$ZodIssue[] | undefined {
+  const deep = branches.filter(
+    (branch) => branch.length > 0 && branch.every((issue) => issue.path.length > 0),
+  );
+  return deep.length === 1 ? deep[0] : undefined;
 }
 
 function valueAt(document: unknown, path: PropertyKey[]): unknown {
