@@ -1,5 +1,6 @@
 import type { App, BlockButtonAction } from '@slack/bolt';
 import type { Logger } from 'pino';
+import { OpsError } from '../errors.js';
 import type { RequestLifecycle } from '../requests/lifecycle.js';
 import { APPROVE_ACTION, CANCEL_ACTION } from '../slack/blocks.js';
 
@@ -28,11 +29,15 @@ export function registerApprovalButtons(app: App, deps: { lifecycle: RequestLife
     }) => {
       const requestId = action.value ?? '';
       const deciding = decide(requestId, body.user.id).catch((error: Error) => {
-        // The web role's Redis connection fails fast: say so rather than leave the click unanswered.
+        // A coded error already says what failed (e.g. a Slack group lookup); anything else here is
+        // the web role's Redis connection failing fast: say so rather than leave the click unanswered.
         deps.log.error({ err: error.message, requestId }, 'could not record a click');
         return {
           ok: false as const,
-          reason: `opsbot could not reach its store (Redis), so nothing was changed. Try again in a moment.`,
+          reason:
+            error instanceof OpsError
+              ? error.message
+              : `opsbot could not reach its store (Redis), so nothing was changed. Try again in a moment.`,
         };
       });
       const guard = new Promise((resolve) => setTimeout(resolve, ACK_GUARD_MS).unref());

@@ -166,10 +166,20 @@ export class Policy {
     );
   }
 
-  /** Whether the approval rules can ever be met for this requester, with everyone's current groups. */
+  /**
+   * Whether the approval rules can ever be met for this requester, with everyone's current groups.
+   * Users listed by id often suffice on their own: then no group is looked up.
+   */
   async feasible(effective: EffectivePolicy, requester: string): Promise<Permission> {
-    const members = await Promise.all(effective.approvals.map((rule) => this.membersOf(rule.audience)));
-    return feasible(effective.approvals, members, requester, effective.requesterCounts);
+    const check = (members: Array<ReadonlySet<string> | '*'>) =>
+      feasible(effective.approvals, members, requester, effective.requesterCounts);
+    const listed = check(effective.approvals.map((rule) => this.listedMembersOf(rule.audience)));
+    if (
+      listed.ok ||
+      effective.approvals.every((rule) => rule.audience.every((role) => role.groups.length === 0))
+    )
+      return listed;
+    return check(await Promise.all(effective.approvals.map((rule) => this.membersOf(rule.audience))));
   }
 
   /** Whether `user`, asking in `channel`, may see this request (`/ops status`). */
@@ -251,12 +261,17 @@ export class Policy {
     return { user, groups: new Set(found.flat()) };
   }
 
+  private listedMembersOf(audience: Audience): ReadonlySet<string> | '*' {
+    return audience.some(anyone) ? '*' : new Set(audience.flatMap((role) => role.users));
+  }
+
   private async membersOf(audience: Audience): Promise<ReadonlySet<string> | '*'> {
-    if (audience.some(anyone)) return '*';
-    const members = new Set(audience.flatMap((role) => role.users));
+    const members = this.listedMembersOf(audience);
+    if (members === '*') return members;
+    const all = new Set(members);
     for (const role of audience) {
-      for (const group of role.groups) for (const user of await this.#groups.of(group)) members.add(user);
+      for (const group of role.groups) for (const user of await this.#groups.of(group)) all.add(user);
     }
-    return members;
+    return all;
   }
 }
