@@ -131,6 +131,7 @@ export function feasible(
         reason: `${rule.label} needs ${rule.count} approvals but has only ${people.length} member${plural(people.length)}${besides}`,
       };
   }
+  if (bounded.length === 0) return { ok: true };
   const everyone = [...new Set(bounded.flatMap(({ people }) => people))];
   const votes = everyone.map((user) => ({
     user,

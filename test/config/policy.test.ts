@@ -81,6 +81,19 @@ describe('policy configuration', () => {
     });
   });
 
+  it('leaves rules over roles with groups to be checked when a request is asked', () => {
+    const config = load({
+      roles: { sre: { groups: ['S0SRE'] }, security: { groups: ['S0SRE'] } },
+      defaults: {
+        approvals: [
+          { role: 'sre', count: 5 },
+          { role: 'security', count: 5 },
+        ],
+      },
+    });
+    expect(config.actions.get('ece.resource.restart')?.approvals).toHaveLength(2);
+  });
+
   it.each<[string, Record<string, unknown>, string[]]>([
     [
       'an unknown role in a rule',

@@ -256,6 +256,7 @@ describe('feasible', () => {
       false,
       undefined,
     ],
+    ['every rule open to everyone', [SRE, SECURITY], [everyone, everyone], false, undefined],
     ['no rules at all', [], [], false, 'it has no approval rules'],
   ])('%s', (_name, rules, members, requesterCounts, reason) => {
     const verdict = feasible(rules, members, 'rita', requesterCounts);
