@@ -102,17 +102,17 @@ export class Policy {
       policies.map((policy) => policy.requesters),
     );
     const binding = this.binding(channel);
-    const answers = policies.map((policy) => requestAccess(person, binding, vendor, policy));
-    if (answers.some((answer) => answer.ok)) return { ok: true };
-    const reasons = [...new Set(answers.map((answer) => (answer.ok ? '' : answer.reason)))];
+    const refusals = policies.flatMap((policy) => {
+      const answer = requestAccess(person, binding, vendor, policy);
+      return answer.ok ? [] : [{ target: policy.target, reason: answer.reason }];
+    });
+    if (refusals.length < policies.length) return { ok: true };
+    const sameForAll = new Set(refusals.map((refusal) => refusal.reason)).size === 1;
     return {
       ok: false,
-      reason:
-        reasons.length === 1
-          ? reasons[0]!
-          : policies
-              .map((policy, i) => `on ${policy.target}: ${(answers[i] as { reason: string }).reason}`)
-              .join('; '),
+      reason: sameForAll
+        ? refusals[0]!.reason
+        : refusals.map((refusal) => `on ${refusal.target}: ${refusal.reason}`).join('; '),
     };
   }
 
