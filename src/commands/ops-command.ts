@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js';
 import { InputError, toOpsError } from '../errors.js';
 import { COMMAND_JOB } from '../jobs/queues.js';
 import type { Metrics } from '../observability/metrics.js';
+import { whoamiText } from '../policy/whoami-view.js';
 import type { RequestLifecycle } from '../requests/lifecycle.js';
 import type { Policy } from '../requests/policy.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
@@ -170,14 +171,24 @@ async function dispatch(
       const text = await helpText({
         command: name,
         vendor: parsed.vendor,
-        mayRequest: (id) => deps.policy.mayRequest(id, user),
+        mayRequest: async (id) => (await deps.policy.mayRequestHere(user, channel, id)).ok,
       });
       await reply(section(text));
       return;
     }
+    case 'whoami': {
+      const explanation = await deps.policy.explain(user, channel, parsed.actionId);
+      await reply(
+        section(
+          whoamiText(explanation, { command: name, user, actionId: parsed.actionId, target: parsed.target }),
+        ),
+      );
+      return;
+    }
     case 'status': {
       const request = await deps.store.get(parsed.requestId);
-      if (!request || (request.requester !== user && !(await deps.policy.isAuditor(user)))) {
+      const voters = request?.approver ? [request.approver] : [];
+      if (!request || !(await deps.policy.maySee(request, user, channel, voters))) {
         throw new InputError(`no request ${parsed.requestId} that you may see`);
       }
       const permalink = request.rootTs
@@ -190,15 +201,13 @@ async function dispatch(
       return;
     }
     case 'history': {
-      const everyone = await deps.policy.isAuditor(user);
+      // Only this channel's own requests are listed, and anyone who may use opsbot here sees those.
       const recent = await deps.store.recentInChannel(channel, 200);
       const shown = recent
-        .filter((r) => (parsed.mine || !everyone ? r.requester === user : true))
+        .filter((r) => !parsed.mine || r.requester === user)
         .filter((r) => !parsed.target || r.target === parsed.target)
         .slice(0, parsed.limit);
-      await reply(
-        historyMessage(shown, parsed.mine || !everyone ? 'of yours in this channel' : 'in this channel'),
-      );
+      await reply(historyMessage(shown, parsed.mine ? 'of yours in this channel' : 'in this channel'));
       return;
     }
     case 'cancel': {
@@ -223,13 +232,18 @@ async function dispatch(
     }
     case 'action': {
       const { vendor, action } = parsed;
-      if (!(await deps.policy.mayRequest(action.id, user))) {
+      const notAllowed = (where: string, reason: string) => {
         deps.metrics.requests.inc({ action: action.id, outcome: 'not_allowed' });
-        throw new InputError(
-          `you are not allowed to request ${action.id}; \`${name} help\` lists what you may do.`,
+        return new InputError(
+          `you are not allowed to request ${action.id}${where} here: ${reason}. \`${name} whoami ${action.id}\` explains.`,
         );
-      }
+      };
+      // Anyone with no target open to them here hears that first, not which targets exist.
+      const anyTarget = await deps.policy.mayRequestHere(user, channel, action.id);
+      if (!anyTarget.ok) throw notAllowed('', anyTarget.reason);
       const target = deps.clients.resolveTarget(vendor.name, parsed.target);
+      const onTarget = await deps.policy.mayRequestHere(user, channel, action.id, target);
+      if (!onTarget.ok) throw notAllowed(` on ${vendor.name}/${target}`, onTarget.reason);
       const context = () => ({ client: deps.clients.get(vendor.name, target), target, log: deps.log });
       if (action.mode === 'read') {
         await reply(readAnswerMessage(await action.read!(context(), parsed.args)));
@@ -242,7 +256,14 @@ async function dispatch(
         );
         return;
       }
-      const policy = deps.policy.action(action.id)!;
+      const policy = deps.policy.effective(action.id, target)!;
+      const approvable = await deps.policy.feasible(policy, user);
+      if (!approvable.ok) {
+        deps.metrics.requests.inc({ action: action.id, outcome: 'not_allowed' });
+        throw new InputError(
+          `${action.id} on ${vendor.name}/${target} could never be approved: ${approvable.reason}. Nothing was requested; an opsbot admin can change the approval rules.`,
+        );
+      }
       const summary = action.describe(parsed.args);
       const busy = await busyNote(
         deps,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { excerpt } from '../slack/mrkdwn.js';
-import { findVendor, VENDORS } from '../vendors/registry.js';
+import { allActions, findActionById, findVendor, VENDORS } from '../vendors/registry.js';
 import type { ActionDef, ParamSpec, VendorModule } from '../vendors/types.js';
 import { bindWords, DRY_RUN_PARAM, TARGET_PARAM, tokenize, usageOf, validateArgs } from './grammar.js';
 
@@ -18,11 +18,16 @@ export type OpsCommand =
     }
   | { kind: 'status'; requestId: string }
   | { kind: 'cancel'; requestId: string }
-  | { kind: 'history'; mine: boolean; target: string | undefined; limit: number };
+  | { kind: 'history'; mine: boolean; target: string | undefined; limit: number }
+  | { kind: 'whoami'; actionId: string | undefined; target: string | undefined };
 
 const requestIdSchema = z
   .string({ error: '<request-id> is missing' })
   .regex(/^op-[a-z0-9]{6,12}$/, 'request ids look like op-7k3m9q (shown on every approval message)');
+
+const targetNameSchema = z
+  .string()
+  .regex(/^[a-z0-9_-]{1,32}$/, 'target names are lowercase letters, digits, _ and -');
 
 /** The built-in subcommands, declared like actions so help and parsing treat them alike. */
 export const BUILTINS = {
@@ -57,10 +62,7 @@ export const BUILTINS = {
     ] as ParamSpec[],
     args: z.object({
       mine: z.literal(true).optional().transform(Boolean),
-      target: z
-        .string()
-        .regex(/^[a-z0-9_-]{1,32}$/, 'target names are lowercase letters, digits, _ and -')
-        .optional(),
+      target: targetNameSchema.optional(),
       limit: z.coerce
         .number({ error: '--limit must be a number' })
         .int('--limit must be a whole number')
@@ -77,6 +79,39 @@ export const BUILTINS = {
     ] as ParamSpec[],
     args: z.object({ requestId: requestIdSchema }),
     example: 'cancel op-7k3m9q',
+  },
+  whoami: {
+    summary: 'what you may request and approve here, and why',
+    params: [
+      {
+        name: 'action',
+        kind: 'positional',
+        label: '<action>',
+        help: 'e.g. ece.resource.restart',
+        optional: true,
+      },
+      {
+        name: 'target',
+        kind: 'option',
+        flag: '--target',
+        label: '<name>',
+        help: 'only this target',
+        optional: true,
+      },
+    ] as ParamSpec[],
+    args: z.object({
+      action: z
+        .string()
+        .refine((id) => findActionById(id) !== undefined, {
+          error: (issue) =>
+            `unknown action "${String(issue.input).slice(0, 40)}" (actions: ${allActions()
+              .map(({ action }) => action.id)
+              .join(', ')})`,
+        })
+        .optional(),
+      target: targetNameSchema.optional(),
+    }),
+    example: 'whoami ece.resource.restart',
   },
 } as const;
 
@@ -111,6 +146,13 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     const usage = usageOf(command, { words: [first], params: builtin.params });
     const raw = bindWords(words.slice(1), { words: [first], params: builtin.params }, usage);
     const args = validateArgs(builtin.args as z.ZodType, raw, usage) as Record<string, unknown>;
+    if (first === 'whoami') {
+      return {
+        kind: 'whoami',
+        actionId: args.action as string | undefined,
+        target: args.target as string | undefined,
+      };
+    }
     if (first === 'history') {
       return {
         kind: 'history',

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import type { EffectivePolicy } from '../policy/model.js';
+import { policyProblems } from '../policy/problems.js';
+import { resolveActionPolicy } from '../policy/resolve.js';
 import { allActions, findVendor, VENDORS } from '../vendors/registry.js';
-import type { ActionTiming, TargetCommon } from '../vendors/types.js';
-import { type Audience, configSchema, type RawConfig } from './schema.js';
+import type { TargetCommon } from '../vendors/types.js';
+import { configSchema, type RawConfig } from './schema.js';
 import { resolveSecret, Secret } from './secret.js';
 
 /**
@@ -19,16 +22,8 @@ export class ConfigError extends Error {
   }
 }
 
-export interface ResolvedActionPolicy {
-  enabled: boolean;
-  requesters: Audience;
-  approvers: Audience;
-  highRisk: boolean;
-  allowSelfApproval: boolean;
-  whenBusy: 'wait' | 'refuse';
-  cancelInFlight: 'requester-or-approver' | 'approvers';
-  timing: ActionTiming;
-}
+/** An action's policy at action level (no target); `Policy.effective` gives it per target. */
+export type ResolvedActionPolicy = EffectivePolicy;
 
 /** How to reach Redis, one of three ways; `createRedis` (jobs/queues.ts) builds the client. */
 export type RedisConnectionConfig =
@@ -59,7 +54,7 @@ export interface Config extends Omit<RawConfig, 'targets' | 'redis'> {
   redis: RedisConnectionConfig & { prefix: string };
   /** vendor name → target name → validated target (secrets as `Secret`). */
   targets: ReadonlyMap<string, ReadonlyMap<string, TargetCommon>>;
-  /** action id → effective policy (config over the action's own defaults). */
+  /** action id → its action-level policy (config over the action's own defaults). */
   actions: ReadonlyMap<string, ResolvedActionPolicy>;
   /** Where the config came from, for start-up logs. */
   source: string;
@@ -114,33 +109,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
     targets.set(vendorName, byName);
   }
 
-  const actions = new Map<string, ResolvedActionPolicy>();
-  const known = new Set(allActions().map(({ action }) => action.id));
-  for (const id of Object.keys(raw.policy.actions)) {
-    if (!known.has(id))
-      problems.push(`policy.actions.${id}: unknown action (known: ${[...known].join(', ')})`);
-  }
-  for (const { action } of allActions()) {
-    const own = raw.policy.actions[action.id];
-    actions.set(action.id, {
-      enabled: own?.enabled ?? true,
-      requesters: own?.requesters ?? raw.policy.defaults.requesters,
-      approvers: own?.approvers ?? raw.policy.defaults.approvers,
-      highRisk: own?.highRisk ?? action.highRisk,
-      allowSelfApproval: own?.allowSelfApproval ?? false,
-      whenBusy: own?.whenBusy ?? 'wait',
-      cancelInFlight: own?.cancelInFlight ?? 'requester-or-approver',
-      timing: {
-        pollIntervalMs: own?.pollInterval ?? action.timing.pollIntervalMs,
-        deadlineMs: own?.deadline ?? action.timing.deadlineMs,
-        firstPollDelayMs:
-          own?.firstPollDelay ?? action.timing.firstPollDelayMs ?? action.timing.pollIntervalMs,
-      },
-    });
-  }
+  problems.push(
+    ...policyProblems(raw.policy, {
+      actions: allActions().map(({ vendor, action }) => ({ id: action.id, vendor: vendor.name })),
+      targets: new Map(Object.entries(raw.targets).map(([vendor, byName]) => [vendor, Object.keys(byName)])),
+    }),
+  );
 
   const redis = redisConnection(raw.redis, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  const actions = new Map<string, ResolvedActionPolicy>(
+    allActions().map(({ action }) => [action.id, resolveActionPolicy(raw.policy, action.id)]),
+  );
   return deepFreeze({
     ...raw,
     redis: { ...redis, prefix: raw.redis.prefix },
@@ -243,20 +223,30 @@ function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.ProcessEnv)
  */
 function formatIssues(issues: z.core.$ZodIssue[], document: unknown, prefix: string[] = []): string[] {
   const byKey = new Map<string, string[]>();
-  for (const issue of issues) {
-    const path = issue.path.map(String);
-    const key = [...prefix, ...path].join('.') || '(top level)';
-    let problem: string;
-    if (issue.code === 'unrecognized_keys') problem = `unknown key(s) ${issue.keys.join(', ')}`;
-    else if (issue.code === 'invalid_type' && valueAt(document, issue.path) === undefined) {
-      if (hasKey(document, issue.path)) continue;
-      problem = 'is required';
-    } else problem = withoutOwnKey(issue.message, path);
-    const problems = byKey.get(key) ?? [];
-    if (!problems.includes(problem)) problems.push(problem);
-    byKey.set(key, problems);
-  }
+  collect(issues, prefix, document);
   return [...byKey].map(([key, problems]) => `${key}: ${problems.join('; ')}`);
+
+  function collect(list: z.core.$ZodIssue[], at: string[], node: unknown): void {
+    for (const issue of list) {
+      const path = issue.path.map(String);
+      const key = [...at, ...path].join('.') || '(top level)';
+      const chosen = issue.code === 'invalid_union' ? unionBranchTaken(issue.errors) : undefined;
+      if (chosen) {
+        collect(chosen, [...at, ...path], valueAt(node, issue.path));
+        continue;
+      }
+      let problem: string;
+      if (issue.code === 'unrecognized_keys') problem = `unknown key(s) ${issue.keys.join(', ')}`;
+      else if (issue.code === 'invalid_key' && issue.issues[0]) problem = issue.issues[0].message;
+      else if (issue.code === 'invalid_type' && valueAt(node, issue.path) === undefined) {
+        if (hasKey(node, issue.path)) continue;
+        problem = 'is required';
+      } else problem = withoutOwnKey(issue.message, path);
+      const problems = byKey.get(key) ?? [];
+      if (!problems.includes(problem)) problems.push(problem);
+      byKey.set(key, problems);
+    }
+  }
 
   function withoutOwnKey(message: string, path: string[]): string {
     for (let from = 0; from < path.length; from += 1) {
@@ -274,6 +264,17 @@ function formatIssues(issues: z.core.$ZodIssue[], document: unknown, prefix: str
     const parent = valueAt(node, path.slice(0, -1));
     return parent !== null && typeof parent === 'object' && path.at(-1)! in parent;
   }
+}
+
+/**
+ * When a value has the shape of one branch of a union (say a map rather than a list) but is wrong
+ * inside it, that branch's problems say what is wrong; the union's "Invalid input" would not.
+ */
+function unionBranchTaken(branches: z.core.$ZodIssue[][]): z.core.$ZodIssue[] | undefined {
+  const deep = branches.filter(
+    (branch) => branch.length > 0 && branch.every((issue) => issue.path.length > 0),
+  );
+  return deep.length === 1 ? deep[0] : undefined;
 }
 
 function valueAt(document: unknown, path: PropertyKey[]): unknown {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { policySchema } from '../policy/schema.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../vendors/http.js';
 import { secretField } from '../vendors/target-schema.js';
 import { duration } from './duration.js';
@@ -9,44 +10,6 @@ import { size } from './size.js';
  * The shape of `opsbot.yml`. Every option is declared here with its default; `load.ts` reads the
  * file, resolves secret references and environment overrides, and validates it with this schema.
  */
-
-const slackId = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,}$`), `must be a Slack ${what} id (${prefix}…)`);
-
-/** Who may do something: Slack user ids and user-group ids. `users: ['*']` means anyone. */
-const audience = z
-  .object({
-    users: z.array(z.union([z.literal('*'), slackId('[UW]', 'user')])).default([]),
-    groups: z.array(slackId('S', 'user group')).default([]),
-  })
-  .strict();
-export type Audience = z.infer<typeof audience>;
-
-const actionPolicy = z
-  .object({
-    /** Who may ask for this action. Default: `policy.defaults.requesters`. */
-    requesters: audience.optional(),
-    /** Who may approve it. Default: `policy.defaults.approvers`. */
-    approvers: audience.optional(),
-    /** Approve asks for a confirm dialog, and four eyes apply. Default: the action's own default. */
-    highRisk: z.boolean().optional(),
-    /** Let the requester approve their own request even when high-risk. Default false. */
-    allowSelfApproval: z.boolean().optional(),
-    /** Turn the action off entirely. Default true. */
-    enabled: z.boolean().default(true),
-    /** When another action holds the same resource: `wait` for it (default) or `refuse` at once. */
-    whenBusy: z.enum(['wait', 'refuse']).default('wait'),
-    /**
-     * Who may `/ops cancel` it once approved: the requester or an approver (default), or only an
-     * approver (a second pair of eyes on stopping it too, e.g. for a vendor-side cancel).
-     */
-    cancelInFlight: z.enum(['requester-or-approver', 'approvers']).default('requester-or-approver'),
-    pollInterval: duration.optional(),
-    firstPollDelay: duration.optional(),
-    deadline: duration.optional(),
-  })
-  .strict();
-export type ActionPolicyConfig = z.infer<typeof actionPolicy>;
 
 const redisUrl = z.union([
   z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
@@ -238,23 +201,8 @@ export const configSchema = z
       .default({ maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES }),
     /** Vendor targets by vendor name, then target name; each vendor validates its own entries. */
     targets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
-    policy: z
-      .object({
-        /** Channel ids where /ops may be used; ['*'] for any channel the bot is in. */
-        channels: z.array(z.union([z.literal('*'), slackId('[CGD]', 'channel')])).min(1),
-        approvalTimeout: duration.default(15 * 60_000),
-        defaults: z
-          .object({
-            requesters: audience.default({ users: [], groups: [] }),
-            approvers: audience.default({ users: [], groups: [] }),
-          })
-          .strict()
-          .default({ requesters: { users: [], groups: [] }, approvers: { users: [], groups: [] } }),
-        actions: z.record(z.string(), actionPolicy).default({}),
-        /** Who may see `/ops history` for everyone and `/ops status` of others' requests. */
-        auditors: audience.default({ users: ['*'], groups: [] }),
-      })
-      .strict(),
+    /** Roles, channel bindings and per-action, per-target rules (see src/policy/schema.ts). */
+    policy: policySchema,
     audit: z
       .object({
         /** How long finished requests and the audit trail are kept in Redis. */

@@ -46,6 +46,12 @@ describe('/ops grammar', () => {
     ['ece explode', 'ece has no action "explode"'],
     ['status 12', 'request ids look like op-'],
     ['history --limit 500', '--limit can be at most 50'],
+    [
+      'whoami ece.resource.reboot',
+      'unknown action "ece.resource.reboot" (actions: arcgis.deployment.refresh,',
+    ],
+    ['whoami ece.resource.restart --target PROD', 'target names are lowercase letters'],
+    ['whoami ece.resource.restart extra', 'unexpected extra word "extra"'],
   ])('refuses %j: %s', (text, message) => {
     const error = inputError(text);
     expect(error.message).toContain(message);
@@ -55,6 +61,24 @@ describe('/ops grammar', () => {
     expect(inputError('ece restart').usage).toBe(
       '/ops ece restart <deployment-id> <kind> [<ref-id>] [--cancel-pending] [--target <name>] [--dry-run]',
     );
+  });
+
+  it('reads whoami with an optional action id and --target', () => {
+    expect(parseOpsCommand('whoami', '/ops')).toEqual({
+      kind: 'whoami',
+      actionId: undefined,
+      target: undefined,
+    });
+    expect(parseOpsCommand('whoami ece.resource.restart --target prod', '/ops')).toEqual({
+      kind: 'whoami',
+      actionId: 'ece.resource.restart',
+      target: 'prod',
+    });
+    expect(parseOpsCommand('whoami --target staging', '/ops')).toEqual({
+      kind: 'whoami',
+      actionId: undefined,
+      target: 'staging',
+    });
   });
 
   it('treats an empty command and "help" as help', () => {
@@ -127,6 +151,7 @@ describe('help', () => {
     expect(text).toContain('Example: `/ops arcgis');
     expect(text).not.toContain('ece restart');
     expect(text).toContain('/ops status <request-id>');
+    expect(text).toContain('/ops whoami [<action>] [--target <name>]');
   });
 
   it('says so when the caller may request nothing', async () => {

@@ -1,16 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeSlackMessage } from '../../src/devtools/fake-slack.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { CHANNEL, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
+import {
+  CHANNEL,
+  type Harness,
+  OTHER_CHANNEL,
+  startHarness,
+  textOf,
+  USERS,
+  waitFor,
+} from '../support/harness.js';
 
 /**
- * `/ops status` and `/ops history` over signed HTTP, against requests made the real way. The
- * approver is the only auditor: the requester sees their own requests only, the outsider none.
- * Every answer is ephemeral (through response_url), one short section a phone can show.
+ * `/ops status` and `/ops history` over signed HTTP, against requests made the real way in CHANNEL.
+ * Requests are private to their channel: there anyone sees them; from OTHER_CHANNEL only their
+ * requester, their approvers (the harness's approvers are the approver, the requester and the
+ * approvers' user group) and the auditor do. Every answer is ephemeral (through response_url),
+ * one short section a phone can show.
  *
  * The requests, oldest first: `done` (requester, prod, succeeded), `staging` (requester, staging,
  * pending), `approvers` (approver, prod, pending).
  */
+
+const AUDITOR = 'U0AUDITOR1';
 
 let arcgis: ArcgisSimulator;
 let bot: Harness;
@@ -22,7 +34,8 @@ beforeAll(async () => {
   bot = await startHarness({
     env: { ARCGIS_PASSWORD: arcgis.password },
     targets: { arcgis: { prod: target, staging: target } },
-    auditors: { users: [USERS.approver] },
+    auditors: { users: [AUDITOR] },
+    policy: { channels: [CHANNEL, OTHER_CHANNEL] },
   });
   bot.redis.on('error', () => {});
   const refresh = (target: string) =>
@@ -47,10 +60,10 @@ afterAll(async () => {
   await arcgis?.close();
 });
 
-/** Sends one command and returns the ephemeral answer it got. */
-async function ask(user: string, text: string): Promise<FakeSlackMessage> {
+/** Sends one command (in CHANNEL unless told) and returns the ephemeral answer it got. */
+async function ask(user: string, text: string, channel = CHANNEL): Promise<FakeSlackMessage> {
   const before = bot.ephemerals(user).length;
-  const sent = await bot.command(user, text);
+  const sent = await bot.command(user, text, channel);
   expect(sent.status).toBe(200);
   await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
   const answers = bot.ephemerals(user).slice(before);
@@ -84,20 +97,31 @@ describe('/ops status', () => {
     expectPhoneSized(answer);
   });
 
-  it('shows an auditor anyone’s request', async () => {
-    const answer = await ask(USERS.approver, `status ${ids.staging}`);
+  it('shows anyone in the request’s own channel its request', async () => {
+    const answer = await ask(USERS.outsider, `status ${ids.staging}`);
     expect(answer.text).toContain(`*${ids.staging}* · *pending*`);
     expect(answer.text).toContain('`arcgis/staging`');
   });
 
-  it('tells an outsider there is no request they may see, and nothing else', async () => {
-    const answer = await ask(USERS.outsider, `status ${ids.done}`);
+  it('tells an outsider in another channel there is no request they may see, and nothing else', async () => {
+    const permalinks = () => bot.slack.calls.filter((call) => call.method === 'chat.getPermalink').length;
+    const before = permalinks();
+    const answer = await ask(USERS.outsider, `status ${ids.done}`, OTHER_CHANNEL);
     expect(answer.text).toBe(`:warning: no request ${ids.done} that you may see`);
-    expect(JSON.stringify(answer.blocks)).not.toMatch(/arcgis|Timeline|slack\.local/);
-    // The requester may not see the approver's request either.
-    expect((await ask(USERS.requester, `status ${ids.approvers}`)).text).toBe(
-      `:warning: no request ${ids.approvers} that you may see`,
+    expect(permalinks()).toBe(before);
+    expect(JSON.stringify(answer.blocks)).not.toMatch(/arcgis|Timeline|slack\.local|archives/);
+    // The same words as for an id that does not exist: the answer does not tell which it is.
+    expect((await ask(USERS.outsider, 'status op-zzzzzz9', OTHER_CHANNEL)).text).toBe(
+      ':warning: no request op-zzzzzz9 that you may see',
     );
+  });
+
+  it('shows a request in another channel to its requester, its approvers and an auditor', async () => {
+    for (const user of [USERS.requester, USERS.groupApprover, AUDITOR]) {
+      const answer = await ask(user, `status ${ids.done}`, OTHER_CHANNEL);
+      expect(answer.text).toContain(`*${ids.done}* · *succeeded*`);
+      expect(answer.text).toContain(`<https://sandbox.slack.local/archives/${CHANNEL}/`);
+    }
   });
 
   it('says clearly when the id is unknown or malformed', async () => {
@@ -112,8 +136,8 @@ describe('/ops status', () => {
 });
 
 describe('/ops history', () => {
-  it('lists an auditor every recent request in the channel, newest first', async () => {
-    const answer = await ask(USERS.approver, 'history');
+  it('lists anyone in the channel its recent requests, newest first', async () => {
+    const answer = await ask(USERS.outsider, 'history');
     expect(answer.text).toContain('Recent requests in this channel');
     expect(listed(answer)).toEqual([ids.approvers, ids.staging, ids.done]);
     expect(answer.text).toContain(`\`${ids.done}\` succeeded · arcgis.deployment.refresh \`prod\``);
@@ -129,11 +153,14 @@ describe('/ops history', () => {
     expect((await ask(USERS.approver, 'history --target nowhere')).text).toBe('No requests in this channel.');
   });
 
-  it('shows someone who is not an auditor only their own requests', async () => {
-    const mine = await ask(USERS.requester, 'history');
+  it('never lists a channel’s requests in another channel, even to their requester or an auditor', async () => {
+    for (const user of [USERS.outsider, USERS.requester, AUDITOR]) {
+      const answer = await ask(user, 'history', OTHER_CHANNEL);
+      expect(answer.text).toBe('No requests in this channel.');
+    }
+    const mine = await ask(USERS.requester, 'history --mine');
     expect(mine.text).toContain('Recent requests of yours in this channel');
     expect(listed(mine)).toEqual([ids.staging, ids.done]);
-    expect((await ask(USERS.outsider, 'history')).text).toBe('No requests of yours in this channel.');
   });
 
   it('refuses a bad --limit with the usage', async () => {
@@ -149,9 +176,9 @@ describe('/ops history', () => {
     const before = { posts: posts(), channelMessages: channelMessages() };
     const answersBefore = bot.slack.calls.filter((call) => call.method === 'response_url').length;
     await ask(USERS.requester, `status ${ids.done}`);
-    await ask(USERS.outsider, `status ${ids.done}`);
+    await ask(USERS.outsider, `status ${ids.done}`, OTHER_CHANNEL);
     await ask(USERS.approver, 'history --limit 5');
-    await ask(USERS.outsider, 'history');
+    await ask(USERS.outsider, 'history', OTHER_CHANNEL);
     expect({ posts: posts(), channelMessages: channelMessages() }).toEqual(before);
     const answers = bot.slack.calls.filter((call) => call.method === 'response_url').slice(answersBefore);
     expect(answers).toHaveLength(4);

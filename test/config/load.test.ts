@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
+import { resolveActionPolicy } from '../../src/policy/resolve.js';
 import { problemsOf } from './problems.js';
 
 const EXAMPLE_ENV = {
@@ -42,6 +43,16 @@ describe('configuration', () => {
       timing: { deadlineMs: 3_600_000 },
     });
     expect(config.actions.get('ece.resource.restart')?.whenBusy).toBe('refuse');
+    // Its governance example: a quorum of @sre and @security, and two from @sre on ECE prod only.
+    expect(config.actions.get('workspace.server.reinstall')?.approvals.map((rule) => rule.label)).toEqual([
+      '@sre',
+      '@security',
+    ]);
+    expect(resolveActionPolicy(config.policy, 'ece.resource.restart', 'prod')).toMatchObject({
+      approvals: [{ label: '@sre', count: 2 }],
+      requesterCounts: false,
+      whenBusy: 'refuse',
+    });
     expect(config.policy.approvalTimeout).toBe(15 * 60_000);
     expect(Object.isFrozen(config)).toBe(true);
   });

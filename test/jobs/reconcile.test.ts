@@ -9,6 +9,8 @@ import { createReconcileProcessor, enqueueRun, runJobId } from '../../src/jobs/r
 import { createRunEnder } from '../../src/jobs/run/processor.js';
 import type { RunDeps } from '../../src/jobs/run/step.js';
 import { Metrics } from '../../src/observability/metrics.js';
+import { resolveActionPolicy } from '../../src/policy/resolve.js';
+import { policySchema } from '../../src/policy/schema.js';
 import { ResourceLocks } from '../../src/requests/resource-lock.js';
 import { RequestStore } from '../../src/requests/store.js';
 import type { OpsRequest } from '../../src/requests/types.js';
@@ -42,19 +44,12 @@ beforeEach(() => {
   outbox = new Outbox(redis, prefix, queues.slack);
   const log = pino({ level: 'silent' });
   const metrics = new Metrics();
+  // The action's policy from a minimal config, with a poll interval the grace periods derive from.
+  const effective = resolveActionPolicy(policySchema.parse({ channels: ['*'] }), ACTION);
   const policies = new Map([
     [
       ACTION,
-      {
-        enabled: true,
-        requesters: { users: [], groups: [] },
-        approvers: { users: [], groups: [] },
-        highRisk: false,
-        allowSelfApproval: false,
-        whenBusy: 'wait' as const,
-        cancelInFlight: 'requester-or-approver' as const,
-        timing: { pollIntervalMs: POLL_MS, deadlineMs: 60_000, firstPollDelayMs: POLL_MS },
-      },
+      { ...effective, timing: { pollIntervalMs: POLL_MS, deadlineMs: 60_000, firstPollDelayMs: POLL_MS } },
     ],
   ]);
   const run: RunDeps = {

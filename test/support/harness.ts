@@ -25,6 +25,8 @@ export const USERS = {
   outsider: 'U0OUTSIDE1',
 } as const;
 export const CHANNEL = 'C0OPSCHAN1';
+/** A second channel, open to opsbot only when a test's `policy` says so. */
+export const OTHER_CHANNEL = 'C0OTHERCH1';
 export const APPROVER_GROUP = 'S0APPROVER';
 
 export interface HarnessOptions {
@@ -48,8 +50,10 @@ export interface HarnessOptions {
   prefix?: string;
   /** `worker.reconcileEvery` (default 15s). */
   reconcileEvery?: string;
-  /** `policy.auditors` (default: everyone). */
+  /** `policy.auditors` (default: nobody). */
   auditors?: { users?: string[]; groups?: string[] };
+  /** More of the `policy` section (roles, channels, defaults…), over the harness's own. */
+  policy?: Record<string, unknown>;
   /** The `dashboard` config section (secrets as `{ env: NAME }`, given in `env`). */
   dashboard?: Record<string, unknown>;
   /** More of the `server` section (`opsPort`, `queueMetricsMaxAge`…); it listens on 127.0.0.1. */
@@ -73,8 +77,12 @@ export interface Harness {
   prefix: string;
   secrets: string[];
   logLines: string[];
-  /** Sends a signed slash command; answers the HTTP status and body of the ack. */
-  command(user: string, text: string): Promise<{ status: number; body: string; responseUrl: string }>;
+  /** Sends a signed slash command (in CHANNEL unless told); answers the HTTP status and body of the ack. */
+  command(
+    user: string,
+    text: string,
+    channel?: string,
+  ): Promise<{ status: number; body: string; responseUrl: string }>;
   /**
    * Clicks a button of a request's approval message, as Slack sends it; `forged` replaces what
    * the payload says of where the click came from (a replayed or crafted payload).
@@ -146,6 +154,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         },
         actions,
         ...(options.auditors ? { auditors: options.auditors } : {}),
+        ...options.policy,
       },
       ...(options.dashboard ? { dashboard: options.dashboard } : {}),
     },
@@ -179,13 +188,13 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     prefix,
     secrets,
     logLines,
-    command: async (user, text) => {
-      const responseUrl = slack.responseUrl(user, CHANNEL);
+    command: async (user, text, channel = CHANNEL) => {
+      const responseUrl = slack.responseUrl(user, channel);
       const sent = await sendSlashCommand(peer, {
         command: '/ops',
         text,
         userId: user,
-        channelId: CHANNEL,
+        channelId: channel,
         responseUrl,
       });
       return { status: sent.status, body: sent.body, responseUrl };

@@ -1,0 +1,103 @@
+import { findActionById } from '../vendors/registry.js';
+import {
+  type ApprovalRule,
+  type Audience,
+  audienceLabel,
+  type EffectivePolicy,
+  requesterCounts,
+  roleLabel,
+} from './model.js';
+import type { AudienceConfig, PolicyConfig, PolicySettings, RequesterMayApprove } from './schema.js';
+
+/**
+ * One action on one target, every level applied: `policy.actions.<id>.targets.<target>` over
+ * `policy.actions.<id>` over `policy.defaults` over the action's own declaration. Pure; expects a
+ * config that `policyProblems` found nothing wrong with (an unknown role or action throws).
+ */
+export function resolveActionPolicy(
+  policy: PolicyConfig,
+  actionId: string,
+  target?: string | undefined,
+): EffectivePolicy {
+  const found = findActionById(actionId);
+  if (!found) throw new Error(`unknown action ${actionId}`);
+  const { action } = found;
+  const levels = settingsLevels(policy, actionId, target);
+  const first = <K extends keyof PolicySettings>(key: K): PolicySettings[K] | undefined =>
+    levels.find((level) => level[key] !== undefined)?.[key];
+
+  const highRisk = first('highRisk') ?? action.highRisk;
+  const mayApprove = requesterMayApproveOf(levels);
+  const pollIntervalMs = first('pollInterval') ?? action.timing.pollIntervalMs;
+  const reason = first('reason');
+  return {
+    actionId,
+    target,
+    enabled: first('enabled') ?? true,
+    requesters: resolveAudience(policy, first('requesters'), 'requesters'),
+    approvals: approvalRulesOf(policy, levels),
+    highRisk,
+    requesterMayApprove: mayApprove,
+    requesterCounts: requesterCounts(mayApprove, highRisk),
+    reason: { required: reason?.required ?? false, pattern: reason?.pattern },
+    whenBusy: first('whenBusy') ?? 'wait',
+    cancelInFlight: first('cancelInFlight') ?? 'requester-or-approver',
+    timing: {
+      pollIntervalMs,
+      deadlineMs: first('deadline') ?? action.timing.deadlineMs,
+      firstPollDelayMs: first('firstPollDelay') ?? action.timing.firstPollDelayMs ?? pollIntervalMs,
+    },
+  };
+}
+
+/** The config levels that apply, most specific first, each with the key it is written under. */
+export function settingsLevels(
+  policy: PolicyConfig,
+  actionId: string,
+  target: string | undefined,
+): Array<PolicySettings & { key: string }> {
+  const own = policy.actions[actionId];
+  const levels: Array<PolicySettings & { key: string }> = [];
+  const forTarget = target === undefined ? undefined : own?.targets[target];
+  if (forTarget) levels.push({ ...forTarget, key: `policy.actions.${actionId}.targets.${target}` });
+  if (own) levels.push({ ...own, key: `policy.actions.${actionId}` });
+  levels.push({ ...policy.defaults, key: 'policy.defaults' });
+  return levels;
+}
+
+/** Role names become the declared roles; inline `{ users, groups }` becomes one role named `name`. */
+export function resolveAudience(
+  policy: PolicyConfig,
+  config: AudienceConfig | undefined,
+  name: string,
+): Audience {
+  if (config === undefined) return [{ name, declared: false, users: [], groups: [] }];
+  if (!Array.isArray(config)) return [{ name, declared: false, users: config.users, groups: config.groups }];
+  return config.map((roleName) => {
+    const role = policy.roles[roleName];
+    if (!role) throw new Error(`unknown role ${roleName}`);
+    return { name: roleName, declared: true, users: role.users, groups: role.groups };
+  });
+}
+
+/** `approvals` or the flat `approvers`, whichever the most specific level sets. */
+function approvalRulesOf(policy: PolicyConfig, levels: PolicySettings[]): ApprovalRule[] {
+  const level = levels.find((l) => l.approvals !== undefined || l.approvers !== undefined);
+  if (level?.approvals) {
+    return level.approvals.map(({ role, count }) => {
+      const audience = resolveAudience(policy, [role], role);
+      return { label: roleLabel(audience[0]!), audience, count };
+    });
+  }
+  const audience = resolveAudience(policy, level?.approvers, 'approvers');
+  return [{ label: audienceLabel(audience), audience, count: 1 }];
+}
+
+function requesterMayApproveOf(levels: PolicySettings[]): RequesterMayApprove {
+  for (const level of levels) {
+    if (level.requesterMayApprove) return level.requesterMayApprove;
+    if (level.allowSelfApproval !== undefined)
+      return level.allowSelfApproval ? 'allowed' : 'not-for-high-risk';
+  }
+  return 'not-for-high-risk';
+}

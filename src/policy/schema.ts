@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { duration } from '../config/duration.js';
+
+/**
+ * The shape of the `policy` section of `opsbot.yml`: roles, channel bindings, defaults, per-action
+ * and per-target settings, auditors. Every option is declared here with its default; references
+ * between them (role names, action ids, target names) are checked by `problems.ts`, and
+ * `resolve.ts` turns one action on one target into its effective policy.
+ */
+
+const slackId = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{2,}$`), `must be a Slack ${what} id (${prefix}…)`);
+
+export const roleName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,31}$/, 'role names are lowercase letters, digits, _ and - (e.g. sre)');
+
+/** Slack user ids and user-group ids. `users: ['*']` means anyone. */
+const members = z
+  .object({
+    users: z.array(z.union([z.literal('*'), slackId('[UW]', 'user')])).default([]),
+    groups: z.array(slackId('S', 'user group')).default([]),
+  })
+  .strict();
+export type MembersConfig = z.infer<typeof members>;
+
+/**
+ * Who may do something: inline `{ users, groups }` (the flat configuration), or a list of role
+ * names declared under `policy.roles` (anyone in any of them).
+ */
+const audience = z.union([members, z.array(roleName).min(1, 'list at least one role')], {
+  error: 'must be { users: [...], groups: [...] } or a list of role names',
+});
+export type AudienceConfig = z.infer<typeof audience>;
+
+/** One approval rule: `count` different people from `role` (default 1). */
+const approvalRule = z
+  .object({
+    role: roleName,
+    count: z.number().int().min(1, 'must be at least 1').default(1),
+  })
+  .strict();
+export type ApprovalRuleConfig = z.infer<typeof approvalRule>;
+
+export const REQUESTER_MAY_APPROVE = ['never', 'not-for-high-risk', 'allowed'] as const;
+export type RequesterMayApprove = (typeof REQUESTER_MAY_APPROVE)[number];
+
+/**
+ * The settings that may differ per target, per action or for all actions (`policy.defaults`).
+ * None has a default here: a level that leaves one out takes it from the level above, and the
+ * action's own declaration last (see `resolve.ts`).
+ */
+const settings = {
+  /** Who may ask for the action. Default: nobody. */
+  requesters: audience.optional(),
+  /** Flat form of the approval rules: one approval from this audience. Default: nobody. */
+  approvers: audience.optional(),
+  /** Approval rules, all of which must be met; a person counts once, toward one rule. */
+  approvals: z.array(approvalRule).min(1, 'list at least one rule').optional(),
+  /** Approve asks for a confirm dialog. Default: the action's own default. */
+  highRisk: z.boolean().optional(),
+  /** Whether the requester's own approval counts. Default `not-for-high-risk` (four eyes there). */
+  requesterMayApprove: z
+    .enum(REQUESTER_MAY_APPROVE, {
+      error: (issue) =>
+        `must be ${REQUESTER_MAY_APPROVE.join(', ')} (got ${JSON.stringify(issue.input)?.slice(0, 40)})`,
+    })
+    .optional(),
+  /** Older spelling: `true` is `requesterMayApprove: allowed`, `false` is `not-for-high-risk`. */
+  allowSelfApproval: z.boolean().optional(),
+  /** Whether a request must give a reason, and a pattern it must match (e.g. a ticket id). */
+  reason: z
+    .object({
+      required: z.boolean().default(false),
+      pattern: z.string().refine(isRegExp, 'is not a valid regular expression').optional(),
+    })
+    .strict()
+    .optional(),
+  /** Turn the action off. Default true. */
+  enabled: z.boolean().optional(),
+  /** When another action holds the same resource: `wait` for it (default) or `refuse` at once. */
+  whenBusy: z.enum(['wait', 'refuse']).optional(),
+  /**
+   * Who may `/ops cancel` it once approved: the requester or an approver (default), or only an
+   * approver (a second pair of eyes on stopping it too, e.g. for a vendor-side cancel).
+   */
+  cancelInFlight: z.enum(['requester-or-approver', 'approvers']).optional(),
+  pollInterval: duration.optional(),
+  firstPollDelay: duration.optional(),
+  deadline: duration.optional(),
+};
+
+const targetPolicy = z.object(settings).strict();
+export type PolicySettings = z.infer<typeof targetPolicy>;
+
+const actionPolicy = z
+  .object({
+    ...settings,
+    /** Settings for one target of the action's vendor, over the action's (`prod`, `staging`). */
+    targets: z.record(z.string(), targetPolicy).default({}),
+  })
+  .strict();
+export type ActionPolicyConfig = z.infer<typeof actionPolicy>;
+
+const channelKey = z
+  .string()
+  .regex(/^(\*|[CGD][A-Z0-9]{2,})$/, 'must be a Slack channel id (C…, G… or D…) or "*"');
+
+/**
+ * What may be asked in one channel. Patterns: `'*'`, `vendor.*` or an exact id; actions by action
+ * id (`ece.resource.restart`), targets as `vendor.target` (`arcgis.prod`).
+ */
+const binding = z
+  .object({
+    actions: z.array(z.string().min(1)).min(1, 'list at least one action pattern').default(['*']),
+    targets: z.array(z.string().min(1)).min(1, 'list at least one target pattern').default(['*']),
+  })
+  .strict();
+export type BindingConfig = z.infer<typeof binding>;
+
+/** A list of channel ids (every action and target there), or channel id (or '*') → binding. */
+const channels = z.union(
+  [
+    z.array(channelKey).min(1, 'list at least one channel id, or "*"'),
+    z
+      .record(channelKey, binding)
+      .refine((map) => Object.keys(map).length > 0, 'bind at least one channel, or "*"'),
+  ],
+  {
+    error:
+      'must be a list of channel ids (or ["*"]), or a map of channel id (or "*") to { actions, targets }',
+  },
+);
+export type ChannelsConfig = z.infer<typeof channels>;
+
+export const policySchema = z
+  .object({
+    /** Named sets of people, declared once and used wherever an audience is expected. */
+    roles: z.record(roleName, members).default({}),
+    /** Where /ops may be used, and what may be asked there. */
+    channels,
+    approvalTimeout: duration.default(15 * 60_000),
+    /** Settings for every action, under each action's own. */
+    defaults: targetPolicy.default({}),
+    actions: z.record(z.string(), actionPolicy).default({}),
+    /**
+     * Who may read requests outside their channel (`/ops status` of any request). Default nobody:
+     * a request is seen in its own channel, by its requester and by its approvers.
+     */
+    auditors: audience.default({ users: [], groups: [] }),
+  })
+  .strict();
+export type PolicyConfig = z.infer<typeof policySchema>;
+
+function isRegExp(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
