@@ -59,7 +59,8 @@ export function registerApprovalButtons(app: App, deps: { lifecycle: RequestLife
 /**
  * Checks the click's payload, then decides. A value that is not a request id is refused without
  * a read (it came from no message of opsbot's); a failure says what failed: a coded opsbot error
- * (e.g. Slack refusing a user-group lookup) speaks for itself, anything else is the store.
+ * (e.g. Slack refusing a user-group lookup) speaks for itself, and says nothing was changed;
+ * anything else is the store.
  */
 async function decideClick(
   deps: { log: Logger },
@@ -78,7 +79,7 @@ async function decideClick(
     deps.log.error({ err: (error as Error).message, requestId }, 'could not record a click');
     const reason =
       error instanceof OpsError && error.code !== 'internal'
-        ? `${error.message} Nothing was changed.`
+        ? error.message
         : // The web role's Redis connection fails fast: say so rather than leave the click unanswered.
           'opsbot could not reach its store (Redis), so nothing was changed. Try again in a moment.';
     return { ok: false, reason };

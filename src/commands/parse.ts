@@ -104,7 +104,7 @@ export const BUILTINS = {
         .string()
         .refine((id) => findActionById(id) !== undefined, {
           error: (issue) =>
-            `unknown action "${String(issue.input).slice(0, 40)}" (actions: ${allActions()
+            `unknown action "${excerpt(String(issue.input))}" (actions: ${allActions()
               .map(({ action }) => action.id)
               .join(', ')})`,
         })

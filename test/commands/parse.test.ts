@@ -170,7 +170,7 @@ describe('help', () => {
       expect(line).not.toMatch(/\) \(|read-only\)/i);
     }
     const builtins = text.split('\n').filter((line) => line.includes('` — '));
-    expect(builtins).toHaveLength(3);
+    expect(builtins).toHaveLength(4);
     for (const line of builtins) expect(line).toMatch(/` — [A-Z].*\.$/);
   });
 });
