@@ -124,8 +124,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   }
 
   /** Request decisions on one role's connection; only the delivery of their messages differs. */
-  const lifecycleOn = ({ store, outbox, queues }: State, deliverNow: DeliverNow) =>
-    new RequestLifecycle({ store, outbox, queues, policy, log, metrics, deliverNow });
+  const lifecycleOn = ({ store, outbox, queues, locks }: State, deliverNow: DeliverNow) =>
+    new RequestLifecycle({ store, outbox, queues, locks, policy, log, metrics, deliverNow });
 
   let bolt: App | undefined;
   if (webState) {

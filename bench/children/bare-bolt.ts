@@ -53,6 +53,7 @@ runChild(async (start) => {
         reported: 0,
         faults: 0,
         fence: 0,
+        votes: [],
         correlationId: 'bare',
       },
       command.command,

@@ -36,13 +36,11 @@ export function registerApprovalButtons(app: App, deps: { lifecycle: RequestLife
       await Promise.race([deciding, guard]);
       await ack();
       const decision = await deciding;
-      if (!decision.ok) {
-        await respond({
-          response_type: 'ephemeral',
-          replace_original: false,
-          text: `:warning: ${decision.reason}`,
-        }).catch((error: Error) =>
-          deps.log.warn({ err: error.message }, 'could not send ephemeral answer to a click'),
+      const answer = decision.ok ? decision.note : `:warning: ${decision.reason}`;
+      if (answer) {
+        await respond({ response_type: 'ephemeral', replace_original: false, text: answer }).catch(
+          (error: Error) =>
+            deps.log.warn({ err: error.message }, 'could not send ephemeral answer to a click'),
         );
       }
     };

@@ -187,7 +187,7 @@ async function dispatch(
     }
     case 'status': {
       const request = await deps.store.get(parsed.requestId);
-      const voters = request?.approver ? [request.approver] : [];
+      const voters = request?.votes.map((vote) => vote.user) ?? [];
       if (!request || !(await deps.policy.maySee(request, user, channel, voters))) {
         throw new InputError(`no request ${parsed.requestId} that you may see`);
       }
@@ -284,6 +284,7 @@ async function dispatch(
         createdAt: now,
         expiresAt: now + deps.config.policy.approvalTimeout,
         highRisk: policy.highRisk,
+        quorum: { rules: [...policy.approvals], requesterCounts: policy.requesterCounts },
         responseUrl: command.responseUrl,
       });
       return;

@@ -81,10 +81,13 @@ export function evaluateVote(
   const before = tally(rules, votes);
   const refuse = (reason: string): VoteDecision => ({ accepted: false, reason, tally: before });
   if (votes.some((vote) => vote.user === voter.user)) return refuse('you already approved');
-  if (voter.user === requester && !requesterCounts) return refuse('you asked for it and four eyes apply');
+  if (voter.user === requester && !requesterCounts)
+    return refuse('you asked for it, and four eyes apply: someone other than the requester must approve it');
   const eligible = validRules(rules, voter.eligible);
   if (eligible.length === 0)
-    return refuse(`you are in none of the roles this needs (${rules.map((rule) => rule.label).join(', ')})`);
+    return refuse(
+      `you are not allowed to approve it: you are in none of the roles it needs (${rules.map((rule) => rule.label).join(', ')})`,
+    );
   if (before.met) return refuse('it already has every approval it needs');
   const after = tally(rules, [...votes, { user: voter.user, eligible }]);
   if (after.assignment.length === before.assignment.length) {

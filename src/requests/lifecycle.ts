@@ -4,23 +4,30 @@ import type { DeliverNow } from '../jobs/deliver-slack.js';
 import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
 import { enqueueRun, runJobId } from '../jobs/reconcile.js';
 import type { Metrics } from '../observability/metrics.js';
+import { describeTally, evaluateVote } from '../policy/quorum.js';
 import { section } from '../slack/blocks.js';
+import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { Outbox } from '../slack/outbox.js';
+import { findActionById } from '../vendors/registry.js';
 import type { Policy } from './policy.js';
+import { type ResourceLocks, resourceOf } from './resource-lock.js';
 import type { NewRequest, RequestStore } from './store.js';
-import type { OpsRequest } from './types.js';
+import type { OpsRequest, QuorumSnapshot } from './types.js';
 
 /** How long a cancel keeps looking for a run job mid-step to fall asleep, so it can wake it. */
 const BRING_FORWARD_EVERY_MS = 250;
 const BRING_FORWARD_TRIES = 60;
 
 /**
- * Opening a request and deciding on it (approve, cancel). Called by the Slack handlers of any web
+ * Opening a request and deciding on it (approve, reject, cancel). Called by the Slack handlers of any web
  * process; every decision is one compare-and-set in Redis, so concurrent clicks, users, processes
  * and Slack retries produce exactly one outcome.
  */
 
-export type Decision = { ok: true; request: OpsRequest } | { ok: false; reason: string };
+/** A decision's answer; `note`, when set, is said to the clicker (e.g. how far the approvals are). */
+export type Decision =
+  | { ok: true; request: OpsRequest; note?: string | undefined }
+  | { ok: false; reason: string };
 
 /** Where a click came from: its channel and the ts of the message its button was on. */
 export interface ClickOrigin {
@@ -32,6 +39,8 @@ export interface ClickOrigin {
 const RECONCILE_AFTER_MS = 2 * 60_000;
 /** How long the approval's root update waits for the run's own (see afterApproval). */
 const APPROVED_EDIT_DELAY_MS = 2_000;
+/** Votes that raced this one are weighed again this many times before the clicker is asked to retry. */
+const VOTE_TRIES = 10;
 
 export interface LifecycleDeps {
   /**
@@ -43,6 +52,8 @@ export interface LifecycleDeps {
   outbox: Outbox;
   queues: Queues;
   policy: Policy;
+  /** Where resource locks live, for the re-check at approval. */
+  locks: ResourceLocks;
   log: Logger;
   metrics: Metrics;
 }
@@ -86,62 +97,112 @@ export class RequestLifecycle {
   }
 
   /**
-   * Approves a pending request for `user`, clicking on `origin` (the message the click came from).
-   * Once the compare-and-set has made it approved, the answer is "approved" whatever happens
-   * next: queueing the run and the root update are retried by the reconciler if they fail here.
+   * One approval of a pending request by `user`, clicking on `origin` (the message the click came
+   * from). The request's own checks are made again first (the re-check: the requester may still
+   * ask for it here, nobody else holds its resource); then the vote is weighed against the
+   * request's quorum snapshot and recorded atomically (RequestStore.vote): any number of clicks,
+   * people, processes and retries give one approval each at most, and exactly one run once the
+   * quorum is met. Once the vote that meets it is recorded the answer is "approved", whatever
+   * happens next: queueing the run and the root update are retried by the reconciler if need be.
    */
   async approve(requestId: string, user: string, origin?: ClickOrigin, now = Date.now()): Promise<Decision> {
-    const request = await this.deps.store.get(requestId);
-    if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
-    const stray = this.strayClick(request, user, origin);
-    if (stray) return stray;
-    if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
-    if (now >= request.expiresAt)
-      return this.refuse('late', `request ${requestId} expired; ask for it again.`);
-    if (!(await this.deps.policy.mayApprove(request.actionId, user))) {
-      return this.refuse(
-        'refused',
-        `you are not allowed to approve ${request.actionId}. Nothing was changed.`,
+    for (let attempt = 0; attempt < VOTE_TRIES; attempt += 1) {
+      const request = await this.deps.store.get(requestId);
+      if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+      const stray = this.strayClick(request, user, origin);
+      if (stray) return stray;
+      if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
+      if (now >= request.expiresAt)
+        return this.refuse('late', `request ${requestId} expired; ask for it again.`);
+      const quorum = this.quorumOf(request);
+      if (!quorum) return this.refuse('refused', `${request.actionId} is no longer known to this opsbot.`);
+      const blocked = await this.recheck(request);
+      if (blocked) return this.refuseBlocked(request, user, blocked);
+      const eligible = await this.deps.policy.eligibleFor(quorum.rules, user);
+      const verdict = evaluateVote(
+        quorum.rules,
+        request.votes,
+        { user, eligible },
+        request.requester,
+        quorum.requesterCounts,
       );
-    }
-    if (this.deps.policy.selfApprovalRefused(request.actionId, request.highRisk, request.requester, user)) {
-      return this.refuse(
-        'refused',
-        `${request.actionId} is high-risk: someone other than the requester must approve it.`,
+      if (!verdict.accepted) {
+        const repeat = request.votes.some((vote) => vote.user === user);
+        return this.refuse(
+          repeat ? 'duplicate' : 'refused',
+          `${capitalize(verdict.reason)}. Nothing was changed.`,
+        );
+      }
+      // A later vote clears a refusal the root shows; the approving one also names its approver.
+      const cleared = request.blocked ? { blocked: '' } : {};
+      const result = await this.deps.store.vote(
+        requestId,
+        { user, eligible, at: now },
+        request.votes.length,
+        verdict.met
+          ? {
+              met: true,
+              fields: { ...cleared, approver: user, decidedAt: now },
+              openAt: now + RECONCILE_AFTER_MS,
+            }
+          : { met: false, fields: cleared },
+        now,
       );
+      switch (result) {
+        case 'changed':
+          continue; // another vote came in meanwhile: weigh this one again against both
+        case 'voted':
+          return this.refuse('duplicate', 'You already approved. Nothing was changed.');
+        case 'late':
+          return this.refuse('late', `request ${requestId} expired; ask for it again.`);
+        case 'counted': {
+          await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
+          this.deps.metrics.approvals.inc({ result: 'counted' });
+          this.deps.log.info({ requestId, correlationId: request.correlationId, user }, 'approval counted');
+          return {
+            ok: true,
+            request: { ...request, version: request.version + 1 },
+            note: `Your approval counts: ${describeTally(verdict.tally)}.`,
+          };
+        }
+        case 'approved':
+          return this.approved(request, user, now);
+        default:
+          return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
+      }
     }
-    const result = await this.deps.store.transition(
-      requestId,
-      ['pending'],
-      'approved',
-      { kind: 'approved', actor: user, text: 'approved' },
-      { approver: user, decidedAt: now },
-      { notAfterExpiry: true, markToEnqueue: true, now, openAt: now + RECONCILE_AFTER_MS },
+    return this.refuse(
+      'busy',
+      `approvals of ${requestId} are arriving faster than they can be counted; try again.`,
     );
-    if (!result.ok) {
-      const current = await this.deps.store.get(requestId);
-      return this.refuse(
-        result.state === 'late' ? 'late' : 'duplicate',
-        result.state === 'late'
-          ? `request ${requestId} expired; ask for it again.`
-          : alreadyDecided(current ?? request),
-      );
-    }
+  }
+
+  /** The vote that met the quorum is in: queue the run (see afterApproval) and say approved. */
+  private async approved(request: OpsRequest, user: string, now: number): Promise<Decision> {
     this.deps.metrics.approvals.inc({ result: 'approved' });
-    this.deps.log.info({ requestId, correlationId: request.correlationId, user }, 'request approved');
+    this.deps.log.info(
+      { requestId: request.id, correlationId: request.correlationId, user },
+      'request approved',
+    );
     try {
-      await this.afterApproval(requestId, request.version + 1);
+      await this.afterApproval(request.id, request.version + 1);
     } catch (error) {
       // It is approved: the enqueue outbox holds its id, and the reconciler queues its run and
       // its root update shortly. Telling the clicker "nothing changed" would be false.
       this.deps.log.warn(
-        { err: (error as Error).message, requestId },
+        { err: (error as Error).message, requestId: request.id },
         'approved, but could not queue the run yet; the reconciler will',
       );
     }
     return {
       ok: true,
-      request: { ...request, state: 'approved', approver: user, version: request.version + 1 },
+      request: {
+        ...request,
+        state: 'approved',
+        approver: user,
+        decidedAt: now,
+        version: request.version + 1,
+      },
     };
   }
 
@@ -153,6 +214,58 @@ export class RequestLifecycle {
     // Delivered a moment later: a run that starts at once edits the root to Running (with the
     // vendor's first status) in the same edit, which spares Slack's scarce chat.update budget.
     await this.deps.outbox.pushAfter(APPROVED_EDIT_DELAY_MS, requestId, Outbox.root(version));
+  }
+
+  /**
+   * The approval rules a request is counted against: the snapshot it was opened with, or, for a
+   * request opened before snapshots existed, its action's rules as configured now.
+   */
+  private quorumOf(request: OpsRequest): QuorumSnapshot | undefined {
+    if (request.quorum) return request.quorum;
+    const effective = this.deps.policy.effective(request.actionId, request.target);
+    return effective && { rules: [...effective.approvals], requesterCounts: effective.requesterCounts };
+  }
+
+  /**
+   * What was true when the request was asked, checked again at each approval: the requester may
+   * still ask for it in its channel (roles and bindings), and, where its policy refuses to wait for
+   * a busy resource, no other request holds it. Answers why not, or undefined.
+   */
+  private async recheck(request: OpsRequest): Promise<string | undefined> {
+    const may = await this.deps.policy.mayRequestHere(
+      request.requester,
+      request.channel,
+      request.actionId,
+      request.target,
+    );
+    if (!may.ok) return `the requester may no longer ask for ${request.actionId} here (${may.reason})`;
+    const action = findActionById(request.actionId)?.action;
+    // A request whose policy is to wait for a busy resource may be approved and wait (the thread
+    // says so); one whose policy is to refuse is refused now rather than approved in vain.
+    const whenBusy = this.deps.policy.effective(request.actionId, request.target)?.whenBusy;
+    if (action && action.mode !== 'read' && whenBusy === 'refuse') {
+      const resource = resourceOf(action, request.args);
+      const holder = await this.deps.locks.holder(this.deps.locks.key(request, resource));
+      if (holder && holder !== request.id) {
+        return `request ${holder} is working on ${resource} on ${request.vendor}/${request.target}; approve this once it has ended`;
+      }
+    }
+    return undefined;
+  }
+
+  /** A re-check refused the click: say why to the clicker, on the root message and in the audit trail. */
+  private async refuseBlocked(request: OpsRequest, user: string, why: string): Promise<Decision> {
+    if (request.blocked !== why) {
+      const result = await this.deps.store.transition(
+        request.id,
+        ['pending'],
+        'pending',
+        { kind: 'recheck-refused', actor: user, text: `approval refused: ${why}` },
+        { blocked: why },
+      );
+      if (result.ok) await this.deps.outbox.push(request.id, Outbox.root(request.version + 1));
+    }
+    return this.refuse('blocked', `Approval refused: ${why}. Nothing was changed.`);
   }
 
   /**
@@ -178,14 +291,72 @@ export class RequestLifecycle {
     );
   }
 
-  /** Withdraws a pending request. The requester and anyone who may approve it can do this. */
-  async withdraw(requestId: string, user: string, origin?: ClickOrigin, now = Date.now()): Promise<Decision> {
+  /**
+   * An approver of the request says no, with a reason: the request ends `rejected`, whatever
+   * approvals it had so far. The reason is shown on the root, in the thread and in the audit trail.
+   */
+  async reject(
+    requestId: string,
+    user: string,
+    origin: ClickOrigin | undefined,
+    reason: string,
+    now = Date.now(),
+  ): Promise<Decision> {
     const request = await this.deps.store.get(requestId);
     if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
     const stray = this.strayClick(request, user, origin);
     if (stray) return stray;
     if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
-    const allowed = user === request.requester || (await this.deps.policy.mayApprove(request.actionId, user));
+    const why = reason.trim();
+    if (why === '') return this.refuse('refused', 'a rejection needs a reason. Nothing was changed.');
+    const quorum = this.quorumOf(request);
+    const eligible = quorum ? await this.deps.policy.eligibleFor(quorum.rules, user) : [];
+    if (eligible.length === 0)
+      return this.refuse(
+        'refused',
+        `only an approver of ${request.actionId} can reject it. Nothing was changed.`,
+      );
+    const result = await this.deps.store.transition(
+      requestId,
+      ['pending'],
+      'rejected',
+      { kind: 'rejected', actor: user, text: `rejected: ${why}` },
+      { rejectedBy: user, decisionReason: why, decidedAt: now, finishedAt: now, phase: 'done' },
+      { notAfterExpiry: true, now },
+    );
+    if (!result.ok) {
+      if (result.state === 'late')
+        return this.refuse('late', `request ${requestId} expired; ask for it again.`);
+      return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
+    }
+    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1), {
+      key: 'rejected',
+      kind: 'reply',
+      message: section(`:no_entry: <@${user}> rejected it: “${escapeMrkdwn(why)}”`),
+    });
+    this.disarmExpiry(requestId);
+    this.deps.metrics.approvals.inc({ result: 'rejected' });
+    this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'rejected' });
+    return { ok: true, request: { ...request, state: 'rejected', rejectedBy: user, decisionReason: why } };
+  }
+
+  /** Withdraws a pending request. The requester and anyone who may approve it can do this. */
+  async withdraw(
+    requestId: string,
+    user: string,
+    origin?: ClickOrigin,
+    reason?: string,
+    now = Date.now(),
+  ): Promise<Decision> {
+    const request = await this.deps.store.get(requestId);
+    if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
+    const stray = this.strayClick(request, user, origin);
+    if (stray) return stray;
+    if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
+    const why = reason?.trim() || undefined;
+    const allowed =
+      user === request.requester ||
+      (await this.deps.policy.mayApprove(request.actionId, user, { target: request.target }));
     if (!allowed)
       return this.refuse(
         'refused',
@@ -195,8 +366,8 @@ export class RequestLifecycle {
       requestId,
       ['pending'],
       'cancelled',
-      { kind: 'cancelled', actor: user, text: 'withdrawn before approval' },
-      { cancelledBy: user, decidedAt: now, finishedAt: now, phase: 'done' },
+      { kind: 'cancelled', actor: user, text: `withdrawn before approval${why ? `: ${why}` : ''}` },
+      { cancelledBy: user, decisionReason: why, decidedAt: now, finishedAt: now, phase: 'done' },
     );
     if (!result.ok)
       return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
@@ -213,11 +384,18 @@ export class RequestLifecycle {
    * vendor the action just ends; once it is running, the vendor is asked to cancel where it can,
    * otherwise opsbot stops following it and says the vendor's work may go on.
    */
-  async stopInFlight(requestId: string, user: string, canVendorCancel: boolean): Promise<Decision> {
+  async stopInFlight(
+    requestId: string,
+    user: string,
+    canVendorCancel: boolean,
+    reason?: string,
+  ): Promise<Decision> {
     const request = await this.deps.store.get(requestId);
     if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
-    const approversOnly = this.deps.policy.action(request.actionId)?.cancelInFlight === 'approvers';
-    const approver = await this.deps.policy.mayApprove(request.actionId, user);
+    const why = reason?.trim() || undefined;
+    const approversOnly =
+      this.deps.policy.effective(request.actionId, request.target)?.cancelInFlight === 'approvers';
+    const approver = await this.deps.policy.mayApprove(request.actionId, user, { target: request.target });
     if (approversOnly && !approver)
       return this.refuse(
         'refused',
@@ -242,8 +420,8 @@ export class RequestLifecycle {
         requestId,
         [state],
         state,
-        { kind: 'cancel-requested', actor: user, text: 'asked to cancel' },
-        { cancelRequestedBy: user },
+        { kind: 'cancel-requested', actor: user, text: `asked to cancel${why ? `: ${why}` : ''}` },
+        { cancelRequestedBy: user, decisionReason: why },
       );
       if (result.ok) break;
       if (result.state === 'missing' || result.state === 'late' || result.state === 'fenced')
@@ -257,7 +435,9 @@ export class RequestLifecycle {
     await this.deps.outbox.push(requestId, {
       key: 'cancel-requested',
       kind: 'reply',
-      message: section(`:octagonal_sign: <@${user}> asked to cancel: ${plan}.`),
+      message: section(
+        `:octagonal_sign: <@${user}> asked to cancel${why ? ` (“${escapeMrkdwn(why)}”)` : ''}: ${plan}.`,
+      ),
     });
     await this.bringForward(requestId);
     this.deps.metrics.approvals.inc({ result: 'cancel_requested' });
@@ -319,9 +499,15 @@ function alreadyDecided(request: OpsRequest): string {
       return `request ${request.id} was already approved by <@${request.approver}>.`;
     case 'cancelled':
       return `request ${request.id} was already cancelled${request.cancelledBy ? ` by <@${request.cancelledBy}>` : ''}.`;
+    case 'rejected':
+      return `request ${request.id} was already rejected by <@${request.rejectedBy}>.`;
     case 'expired':
       return `request ${request.id} expired; ask for it again.`;
     default:
       return `request ${request.id} is already ${request.state.replace('_', ' ')}.`;
   }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

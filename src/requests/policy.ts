@@ -4,6 +4,7 @@ import { bindingFor } from '../policy/bindings.js';
 import { type AccessExplanation, explainAccess, requestAccess } from '../policy/explain.js';
 import { GroupMembers } from '../policy/group-members.js';
 import {
+  type ApprovalRule,
   type Audience,
   anyone,
   type Binding,
@@ -157,13 +158,19 @@ export class Policy {
 
   /** The indexes of `effective.approvals` the user may fill (group lookups cached, single-flight). */
   async eligibleRules(effective: EffectivePolicy, user: string): Promise<number[]> {
+    return this.eligibleFor(effective.approvals, user);
+  }
+
+  /**
+   * The indexes of `rules` the user may fill: a request's approval rules as snapshotted when it
+   * was opened (OpsRequest.quorum), or an effective policy's.
+   */
+  async eligibleFor(rules: readonly ApprovalRule[], user: string): Promise<number[]> {
     const person = await this.person(
       user,
-      effective.approvals.map((rule) => rule.audience),
+      rules.map((rule) => rule.audience),
     );
-    return effective.approvals.flatMap((rule, i) =>
-      rule.audience.some((role) => isMember(role, person)) ? [i] : [],
-    );
+    return rules.flatMap((rule, i) => (rule.audience.some((role) => isMember(role, person)) ? [i] : []));
   }
 
   /**

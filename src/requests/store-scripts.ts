@@ -84,7 +84,7 @@ return 1
  * - `enqueue`: add this id to the enqueue outbox (K.enqueue);
  * - `openAt`: (re)schedule the request in the open-requests index (K.open); `closed`: remove it
  *   (a final state), and keep the record `keepSeconds` from now on.
- * KEYS: record, long, timeline, enqueue, audit, open, [outbox, seen], [lock].
+ * KEYS: record, long, timeline, votes, enqueue, audit, open, [outbox, seen], [lock].
  */
 export const TRANSITION = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}
 if A.lockHolder and redis.call('GET', K.lock) == A.lockHolder then redis.call('DEL', K.lock) end
@@ -106,14 +106,44 @@ if A.enqueue then redis.call('SADD', K.enqueue, A.enqueue) end
 if A.openAt then redis.call('ZADD', K.open, A.openAt, A.id) end
 if A.closed then
   redis.call('ZREM', K.open, A.id)
-  for _, key in ipairs({K.record, K.long, K.timeline}) do redis.call('EXPIRE', key, A.keepSeconds) end
+  for _, key in ipairs({K.record, K.long, K.timeline, K.votes}) do redis.call('EXPIRE', key, A.keepSeconds) end
 end
 return 'ok'
 `;
 
-/** A request's record and long fields. KEYS: record, long fields. */
+/** A request's record, long fields and votes. KEYS: record, long fields, votes. */
 export const READ = `
-return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1), redis.call('HGETALL', KEYS[3])}
+`;
+
+/**
+ * One approval of a pending request, counted at most once per person however many clicks, web
+ * processes and Slack retries race: answers 'approved' (this vote met the quorum: the request is
+ * approved in the same step, as TRANSITION does it), 'counted' (recorded; more are needed),
+ * 'voted' (this person's vote is already in), 'changed' (another vote came in since the caller
+ * tallied `expect` votes: tally again), 'decided' (it is no longer pending), 'late' or 'missing'.
+ * - `user`, `vote`: the voter and their vote (JSON: eligible rules, time);
+ * - `short`/`long`: fields written with the vote;
+ * - `met`: the caller's tally says this vote meets the quorum; `openAt`: when the reconciler first
+ *   looks at the approved request.
+ * KEYS: record, long, timeline, votes, enqueue, audit, open.
+ */
+export const VOTE = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}
+local state = redis.call('HGET', K.record, 'state')
+if not state then return 'missing' end
+if state ~= 'pending' then return 'decided' end
+if A.now >= tonumber(redis.call('HGET', K.record, 'expiresAt')) then return 'late' end
+if redis.call('HEXISTS', K.votes, A.user) == 1 then return 'voted' end
+if redis.call('HLEN', K.votes) ~= A.expect then return 'changed' end
+redis.call('HSET', K.votes, A.user, A.vote)
+recordEvent(A.event)
+redis.call('HINCRBY', K.record, 'version', 1)
+writeFields(A.short, A.long)
+if not A.met then return 'counted' end
+redis.call('HSET', K.record, 'state', 'approved')
+redis.call('SADD', K.enqueue, A.id)
+redis.call('ZADD', K.open, A.openAt, A.id)
+return 'approved'
 `;
 
 /**

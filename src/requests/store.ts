@@ -3,10 +3,11 @@ import type { Cluster, Redis } from 'ioredis';
 import type { OutboxBatch } from '../slack/outbox.js';
 import type { ActionProgress } from '../vendors/types.js';
 import { namedArgs } from './script-args.js';
-import { CREATE, PATCH, READ, TIMELINE, TRANSITION } from './store-scripts.js';
+import { CREATE, PATCH, READ, TIMELINE, TRANSITION, VOTE } from './store-scripts.js';
 import {
   FINAL_STATES,
   type OpsRequest,
+  type RecordedVote,
   type RequestState,
   type RunPhase,
   type TimelineEvent,
@@ -31,9 +32,19 @@ import {
 type RedisClient = Redis | Cluster;
 
 /** Fields whose values can exceed 64 bytes (JSON, URLs, sentences): they go to `req:<id>:long`. */
-const LONG_FIELDS = new Set(['args', 'summary', 'progress', 'outcome', 'responseUrl']);
+const LONG_FIELDS = new Set([
+  'args',
+  'summary',
+  'progress',
+  'outcome',
+  'responseUrl',
+  'reason',
+  'quorum',
+  'decisionReason',
+  'blocked',
+]);
 
-const JSON_FIELDS = new Set(['args', 'summary', 'progress']);
+const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum']);
 
 /**
  * How long after a pending request's expiry the reconciler looks at it, should its expiry job
@@ -86,6 +97,9 @@ export interface PatchResult {
   lockHolder?: string | undefined;
 }
 
+/** A vote's answer (see VOTE in store-scripts.ts). */
+export type VoteResult = 'approved' | 'counted' | 'voted' | 'changed' | 'decided' | 'late' | 'missing';
+
 /**
  * A transition's answer: made, or why not (the state the request is in, missing, too late, or
  * fenced: another run step wrote since the caller read it).
@@ -96,7 +110,7 @@ export type TransitionResult =
 
 export type NewRequest = Omit<
   OpsRequest,
-  'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'fence' | 'correlationId'
+  'id' | 'state' | 'version' | 'phase' | 'reported' | 'faults' | 'fence' | 'correlationId' | 'votes'
 >;
 
 /**
@@ -130,7 +144,8 @@ export class RequestStore {
     redis.defineCommand('opsCreate', { lua: CREATE });
     redis.defineCommand('opsPatch', { lua: PATCH });
     redis.defineCommand('opsTimeline', { numberOfKeys: 2, lua: TIMELINE });
-    redis.defineCommand('opsRead', { numberOfKeys: 2, lua: READ });
+    redis.defineCommand('opsRead', { numberOfKeys: 3, lua: READ });
+    redis.defineCommand('opsVote', { lua: VOTE });
   }
 
   /** The append-only audit trail of every request, bounded by the retention period. */
@@ -177,6 +192,10 @@ export class RequestStore {
   timelineKey(id: string): string {
     return `${this.prefix}:req:${id}:timeline`;
   }
+  /** The request's approvals: voter → their vote (JSON), see RequestStore.vote. */
+  votesKey(id: string): string {
+    return `${this.prefix}:req:${id}:votes`;
+  }
   channelIndexKey(channel: string): string {
     return `${this.prefix}:chan:${channel}`;
   }
@@ -213,6 +232,7 @@ export class RequestStore {
         reported: 0,
         faults: 0,
         fence: 0,
+        votes: [],
         correlationId: randomBytes(8).toString('hex'),
       };
       const event: TimelineEvent = {
@@ -265,8 +285,14 @@ export class RequestStore {
   /** The record and its long fields, read together (one round trip, one consistent view). */
   async get(id: string): Promise<OpsRequest | undefined> {
     // One script rather than MULTI: both parts at once, and no pipeline object per read.
-    const [record, long] = await (this.redis as unknown as Scripts).opsRead(this.key(id), this.longKey(id));
-    return this.fromFields(record, long);
+    const [record, long, votes] = await (this.redis as unknown as Scripts).opsRead(
+      this.key(id),
+      this.longKey(id),
+      this.votesKey(id),
+    );
+    const request = this.fromFields(record, long);
+    if (request && votes.length > 0) request.votes = decodeVotes(votes);
+    return request;
   }
 
   /**
@@ -282,6 +308,8 @@ export class RequestStore {
     if (!out.id) return undefined;
     // Records written before the fencing token existed hold none: it starts at 0 (as in Lua).
     out.fence ??= 0;
+    // Votes are read apart (RequestStore.get); a read that does not ask for them has none.
+    out.votes = [];
     return out as unknown as OpsRequest;
   }
 
@@ -334,6 +362,7 @@ export class RequestStore {
           record: this.key(id),
           long: this.longKey(id),
           timeline: this.timelineKey(id),
+          votes: this.votesKey(id),
           enqueue: this.toEnqueueKey(),
           audit: this.auditKey(),
           open: this.openKey(),
@@ -416,6 +445,54 @@ export class RequestStore {
     return { status, cancelAwaits: Boolean(asked) && !vendorCancel, lockHolder };
   }
 
+  /**
+   * Records `vote` on a pending request, having seen `expect` votes before it, with `outcome.fields`;
+   * when `outcome.met` (the caller's tally says this vote meets the quorum) the request is
+   * approved in the same step, its run marked to be queued. See VOTE in store-scripts.ts for the
+   * answers.
+   */
+  async vote(
+    id: string,
+    vote: RecordedVote,
+    expect: number,
+    outcome: { met: boolean; fields: Partial<OpsRequest>; openAt?: number | undefined },
+    now = Date.now(),
+  ): Promise<VoteResult> {
+    const approve = outcome.met;
+    const event = {
+      kind: approve ? 'approved' : 'vote',
+      actor: vote.user,
+      text: approve ? 'approved' : 'approved (counted toward the quorum)',
+    };
+    const result = await (this.redis as unknown as Scripts).opsVote(
+      ...namedArgs(
+        {
+          record: this.key(id),
+          long: this.longKey(id),
+          timeline: this.timelineKey(id),
+          votes: this.votesKey(id),
+          enqueue: this.toEnqueueKey(),
+          audit: this.auditKey(),
+          open: this.openKey(),
+        },
+        {
+          id,
+          user: vote.user,
+          vote: JSON.stringify({ eligible: vote.eligible, at: vote.at }),
+          expect,
+          met: approve || undefined,
+          now,
+          minId: this.auditMinId(now),
+          event: auditFields(event, id),
+          openAt: outcome.openAt,
+          ...scriptFields(outcome.fields),
+        },
+      ),
+    );
+    if (result === 'approved' || result === 'counted') this.#onAudit({ at: now, ...event, requestId: id });
+    return result;
+  }
+
   async addEvent(id: string, event: Omit<TimelineEvent, 'at'>): Promise<void> {
     await this.patch(id, {}, event);
   }
@@ -476,7 +553,8 @@ interface Scripts {
   opsCreate(keyCount: number, ...args: string[]): Promise<number>;
   opsPatch(keyCount: number, ...args: string[]): Promise<[PatchResult['status'], string, string, string]>;
   opsTimeline(timeline: string, audit: string): Promise<StreamEntry[]>;
-  opsRead(record: string, long: string): Promise<[string[], string[]]>;
+  opsRead(record: string, long: string, votes: string): Promise<[string[], string[], string[]]>;
+  opsVote(keyCount: number, ...args: string[]): Promise<VoteResult>;
 }
 
 /** Request ids are short enough to type (`op-7k3m9q`), never contain `:` and are never all digits. */
@@ -511,7 +589,8 @@ function scriptFields(fields: Partial<OpsRequest>): {
   const short: Record<string, string> = {};
   const long: Record<string, string> = {};
   for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined) continue;
+    // Votes live in a hash of their own, written only by the vote script.
+    if (value === undefined || key === 'votes') continue;
     (LONG_FIELDS.has(key) ? long : short)[key] = JSON_FIELDS.has(key)
       ? JSON.stringify(value)
       : typeof value === 'boolean'
@@ -541,6 +620,16 @@ function auditRecord([entryId, fields]: StreamEntry): AuditRecord {
     text: text ?? '',
     requestId: request || undefined,
   };
+}
+
+/** The votes hash (voter, JSON, voter, JSON…) as votes in the order they came. */
+function decodeVotes(flat: string[]): RecordedVote[] {
+  const votes: RecordedVote[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const { eligible, at } = JSON.parse(flat[i + 1]!) as { eligible: number[]; at: number };
+    votes.push({ user: flat[i]!, eligible, at });
+  }
+  return votes.sort((a, b) => a.at - b.at);
 }
 
 /** Decodes a flat field/value list (as HGETALL answers it) into `out`, each field by its type. */

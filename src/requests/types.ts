@@ -1,8 +1,9 @@
+import type { ApprovalRule } from '../policy/model.js';
 import type { ActionProgress, ActionSummary } from '../vendors/types.js';
 
 /**
  * A request's life: pending → approved → running → one final state, or pending → cancelled /
- * expired. Each arrow happens exactly once: transitions are compare-and-set scripts in Redis.
+ * rejected / expired. Each arrow happens exactly once: transitions are compare-and-set scripts in Redis.
  */
 export type RequestState =
   | 'pending'
@@ -11,6 +12,8 @@ export type RequestState =
   | 'succeeded'
   | 'failed'
   | 'cancelled'
+  /** An approver said no (with a reason) before the quorum was met. */
+  | 'rejected'
   | 'expired'
   | 'timed_out'
   /** The vendor call may or may not have happened and it could not be told which. */
@@ -20,6 +23,7 @@ export const FINAL_STATES: ReadonlySet<RequestState> = new Set([
   'succeeded',
   'failed',
   'cancelled',
+  'rejected',
   'expired',
   'timed_out',
   'unknown',
@@ -51,10 +55,30 @@ export interface OpsRequest {
   state: RequestState;
   /** Increases on every change; root message updates are keyed by it. */
   version: number;
+  /** The approver whose vote met the quorum (`votes` holds every approval). */
   approver?: string | undefined;
   decidedAt?: number | undefined;
+  /** The requester's reason (`--reason`), shown with the request and kept in the audit trail. */
+  reason?: string | undefined;
+  /**
+   * The approval rules as they were when the request was opened, with the people they name, and
+   * whether the requester's own approval counts: votes are counted against this snapshot, so a
+   * config change never moves an open request's goalposts.
+   */
+  quorum?: QuorumSnapshot | undefined;
+  /** The approvals so far, in the order they came (see RequestStore.vote). */
+  votes: RecordedVote[];
   /** Who cancelled, or `expiry`. */
   cancelledBy?: string | undefined;
+  /** Who rejected it. */
+  rejectedBy?: string | undefined;
+  /** The reason given by whoever rejected or cancelled it. */
+  decisionReason?: string | undefined;
+  /**
+   * Why the last approval was refused by the re-check (the requester may no longer ask for it
+   * here, another request holds the resource…), shown on the root while it waits.
+   */
+  blocked?: string | undefined;
   /** Who asked, with `/ops cancel`, to stop an approved or running action. */
   cancelRequestedBy?: string | undefined;
   /**
@@ -87,6 +111,18 @@ export interface OpsRequest {
   correlationId: string;
   /** The slash command's response_url (30 min, private to the requester); never logged. */
   responseUrl?: string | undefined;
+}
+
+export interface QuorumSnapshot {
+  rules: ApprovalRule[];
+  requesterCounts: boolean;
+}
+
+/** One approval: who, which of the snapshot's rules they may count toward, and when. */
+export interface RecordedVote {
+  user: string;
+  eligible: number[];
+  at: number;
 }
 
 export interface TimelineEvent {

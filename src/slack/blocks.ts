@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import { describeTally, tally } from '../policy/quorum.js';
 import type { OpsRequest, RequestState } from '../requests/types.js';
 import type { ActionProgress, DryRunReport, ReadAnswer } from '../vendors/types.js';
 import { clipMrkdwn, escapeMrkdwn, plainLine, slackDate } from './mrkdwn.js';
@@ -23,16 +24,44 @@ export interface SlackMessage {
  */
 const STATE_LINE: Record<RequestState, (r: OpsRequest) => string> = {
   pending: (r) => `:hourglass_flowing_sand: *Waiting for approval* · expires ${slackDate(r.expiresAt)}`,
-  approved: (r) => `:large_blue_circle: *Approved* by <@${r.approver}> · queued to run`,
+  approved: (r) => `:large_blue_circle: *Approved* by ${approvedBy(r)} · queued to run`,
   running: (r) =>
-    `:arrows_counterclockwise: *Running* · approved by <@${r.approver}>${r.progress ? ` · ${escapeMrkdwn(r.progress.status)}` : ''}`,
-  succeeded: (r) => `:large_green_circle: *Succeeded* in ${formatDuration(r)} · approved by <@${r.approver}>`,
-  failed: (r) => `:red_circle: *Failed*${r.approver ? ` · approved by <@${r.approver}>` : ''}${outcomeOf(r)}`,
-  cancelled: (r) => `:no_entry_sign: *Cancelled* by ${r.cancelledBy ? `<@${r.cancelledBy}>` : 'opsbot'}`,
+    `:arrows_counterclockwise: *Running* · approved by ${approvedBy(r)}${r.progress ? ` · ${escapeMrkdwn(r.progress.status)}` : ''}`,
+  succeeded: (r) => `:large_green_circle: *Succeeded* in ${formatDuration(r)} · approved by ${approvedBy(r)}`,
+  failed: (r) => `:red_circle: *Failed*${r.approver ? ` · approved by ${approvedBy(r)}` : ''}${outcomeOf(r)}`,
+  cancelled: (r) =>
+    `:no_entry_sign: *Cancelled* by ${r.cancelledBy ? `<@${r.cancelledBy}>` : 'opsbot'}${reasonOf(r)}`,
+  rejected: (r) => `:no_entry: *Rejected* by <@${r.rejectedBy}>${reasonOf(r)}`,
   expired: () => `:alarm_clock: *Expired* · nobody approved it in time`,
   timed_out: (r) => `:warning: *Timed out waiting*${outcomeOf(r)}`,
   unknown: (r) => `:grey_question: *Outcome unknown*${outcomeOf(r)}`,
 };
+
+/** Everyone whose approval counted, in the order they came (the one who met the quorum last). */
+function approvedBy(request: OpsRequest): string {
+  const voters = request.votes.map((vote) => vote.user);
+  const people = voters.length > 0 ? voters : request.approver ? [request.approver] : [];
+  return people.map((user) => `<@${user}>`).join(', ') || 'opsbot';
+}
+
+function reasonOf(request: OpsRequest): string {
+  return request.decisionReason ? ` · “${escapeMrkdwn(request.decisionReason)}”` : '';
+}
+
+/**
+ * While it waits, how far its approvals are: "1 of 2 · still needs @security" (only where more
+ * than one approval is needed, or some came in), and why the last approval was refused, if it was.
+ */
+function pendingLines(request: OpsRequest): string[] {
+  if (request.state !== 'pending') return [];
+  const lines: string[] = [];
+  const rules = request.quorum?.rules;
+  if (rules && (rules.length > 1 || rules.some((rule) => rule.count > 1) || request.votes.length > 0)) {
+    lines.push(`:ballot_box_with_ballot: Approvals: ${describeTally(tally(rules, request.votes))}`);
+  }
+  if (request.blocked) lines.push(`:warning: Approval refused: ${escapeMrkdwn(request.blocked)}`);
+  return lines;
+}
 
 function outcomeOf(request: OpsRequest): string {
   return request.outcome ? ` · ${escapeMrkdwn(request.outcome)}` : '';
@@ -62,7 +91,16 @@ export function rootMessage(request: OpsRequest, command: string): SlackMessage 
       elements: [{ type: 'mrkdwn', text: ':lock: High-risk: a second person must approve.' }],
     });
   }
-  blocks.push({ type: 'section', text: { type: 'mrkdwn', text: stateLine } });
+  if (request.reason) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: clipMrkdwn(`*Reason*\n${escapeMrkdwn(request.reason)}`, 3000) },
+    });
+  }
+  blocks.push({
+    type: 'section',
+    text: { type: 'mrkdwn', text: [stateLine, ...pendingLines(request)].join('\n') },
+  });
   if (request.state === 'pending') blocks.push(approvalButtons(request));
   blocks.push({
     type: 'context',

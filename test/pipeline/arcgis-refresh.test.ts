@@ -96,7 +96,7 @@ describe('arcgis refresh-deployment end to end', () => {
     await bot.click(USERS.outsider, 'approve', requestId);
     await waitFor(() => bot.ephemerals(USERS.outsider).length === 1, 'an explanation to the outsider');
     expect(bot.ephemerals(USERS.outsider)[0]!.text).toContain(
-      'not allowed to approve arcgis.deployment.refresh',
+      'not allowed to approve it: you are in none of the roles it needs',
     );
     expect((await bot.opsbot.store.get(requestId))?.state).toBe('pending');
     expect(arcgis.counters.refreshCalls[deployment.deploymentId] ?? 0).toBe(0);

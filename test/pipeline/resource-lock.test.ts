@@ -63,11 +63,16 @@ describe('one action per resource', () => {
     expect(arcgis.counters.refreshCalls[deployment.deploymentId]).toBe(2);
   });
 
-  it('refuses the second request when policy says so, naming the holder', async () => {
+  it('refuses to approve the second request when policy says so, naming the holder, on the root too', async () => {
     const { deployment, first, second } = await twoRequestsOnOneDeployment('refuse');
-    await waitFor(async () => (await bot.opsbot.store.get(second))?.state === 'failed', 'the refusal');
-    await waitFor(() => textOf(bot.thread(second).at(-1)).includes('Failed'), 'the final reply');
-    expect(textOf(bot.thread(second).at(-1))).toContain(`busy: \`${first}\``);
+    await waitFor(() => bot.ephemerals(USERS.requester).length === 1, 'the refusal');
+    expect(bot.ephemerals(USERS.requester)[0]!.text).toContain(
+      `Approval refused: request ${first} is working on`,
+    );
+    await waitFor(() => textOf(bot.root(second)).includes('Approval refused'), 'the root to say why');
+    expect((await bot.opsbot.store.get(second))?.state).toBe('pending');
+    const timeline = await bot.opsbot.store.timeline(second);
+    expect(timeline.map((event) => event.kind)).toContain('recheck-refused');
     expect(arcgis.counters.refreshCalls[deployment.deploymentId]).toBe(1);
   });
 

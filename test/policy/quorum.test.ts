@@ -130,7 +130,7 @@ describe('evaluateVote', () => {
       [],
       { user: 'rita', eligible: [0] },
       false,
-      'you asked for it and four eyes apply',
+      'you asked for it, and four eyes apply: someone other than the requester must approve it',
     ],
     [
       'someone in none of the roles',
@@ -138,7 +138,7 @@ describe('evaluateVote', () => {
       [],
       { user: 'eve', eligible: [] },
       false,
-      'you are in none of the roles this needs (@sre, @security)',
+      'you are not allowed to approve it: you are in none of the roles it needs (@sre, @security)',
     ],
     [
       'a rule already met by someone who cannot move',

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { createQueues, type Queues } from '../../src/jobs/queues.js';
 import { createReconcileProcessor, runJobId } from '../../src/jobs/reconcile.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { RequestLifecycle } from '../../src/requests/lifecycle.js';
-import type { Policy } from '../../src/requests/policy.js';
+import { Policy } from '../../src/requests/policy.js';
+import { ResourceLocks } from '../../src/requests/resource-lock.js';
 import { RequestStore } from '../../src/requests/store.js';
 import { Outbox } from '../../src/slack/outbox.js';
 import { deleteKeys } from '../support/harness.js';
@@ -58,10 +61,27 @@ afterEach(async () => {
   redis.disconnect();
 });
 
-const everyoneMayApprove = {
-  mayApprove: async () => true,
-  selfApprovalRefused: () => false,
-} as unknown as Policy;
+/** The policy of a small real config: U0ASKER1 asks, U0APPROVER1 approves (listed by id: no Slack lookups). */
+function policyOf(): Policy {
+  const config = loadConfig({
+    env: {
+      SLACK_BOT_TOKEN: 'xoxb-approve-test',
+      SLACK_SIGNING_SECRET: 'secret-approve-test',
+      ARCGIS_PASSWORD: 'pw-approve-test',
+    },
+    document: {
+      slack: { botToken: { env: 'SLACK_BOT_TOKEN' }, signingSecret: { env: 'SLACK_SIGNING_SECRET' } },
+      targets: {
+        arcgis: { prod: { url: 'https://127.0.0.1:1', username: 'u', password: { env: 'ARCGIS_PASSWORD' } } },
+      },
+      policy: {
+        channels: ['C0CHAN1'],
+        defaults: { requesters: { users: ['U0ASKER1'] }, approvers: { users: ['U0APPROVER1'] } },
+      },
+    },
+  });
+  return new Policy(config, new WebClient('xoxb-approve-test'));
+}
 
 describe('approve', () => {
   it('answers approved once the compare-and-set is made, even if queueing the run fails', async () => {
@@ -72,7 +92,8 @@ describe('approve', () => {
       store,
       outbox,
       queues: unreachableQueues,
-      policy: everyoneMayApprove,
+      locks: new ResourceLocks(redis, prefix),
+      policy: policyOf(),
       log,
       metrics,
       deliverNow: async () => {},
@@ -84,16 +105,26 @@ describe('approve', () => {
       target: 'prod',
       args: { deploymentId: 'd1' },
       summary: { fields: [], warnings: [] },
-      channel: 'C1',
-      requester: 'U1',
+      channel: 'C0CHAN1',
+      requester: 'U0ASKER1',
       createdAt: now,
       expiresAt: now + 60_000,
       highRisk: false,
+      quorum: {
+        rules: [
+          {
+            label: 'approvers',
+            count: 1,
+            audience: [{ name: 'approvers', declared: false, users: ['U0APPROVER1'], groups: [] }],
+          },
+        ],
+        requesterCounts: false,
+      },
     });
 
-    const decision = await lifecycle.approve(request.id, 'U2', { channel: 'C1' });
+    const decision = await lifecycle.approve(request.id, 'U0APPROVER1', { channel: 'C0CHAN1' });
 
-    expect(decision.ok).toBe(true);
+    if (!decision.ok) throw new Error(`refused: ${decision.reason}`);
     expect((await store.get(request.id))?.state).toBe('approved');
     expect(await queues.actions.getJob(runJobId(request.id))).toBeUndefined();
     expect(await store.pendingEnqueues()).toEqual([request.id]);

@@ -52,6 +52,7 @@ describe('request records', () => {
       'args',
       'outcome',
       'progress',
+      'quorum',
       'responseUrl',
       'summary',
     ]);

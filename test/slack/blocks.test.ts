@@ -41,6 +41,7 @@ function request(fields: Partial<OpsRequest> = {}): OpsRequest {
     reported: 0,
     faults: 0,
     fence: 0,
+    votes: [],
     correlationId: 'c1',
     ...fields,
   };

@@ -27,6 +27,7 @@ const request: OpsRequest = {
   reported: 40,
   faults: 0,
   fence: 0,
+  votes: [],
   correlationId: 'c1',
 };
 
