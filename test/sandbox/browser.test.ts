@@ -166,8 +166,12 @@ describe('the sandbox page in a browser', () => {
     expect(await dialog.locator('.bk-button.danger', { hasText: 'Approve and run' }).count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'sandbox-confirm.png') });
     await dialog.getByRole('button', { name: 'Approve and run' }).click();
+    // Four eyes, as the README's tour shows it (step 5): Alice may approve, but not her own high-risk request.
     const refusal = ephemeral('someone other than the requester must approve');
     await refusal.waitFor();
+    expect(await shown(refusal)).toContain(
+      'workspace.server.reinstall is high-risk: someone other than the requester must approve it.',
+    );
     expect(await root.getByRole('button', { name: 'Approve' }).count()).toBe(1);
 
     await actAs('Bob');
