@@ -207,6 +207,26 @@ describe('the sandbox page in a browser', () => {
     await page.locator('#scenario').selectOption('success');
     await page.locator('#scenario-text', { hasText: 'goes well' }).waitFor();
   }, 45_000);
+  it('answers /ops help only to whoever asked, and forgets such answers on reload, as Slack does', async () => {
+    await actAs('Alice');
+    await type('/ops help');
+    const help = ephemeral('arcgis refresh-deployment');
+    await help.waitFor();
+    expect(await shown(help)).toContain('Only visible to you');
+    await type('/ops status op-nothing');
+    const status = ephemeral('op-nothing');
+    await status.waitFor();
+    await status.getByRole('button', { name: 'Dismiss message' }).click();
+    await status.waitFor({ state: 'detached' });
+    const channelMessages = await page.locator('#messages > article.message:not(.ephemeral)').count();
+
+    await page.reload();
+    await live();
+    expect(await page.locator('#messages > article.message.ephemeral').count()).toBe(0);
+    expect(await page.locator('#messages > article.message:not(.ephemeral)').count()).toBe(channelMessages);
+    expect(await shown(page.locator('#me'))).toBe('Alice');
+  });
+
   it('draws mrkdwn as Slack does, and never lets text become markup', async () => {
     const cases: Array<[string, string[], string[]]> = [
       [
