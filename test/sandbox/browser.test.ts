@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -13,7 +13,6 @@ import { type Sandbox, startSandbox } from '../../sandbox/sandbox.js';
  * thread. Behind the page runs the real bot against the vendor simulators and the fake Slack.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -37,11 +36,6 @@ let page: Page;
 let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `the browser test needs Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
-    );
-  }
   mkdirSync(ARTIFACTS, { recursive: true });
   sandbox = await startSandbox({
     port: 0,
@@ -51,7 +45,7 @@ beforeAll(async () => {
   });
   profile = mkdtempSync(join(tmpdir(), 'opsbot-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: inject('chromiumPath'),
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 900 },
