@@ -162,6 +162,8 @@ export const configSchema = z
       .object({
         port: z.number().int().min(0).max(65535).default(3000),
         host: z.string().default('0.0.0.0'),
+        /** A file the bound port is written to once listening (port 0 picks a free one); removed on stop. */
+        portFile: z.string().min(1).optional(),
       })
       .strict()
       .default({ port: 3000, host: '0.0.0.0' }),

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { describe, expect, inject, it } from 'vitest';
+import { startBotProcess, writeConfigFile } from './support/bot-process.js';
+
+/**
+ * `node dist/src/main.js` as deployments run it, with `PORT=0`: whoever started it learns the
+ * port it bound from `server.portFile` (or `OPSBOT_PORT_FILE`).
+ */
+
+function configFile(server: Record<string, unknown> = {}): string {
+  return writeConfigFile({
+    slack: {
+      botToken: { env: 'SLACK_BOT_TOKEN' },
+      signingSecret: { env: 'SLACK_SIGNING_SECRET' },
+      botUserId: 'U0OPSBOT01',
+      botId: 'B0OPSBOT01',
+    },
+    redis: { url: inject('redisUrl'), prefix: `t${randomBytes(5).toString('hex')}` },
+    server: { host: '127.0.0.1', ...server },
+    policy: { channels: ['*'] },
+  });
+}
+
+const SECRETS = { SLACK_BOT_TOKEN: 'xoxb-main-test', SLACK_SIGNING_SECRET: 'main-test-signing-secret' };
+
+describe('the bound port', () => {
+  it('is written to OPSBOT_PORT_FILE once opsbot listens, and the file is removed when it stops', async () => {
+    const portFile = join(mkdtempSync(join(tmpdir(), 'opsbot-port-')), 'port');
+    const bot = await startBotProcess({
+      name: 'web',
+      configPath: configFile(),
+      env: { ...SECRETS, OPSBOT_PORT_FILE: portFile },
+      roles: ['web'],
+    });
+    const written = readFileSync(portFile, 'utf8');
+    expect(written).toMatch(/^\d+\n$/);
+    expect(Number(written)).toBe(Number(new URL(bot.url).port));
+    const health = await request(`http://127.0.0.1:${Number(written)}/healthz`);
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
+
+    expect(await bot.terminate()).toBe(0);
+    expect(existsSync(portFile)).toBe(false);
+  });
+
+  it('is written to server.portFile from the config file too', async () => {
+    const portFile = join(mkdtempSync(join(tmpdir(), 'opsbot-port-')), 'port');
+    const bot = await startBotProcess({
+      name: 'web',
+      configPath: configFile({ portFile }),
+      env: SECRETS,
+      roles: ['web'],
+    });
+    expect(Number(readFileSync(portFile, 'utf8'))).toBe(Number(new URL(bot.url).port));
+    expect(await bot.terminate()).toBe(0);
+  });
+
+  it('stops opsbot with one line naming the key when the file cannot be written', async () => {
+    const portFile = join(tmpdir(), `opsbot-no-such-dir-${randomBytes(4).toString('hex')}`, 'port');
+    const bot = await startBotProcess({
+      name: 'web',
+      configPath: configFile({ portFile }),
+      env: SECRETS,
+      roles: ['web'],
+    });
+    const code = bot.child.exitCode ?? (await new Promise((resolve) => bot.child.once('exit', resolve)));
+    expect(code).toBe(2);
+    expect(bot.logs).toContain(`opsbot cannot write server.portFile ${portFile} (ENOENT)\n`);
+  });
+});
