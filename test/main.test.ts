@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, inject, it } from 'vitest';
 import { startBotProcess, writeConfigFile } from './support/bot-process.js';
+import { waitFor } from './support/harness.js';
 
 /**
  * `node dist/src/main.js` as deployments run it, with `PORT=0`: whoever started it learns the
@@ -36,6 +37,8 @@ describe('the bound port', () => {
       env: { ...SECRETS, OPSBOT_PORT_FILE: portFile },
       roles: ['web'],
     });
+    // The file comes a moment after the "opsbot started" line that startBotProcess waits for.
+    await waitFor(() => existsSync(portFile), 'the port file');
     const written = readFileSync(portFile, 'utf8');
     expect(written).toMatch(/^\d+\n$/);
     expect(Number(written)).toBe(Number(new URL(bot.url).port));
@@ -55,6 +58,7 @@ describe('the bound port', () => {
       env: SECRETS,
       roles: ['web'],
     });
+    await waitFor(() => existsSync(portFile), 'the port file');
     expect(Number(readFileSync(portFile, 'utf8'))).toBe(Number(new URL(bot.url).port));
     expect(await bot.terminate()).toBe(0);
   });
