@@ -17,6 +17,9 @@ ${Object.entries(SCENARIOS)
 
 Uses REDIS_URL when set; otherwise starts a private redis-server.`;
 
+/** How long a clean stop may take (the bot's own shutdown grace is 2 s) before the sandbox just exits. */
+const STOP_DEADLINE_MS = 10_000;
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 async function main(): Promise<void> {
@@ -38,6 +41,8 @@ async function main(): Promise<void> {
     return fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, 2);
   }
 
+  // From the first moment: a signal during start-up stops the sandbox as soon as it is up.
+  const stopper = stopOnSignalOrOrphaned();
   let sandbox: Awaited<ReturnType<typeof startSandbox>>;
   try {
     sandbox = await startSandbox({
@@ -53,19 +58,58 @@ async function main(): Promise<void> {
     return fail(`could not start the sandbox: ${(error as Error).message}`, 1);
   }
   console.log(`opsbot sandbox: ${sandbox.url}  (scenario ${sandbox.scenario}; Ctrl-C stops it)`);
+  stopper.started(sandbox.stop);
+}
 
-  let stopping = false;
-  const shutdown = async () => {
-    if (stopping) {
-      // A second Ctrl-C means now.
-      process.exit(130);
-    }
-    stopping = true;
-    await sandbox.stop();
-    process.exit(0);
+/**
+ * Everything the sandbox started ends with it, however it is stopped: SIGTERM or SIGINT (which
+ * `npm run` passes on), SIGHUP (a closed terminal), or its parent (npm) dying without passing
+ * anything on, which shows only as this process being handed to a new parent. `npm run sandbox`
+ * execs node, so no shell stands between npm and this process.
+ */
+function stopOnSignalOrOrphaned(): { started(stop: () => Promise<void>): void } {
+  const parent = process.ppid;
+  let stop: (() => Promise<void>) | undefined;
+  let reason: string | undefined;
+  const run = () => {
+    console.error(`opsbot sandbox: stopping (${reason})`);
+    // A stop that hangs (say, a Redis that went away) must not keep anything running.
+    setTimeout(() => {
+      console.error(`opsbot sandbox: not stopped within ${STOP_DEADLINE_MS / 1000} s; exiting now`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+    stop!().then(
+      () => process.exit(0),
+      (error: Error) => {
+        console.error(`opsbot sandbox: could not stop cleanly: ${error.message}`);
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', () => void shutdown());
-  process.on('SIGTERM', () => void shutdown());
+  const shutdown = (why: string) => {
+    if (reason !== undefined) return;
+    reason = why;
+    if (stop) run();
+  };
+  let firstSignalAt = 0;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      // A second Ctrl-C means now (the private redis-server still goes, see startSandbox). One
+      // Ctrl-C arrives twice (from the terminal and from npm), so a second one must come later.
+      if (firstSignalAt > 0 && Date.now() - firstSignalAt > 1000) process.exit(130);
+      firstSignalAt ||= Date.now();
+      shutdown(signal);
+    });
+  }
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown('its parent process ended');
+  }, 500).unref();
+  return {
+    started(stopSandbox) {
+      stop = stopSandbox;
+      if (reason !== undefined) run();
+    },
+  };
 }
 
 function readOptions() {

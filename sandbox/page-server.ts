@@ -83,6 +83,9 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
 
   const visibleTo = (user: string) => (message: FakeSlackMessage) =>
     message.channel === CHANNEL.id && (!message.ephemeralTo || message.ephemeralTo === user);
+  // What a Slack client shows when it opens: the channel, but no earlier ephemeral message, as
+  // Slack keeps those only in the client that received them, until it is reloaded.
+  const onOpening = (message: FakeSlackMessage) => message.channel === CHANNEL.id && !message.ephemeralTo;
 
   const send = (res: ServerResponse, event: string, data: unknown) => {
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -113,7 +116,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     streams.add(stream);
     send(res, 'snapshot', {
       scenario: scenario.current(),
-      messages: slack.messages.filter(visibleTo(user)).map(toPageMessage),
+      messages: slack.messages.filter(onOpening).map(toPageMessage),
     });
     req.on('close', () => streams.delete(stream));
   };

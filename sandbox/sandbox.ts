@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type Opsbot, startOpsbot } from '../src/app.js';
@@ -139,7 +140,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 async function privateRedis(cleanups: Array<() => Promise<void>>): Promise<string> {
   try {
     const redis = await startRedisServer();
-    cleanups.push(redis.destroy);
+    // However this process ends (process.exit, an uncaught error), its redis-server goes too:
+    // `stop` sends its SIGKILL before its first await, so it is sent within the 'exit' event.
+    const killOnExit = () => {
+      void redis.stop({ crash: true });
+      rmSync(redis.dir, { recursive: true, force: true });
+    };
+    process.once('exit', killOnExit);
+    cleanups.push(async () => {
+      process.off('exit', killOnExit);
+      await redis.destroy();
+    });
     return redis.url;
   } catch (error) {
     throw new Error(

@@ -3,8 +3,9 @@ import { escapeHtml } from './mrkdwn.js';
 
 /**
  * The sandbox's chat page: one channel, a composer for slash commands, a user switcher, the
- * thread pane and confirm dialogs. The server sends a snapshot of what the current user may see,
- * then every change as Server-Sent Events; the page re-draws from that state.
+ * thread pane and confirm dialogs. The server sends a snapshot of the channel, then every change
+ * the current user may see (their ephemerals included) as Server-Sent Events; the page re-draws
+ * from that state.
  */
 
 const $ = (id) => document.getElementById(id);
@@ -49,7 +50,10 @@ function connect() {
   events = new EventSource(`/api/events?user=${encodeURIComponent(state.me)}`);
   events.addEventListener('snapshot', (event) => {
     const snapshot = JSON.parse(event.data);
-    state.messages = new Map(snapshot.messages.map((message) => [message.ts, message]));
+    // The snapshot holds no ephemeral message (a reload shows none, as in Slack); those this page
+    // already shows stay through a reconnect.
+    const ephemerals = [...state.messages.values()].filter((message) => message.ephemeral);
+    state.messages = new Map([...snapshot.messages, ...ephemerals].map((message) => [message.ts, message]));
     showScenario(snapshot.scenario);
     // Drawn before saying "live", so whoever waits for "live" sees this user's channel.
     draw();

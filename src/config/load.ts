@@ -211,6 +211,7 @@ function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.ProcessEnv)
   };
   if (env.REDIS_URL) section('redis').url = env.REDIS_URL;
   if (env.PORT) section('server').port = Number(env.PORT);
+  if (env.OPSBOT_PORT_FILE) section('server').portFile = env.OPSBOT_PORT_FILE;
   if (env.OPSBOT_ROLES) doc.roles = env.OPSBOT_ROLES.split(',').map((role) => role.trim());
   if (env.LOG_LEVEL) section('log').level = env.LOG_LEVEL;
 }

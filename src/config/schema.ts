@@ -140,6 +140,8 @@ export const configSchema = z
          * again; scrapes in between (and concurrent ones) cost Redis nothing. Default 10 s.
          */
         queueMetricsMaxAge: duration.default(10_000),
+        /** A file the bound port is written to once listening (port 0 picks a free one); removed on stop. */
+        portFile: z.string().min(1).optional(),
       })
       .strict()
       .superRefine((server, ctx) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { attachSocketMode, type SocketModeEndpoint } from './fake-slack-socket-mode.js';
 
 /**
  * A local stand-in for the Slack Web API, used by the tests, the sandbox and the benchmarks. It
@@ -8,7 +9,8 @@ import type { AddressInfo } from 'node:net';
  * Retry-After), checks what it receives (token, channel, block limits, thread roots), records every
  * call, and keeps channels with their threads so a page or a test can read them back. Scripted
  * faults (`fail`) make it misbehave like Slack on a bad day: 429s, 5xx, `ok:false` errors and
- * dropped connections, for a number of calls or for a while.
+ * dropped connections, for a number of calls or for a while. With an app-level token it is also
+ * Slack's Socket Mode endpoint (`socketMode`, see fake-slack-socket-mode.ts).
  */
 
 export interface FakeSlackMessage {
@@ -65,6 +67,8 @@ export interface FakeSlackFault {
 export interface FakeSlackOptions {
   port?: number;
   botToken: string;
+  /** App-level token (xapp-…): `apps.connections.open` takes only this one (see `socketMode`). */
+  appToken?: string;
   botUserId?: string;
   /** user group id → member user ids */
   userGroups?: Record<string, string[]>;
@@ -99,6 +103,8 @@ export interface FakeSlack {
   /** Subscribe to every change (used by the sandbox page to stream updates). */
   onChange(listener: (message: FakeSlackMessage) => void): () => void;
   setRateLimit(limit: FakeSlackOptions['rateLimit']): void;
+  /** Slack's Socket Mode endpoint, for a bot started with `appToken`. */
+  socketMode: SocketModeEndpoint;
   close(): Promise<void>;
 }
 
@@ -132,6 +138,8 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   let clock = 1_700_000_000_000;
   let responseSeq = 0;
   const botUserId = options.botUserId ?? 'UOPSBOT01';
+  // Attached once the server listens (its URL is part of every connection URL).
+  let socketMode: SocketModeEndpoint;
 
   const nextTs = () => {
     clock = Math.max(clock + 1, Date.now() * 1000);
@@ -155,9 +163,16 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     const auth = req.headers.authorization ?? (args.token ? `Bearer ${args.token}` : '');
     // The token is the credential, not content: keep it out of the recorded call.
     delete args.token;
-    if (auth !== `Bearer ${options.botToken}`) {
-      record(false, 'invalid_auth');
-      return json(res, 200, { ok: false, error: 'invalid_auth' });
+    // apps.connections.open takes the app-level token only, every other method the bot token.
+    const [wanted, other] =
+      method === 'apps.connections.open'
+        ? [options.appToken, options.botToken]
+        : [options.botToken, options.appToken];
+    if (wanted === undefined || auth !== `Bearer ${wanted}`) {
+      const error =
+        other !== undefined && auth === `Bearer ${other}` ? 'not_allowed_token_type' : 'invalid_auth';
+      record(false, error);
+      return json(res, 200, { ok: false, error });
     }
     let fault = takeFault(method);
     if (fault?.delayMs !== undefined) {
@@ -258,6 +273,8 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
         emit(message);
         return { ok: true, channel: message.channel, ts: message.ts };
       }
+      case 'apps.connections.open':
+        return { ok: true, url: socketMode.openConnection() };
       case 'chat.getPermalink':
         return {
           ok: true,
@@ -308,6 +325,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  socketMode = attachSocketMode(server, url, 'A0OPSBOT1');
   return {
     url,
     apiUrl: `${url}/api/`,
@@ -334,8 +352,10 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     setRateLimit: (limit) => {
       rateLimit = limit;
     },
+    socketMode,
     close: () =>
       new Promise<void>((resolve) => {
+        socketMode.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -57,7 +57,10 @@ export async function startRedisServer(
   ];
   let child: ChildProcess | undefined;
   const launch = async () => {
-    child = spawn('redis-server', args, { stdio: 'ignore' });
+    // Its own process group: a Ctrl-C in the terminal reaches whoever started it, which stops it
+    // after its own clean-up; redis-server would otherwise quit at once and leave that clean-up
+    // without a Redis.
+    child = spawn('redis-server', args, { stdio: 'ignore', detached: true });
     child.on('error', () => {});
     await waitForPing(`redis://127.0.0.1:${port}`);
   };

@@ -88,9 +88,15 @@ export function sendSlashCommand(peer: SlackPeer, input: SlashCommandInput): Pro
 
 /** A slash command signed as Slack sends it, to deliver once or several times. */
 export function signSlashCommand(peer: SlackPeer, input: SlashCommandInput): SignedSlackRequest {
-  const body = new URLSearchParams({
+  const body = new URLSearchParams(slashCommandFields(input, peer.teamId)).toString();
+  return signed(peer, body, input.headers);
+}
+
+/** A slash command's fields, as Slack sends them: form fields over HTTP, the payload in Socket Mode. */
+export function slashCommandFields(input: SlashCommandInput, teamId = 'T0SANDBOX'): Record<string, string> {
+  return {
     token: 'deprecated-verification-token',
-    team_id: peer.teamId ?? 'T0SANDBOX',
+    team_id: teamId,
     team_domain: 'sandbox',
     channel_id: input.channelId,
     channel_name: 'ops',
@@ -102,8 +108,7 @@ export function signSlashCommand(peer: SlackPeer, input: SlashCommandInput): Sig
     is_enterprise_install: 'false',
     response_url: input.responseUrl,
     trigger_id: `${Date.now()}.1.${Math.random().toString(16).slice(2)}`,
-  }).toString();
-  return signed(peer, body, input.headers);
+  };
 }
 
 export interface ButtonClickInput {
@@ -122,13 +127,19 @@ export function sendButtonClick(peer: SlackPeer, input: ButtonClickInput): Promi
 
 /** A block_actions click signed as Slack sends it, to deliver once or several times. */
 export function signButtonClick(peer: SlackPeer, input: ButtonClickInput): SignedSlackRequest {
-  const payload = {
+  const payload = JSON.stringify(buttonClickPayload(input, peer.teamId));
+  return signed(peer, new URLSearchParams({ payload }).toString(), input.headers);
+}
+
+/** A block_actions click, as Slack sends it: one `payload` form field over HTTP, the payload in Socket Mode. */
+export function buttonClickPayload(input: ButtonClickInput, teamId = 'T0SANDBOX'): Record<string, unknown> {
+  return {
     type: 'block_actions',
     user: {
       id: input.userId,
       username: input.userId.toLowerCase(),
       name: input.userId.toLowerCase(),
-      team_id: peer.teamId ?? 'T0SANDBOX',
+      team_id: teamId,
     },
     api_app_id: 'A0OPSBOT1',
     token: 'deprecated-verification-token',
@@ -139,7 +150,7 @@ export function signButtonClick(peer: SlackPeer, input: ButtonClickInput): Signe
       is_ephemeral: false,
     },
     trigger_id: `${Date.now()}.1.${Math.random().toString(16).slice(2)}`,
-    team: { id: peer.teamId ?? 'T0SANDBOX', domain: 'sandbox' },
+    team: { id: teamId, domain: 'sandbox' },
     channel: { id: input.channelId, name: 'ops' },
     message: { type: 'message', ts: input.messageTs, text: '' },
     response_url: input.responseUrl,
@@ -154,5 +165,4 @@ export function signButtonClick(peer: SlackPeer, input: ButtonClickInput): Signe
       },
     ],
   };
-  return signed(peer, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), input.headers);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -13,7 +13,6 @@ import { type Sandbox, startSandbox } from '../../sandbox/sandbox.js';
  * thread. Behind the page runs the real bot against the vendor simulators and the fake Slack.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -37,11 +36,6 @@ let page: Page;
 let profile: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `the browser test needs Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
-    );
-  }
   mkdirSync(ARTIFACTS, { recursive: true });
   sandbox = await startSandbox({
     port: 0,
@@ -51,7 +45,7 @@ beforeAll(async () => {
   });
   profile = mkdtempSync(join(tmpdir(), 'opsbot-chromium-'));
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: inject('chromiumPath'),
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 900 },
@@ -168,8 +162,12 @@ describe('the sandbox page in a browser', () => {
     expect(await dialog.locator('.bk-button.danger', { hasText: 'Approve and run' }).count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'sandbox-confirm.png') });
     await dialog.getByRole('button', { name: 'Approve and run' }).click();
+    // Four eyes, as the README's tour shows it (step 5): Alice may approve, but not her own high-risk request.
     const refusal = ephemeral('someone other than the requester must approve');
     await refusal.waitFor();
+    expect(await shown(refusal)).toContain(
+      'workspace.server.reinstall is high-risk: someone other than the requester must approve it.',
+    );
     expect(await root.getByRole('button', { name: 'Approve' }).count()).toBe(1);
 
     await actAs('Bob');
@@ -205,6 +203,26 @@ describe('the sandbox page in a browser', () => {
     await page.locator('#scenario').selectOption('success');
     await page.locator('#scenario-text', { hasText: 'goes well' }).waitFor();
   }, 45_000);
+  it('answers /ops help only to whoever asked, and forgets such answers on reload, as Slack does', async () => {
+    await actAs('Alice');
+    await type('/ops help');
+    const help = ephemeral('arcgis refresh-deployment');
+    await help.waitFor();
+    expect(await shown(help)).toContain('Only visible to you');
+    await type('/ops status op-nothing');
+    const status = ephemeral('op-nothing');
+    await status.waitFor();
+    await status.getByRole('button', { name: 'Dismiss message' }).click();
+    await status.waitFor({ state: 'detached' });
+    const channelMessages = await page.locator('#messages > article.message:not(.ephemeral)').count();
+
+    await page.reload();
+    await live();
+    expect(await page.locator('#messages > article.message.ephemeral').count()).toBe(0);
+    expect(await page.locator('#messages > article.message:not(.ephemeral)').count()).toBe(channelMessages);
+    expect(await shown(page.locator('#me'))).toBe('Alice');
+  });
+
   it('draws mrkdwn as Slack does, and never lets text become markup', async () => {
     const cases: Array<[string, string[], string[]]> = [
       [

@@ -5,7 +5,13 @@ import { inject } from 'vitest';
 import { type Opsbot, startOpsbot } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { type FakeSlack, type FakeSlackMessage, startFakeSlack } from '../../src/devtools/fake-slack.js';
-import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import {
+  buttonClickPayload,
+  type SlackPeer,
+  sendButtonClick,
+  sendSlashCommand,
+  slashCommandFields,
+} from '../../src/devtools/slack-requests.js';
 import { createRedis } from '../../src/jobs/queues.js';
 import { createLogger } from '../../src/log.js';
 import { APPROVE_ACTION, CANCEL_ACTION } from '../../src/slack/blocks.js';
@@ -13,8 +19,9 @@ import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 
 /**
  * The whole bot for a test: real Redis (own key prefix), a fake Slack Web API, and opsbot started
- * from a config document exactly as production starts it. Tests talk to it only over HTTP with
- * signed requests, and read what it did from the fake Slack and Redis.
+ * from a config document exactly as production starts it. Tests talk to it only as Slack does,
+ * with signed HTTP requests (or Socket Mode envelopes), and read what it did from the fake Slack
+ * and Redis.
  */
 
 export const USERS = {
@@ -58,6 +65,11 @@ export interface HarnessOptions {
   dashboard?: Record<string, unknown>;
   /** More of the `server` section (`opsPort`, `queueMetricsMaxAge`…); it listens on 127.0.0.1. */
   server?: Record<string, unknown>;
+  /**
+   * Socket Mode instead of HTTP: the bot gets an app-level token and no signing secret, connects
+   * to the fake Slack's Socket Mode endpoint, and commands and clicks reach it as envelopes there.
+   */
+  socketMode?: boolean;
 }
 
 /** Options for one ArcGIS target, `prod`, on a simulator (its password comes from the environment). */
@@ -109,12 +121,18 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const prefix = options.prefix ?? (options.redis ? `{${tag}}` : tag);
   const botToken = `xoxb-test-${randomBytes(12).toString('hex')}`;
   const signingSecret = randomBytes(16).toString('hex');
+  const appToken = `xapp-test-${randomBytes(12).toString('hex')}`;
   const slack = await startFakeSlack({
     botToken,
+    appToken,
     userGroups: { [APPROVER_GROUP]: [USERS.groupApprover] },
     rateLimit: options.slackRateLimit,
   });
-  const env = { SLACK_BOT_TOKEN: botToken, SLACK_SIGNING_SECRET: signingSecret, ...options.env };
+  const env = {
+    SLACK_BOT_TOKEN: botToken,
+    ...(options.socketMode ? { SLACK_APP_TOKEN: appToken } : { SLACK_SIGNING_SECRET: signingSecret }),
+    ...options.env,
+  };
   const actionIds = [
     'arcgis.deployment.refresh',
     'arcgis.groups.refresh',
@@ -131,7 +149,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     document: {
       slack: {
         botToken: { env: 'SLACK_BOT_TOKEN' },
-        signingSecret: { env: 'SLACK_SIGNING_SECRET' },
+        ...(options.socketMode
+          ? { appToken: { env: 'SLACK_APP_TOKEN' } }
+          : { signingSecret: { env: 'SLACK_SIGNING_SECRET' } }),
         apiUrl: slack.apiUrl,
         burst: 50,
         perChannelPerSecond: 200,
@@ -174,7 +194,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const peer: SlackPeer = { botUrl: opsbot.url, signingSecret };
   const seenRoots = new Set<string>();
   const redisPassword = options.redisUrl ? decodeURIComponent(new URL(options.redisUrl).password) : '';
-  const secrets = [botToken, signingSecret, redisPassword, ...Object.values(options.env ?? {})];
+  const secrets = [botToken, signingSecret, appToken, redisPassword, ...Object.values(options.env ?? {})];
 
   const roots = () => slack.messages.filter((m) => m.channel === CHANNEL && !m.thread_ts && !m.ephemeralTo);
   const requestIdOf = (message: FakeSlackMessage) =>
@@ -190,28 +210,32 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     logLines,
     command: async (user, text, channel = CHANNEL) => {
       const responseUrl = slack.responseUrl(user, channel);
-      const sent = await sendSlashCommand(peer, {
-        command: '/ops',
-        text,
-        userId: user,
-        channelId: channel,
-        responseUrl,
-      });
+      const input = { command: '/ops', text, userId: user, channelId: channel, responseUrl };
+      if (options.socketMode) {
+        // The ack on the socket stands for Slack's HTTP 200, its payload for the body.
+        const ack = await slack.socketMode.send('slash_commands', slashCommandFields(input));
+        return { status: 200, body: JSON.stringify(ack.payload ?? {}), responseUrl };
+      }
+      const sent = await sendSlashCommand(peer, input);
       return { status: sent.status, body: sent.body, responseUrl };
     },
     click: async (user, action, requestId, forged = {}) => {
       const message = root(requestId);
       if (!message) throw new Error(`no approval message for ${requestId}`);
       const channelId = forged.channelId ?? CHANNEL;
-      const sent = await sendButtonClick(peer, {
+      const input = {
         actionId: action === 'approve' ? APPROVE_ACTION : CANCEL_ACTION,
         value: forged.value ?? requestId,
         userId: user,
         channelId,
         messageTs: forged.messageTs ?? message.ts,
         responseUrl: slack.responseUrl(user, channelId),
-      });
-      return sent.status;
+      };
+      if (options.socketMode) {
+        await slack.socketMode.send('interactive', buttonClickPayload(input));
+        return 200;
+      }
+      return (await sendButtonClick(peer, input)).status;
     },
     root,
     thread: (requestId) => {
