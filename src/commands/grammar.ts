@@ -34,23 +34,70 @@ export const DRY_RUN_PARAM: ParamSpec = {
   optional: true,
 };
 
+export const REASON_PARAM: ParamSpec = {
+  name: 'reason',
+  kind: 'option',
+  flag: '--reason',
+  label: '"<text>"',
+  help: 'why, in quotes (shown with the request and kept in the audit trail)',
+  optional: true,
+};
+/** When an action that changes something runs: it asks for approval now and runs then. */
+export const AT_PARAM: ParamSpec = {
+  name: 'at',
+  kind: 'option',
+  flag: '--at',
+  label: '<time>',
+  help: 'run it later: HH:MM in this channel’s time zone, or ISO 8601 (2026-12-05T16:30Z)',
+  optional: true,
+};
+/** Break-glass: ask for an action a change freeze covers, with one more approval (src/calendar/). */
+export const OVERRIDE_PARAM: ParamSpec = {
+  name: 'override',
+  kind: 'flag',
+  flag: '--override',
+  label: '',
+  help: 'break-glass during a change freeze: needs --reason and an approval from the freeze’s override role',
+  optional: true,
+};
+
 export type RawArgs = Record<string, string | true>;
 
 /**
  * The words of a command line, as the person typed them. Slack sends `&`, `<` and `>` of the
  * command text escaped (`&amp;`, `&lt;`, `&gt;`); they are decoded here, once, so that every echo
- * escapes what was typed exactly once (slack/mrkdwn.ts).
+ * escapes what was typed exactly once (slack/mrkdwn.ts). Text in double quotes is one word
+ * (`--reason "weekend deploy"`); Slack clients often turn `"` into “ and ”, which count the same.
+ * An unclosed quote is refused, so a reason is never silently cut short.
  */
 export function tokenize(text: string): string[] {
-  // Slack turns quotes into smart quotes and may send non-breaking spaces; ids never need either.
-  return text
+  // Slack may send non-breaking spaces; ids never need them.
+  const decoded = text
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&')
     .replace(/[\u00a0\u2000-\u200b]/g, ' ')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
+    .trim();
+  const words: string[] = [];
+  const word = /([^\s"\u201c\u201d]*)(?:["\u201c]([^"\u201d]*)["\u201d])?/y;
+  let at = 0;
+  let current = '';
+  while (at < decoded.length) {
+    if (/\s/.test(decoded[at]!)) {
+      if (current) words.push(current);
+      current = '';
+      at += 1;
+      continue;
+    }
+    word.lastIndex = at;
+    const match = word.exec(decoded)!;
+    if (match[0] === '') throw new InputError('a quote is not closed: write "…" around the text');
+    current += match[1]! + (match[2] ?? '');
+    at = word.lastIndex;
+    if (match[2] !== undefined && current === '') words.push('');
+  }
+  if (current) words.push(current);
+  return words;
 }
 
 export function usageOf(command: string, shape: Pick<CommandShape, 'words' | 'params'>): string {

@@ -3,7 +3,23 @@ import { InputError } from '../errors.js';
 import { excerpt } from '../slack/mrkdwn.js';
 import { allActions, findActionById, findVendor, VENDORS } from '../vendors/registry.js';
 import type { ActionDef, ParamSpec, VendorModule } from '../vendors/types.js';
-import { bindWords, DRY_RUN_PARAM, TARGET_PARAM, tokenize, usageOf, validateArgs } from './grammar.js';
+import {
+  CALENDAR_BUILTINS,
+  type CalendarArgs,
+  type CalendarCommandName,
+  isCalendarCommand,
+} from './calendar-grammar.js';
+import {
+  AT_PARAM,
+  bindWords,
+  DRY_RUN_PARAM,
+  OVERRIDE_PARAM,
+  REASON_PARAM,
+  TARGET_PARAM,
+  tokenize,
+  usageOf,
+  validateArgs,
+} from './grammar.js';
 
 /** What a person asked for, once the words are understood and every argument validated. */
 export type OpsCommand =
@@ -15,7 +31,15 @@ export type OpsCommand =
       args: unknown;
       target: string | undefined;
       dryRun: boolean;
+      reason: string | undefined;
+      /** `--at`: when to run it, as typed (read in the channel's time zone by the handler). */
+      at: string | undefined;
+      /** `--override`: break-glass during a change freeze. */
+      override: boolean;
     }
+  | {
+      [K in CalendarCommandName]: { kind: 'calendar'; command: K; args: CalendarArgs[K] };
+    }[CalendarCommandName]
   | { kind: 'status'; requestId: string }
   | { kind: 'cancel'; requestId: string }
   | { kind: 'history'; mine: boolean; target: string | undefined; limit: number }
@@ -113,12 +137,13 @@ export const BUILTINS = {
     }),
     example: 'whoami ece.resource.restart',
   },
+  ...CALENDAR_BUILTINS,
 } as const;
 
 export function actionParams(action: ActionDef): ParamSpec[] {
   return action.mode === 'read'
     ? [...action.params, TARGET_PARAM]
-    : [...action.params, TARGET_PARAM, DRY_RUN_PARAM];
+    : [...action.params, TARGET_PARAM, DRY_RUN_PARAM, REASON_PARAM, AT_PARAM, OVERRIDE_PARAM];
 }
 
 export function actionUsage(command: string, vendor: VendorModule, action: ActionDef): string {
@@ -146,6 +171,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     const usage = usageOf(command, { words: [first], params: builtin.params });
     const raw = bindWords(words.slice(1), { words: [first], params: builtin.params }, usage);
     const args = validateArgs(builtin.args as z.ZodType, raw, usage) as Record<string, unknown>;
+    if (isCalendarCommand(first)) return { kind: 'calendar', command: first, args } as OpsCommand;
     if (first === 'whoami') {
       return {
         kind: 'whoami',
@@ -181,7 +207,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
   }
   const usage = actionUsage(command, vendor, action);
   const raw = bindWords(rest, { words: [vendor.name, action.verb], params: actionParams(action) }, usage);
-  const { target, dryRun, ...own } = raw;
+  const { target, dryRun, reason, at, override, ...own } = raw;
   const args = validateArgs(action.args, own, usage);
   return {
     kind: 'action',
@@ -190,6 +216,9 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     args,
     target: typeof target === 'string' ? target : undefined,
     dryRun: dryRun === true,
+    reason: typeof reason === 'string' ? reason.trim() || undefined : undefined,
+    at: typeof at === 'string' ? at : undefined,
+    override: override === true,
   };
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { calendarProblems } from '../calendar/problems.js';
 import type { EffectivePolicy } from '../policy/model.js';
 import { policyProblems } from '../policy/problems.js';
 import { resolveActionPolicy } from '../policy/resolve.js';
@@ -114,6 +115,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
       actions: allActions().map(({ vendor, action }) => ({ id: action.id, vendor: vendor.name })),
       targets: new Map(Object.entries(raw.targets).map(([vendor, byName]) => [vendor, Object.keys(byName)])),
     }),
+  );
+
+  problems.push(
+    ...calendarProblems(
+      raw.policy,
+      new Map(Object.entries(raw.targets).map(([vendor, byName]) => [vendor, Object.keys(byName)])),
+    ),
   );
 
   const redis = redisConnection(raw.redis, problems);

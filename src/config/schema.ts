@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { calendarSettings } from '../calendar/schema.js';
 import { policySchema } from '../policy/schema.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../vendors/http.js';
 import { secretField } from '../vendors/target-schema.js';
@@ -203,8 +204,11 @@ export const configSchema = z
       .default({ maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES }),
     /** Vendor targets by vendor name, then target name; each vendor validates its own entries. */
     targets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
-    /** Roles, channel bindings and per-action, per-target rules (see src/policy/schema.ts). */
-    policy: policySchema,
+    /**
+     * Roles, channel bindings and per-action, per-target rules (see src/policy/schema.ts); the
+     * time zone, change freezes, sticky locks and schedules (src/calendar/schema.ts).
+     */
+    policy: policySchema.extend(calendarSettings),
     audit: z
       .object({
         /** How long finished requests and the audit trail are kept in Redis. */

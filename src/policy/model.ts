@@ -62,6 +62,8 @@ export interface Binding {
   actions: readonly string[];
   /** As `vendor.target`. */
   targets: readonly string[];
+  /** The zone times typed in this channel are read in, when it has its own (`policy.timeZone` otherwise). */
+  timeZone?: string | undefined;
 }
 
 /** A person as policy checks see them: their id and the user groups they are in (of those asked). */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timeZone } from '../calendar/zone.js';
 import { duration } from '../config/duration.js';
 
 /**
@@ -114,6 +115,8 @@ const binding = z
   .object({
     actions: z.array(z.string().min(1)).min(1, 'list at least one action pattern').default(['*']),
     targets: z.array(z.string().min(1)).min(1, 'list at least one target pattern').default(['*']),
+    /** The zone times typed here are read in (`--at 16:00`, `--until 18:30`). Default `policy.timeZone`. */
+    timeZone: timeZone.optional(),
   })
   .strict();
 export type BindingConfig = z.infer<typeof binding>;

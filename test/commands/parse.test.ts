@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tokenize } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
 import { parseOpsCommand } from '../../src/commands/parse.js';
 import { InputError } from '../../src/errors.js';
@@ -23,6 +24,26 @@ describe('/ops grammar', () => {
     if (parsed.kind !== 'action') throw new Error('not an action');
     expect(parsed.action.id).toBe('ece.resource.restart');
     expect(parsed.args).toMatchObject({ kind: 'apm', refId: 'main-apm', cancelPending: true });
+  });
+
+  it('reads text in quotes as one word, straight or as Slack turns them, and refuses an unclosed one', () => {
+    expect(tokenize('freeze * --reason "weekend deploy" --for 2h')).toEqual([
+      'freeze',
+      '*',
+      '--reason',
+      'weekend deploy',
+      '--for',
+      '2h',
+    ]);
+    expect(tokenize('lock ece.prod --reason=\u201cOPS-1 disk swap\u201d')).toEqual([
+      'lock',
+      'ece.prod',
+      '--reason=OPS-1 disk swap',
+    ]);
+    expect(inputError('freeze * --for 2h --reason "no end').message).toBe(
+      'a quote is not closed: write "…" around the text',
+    );
+    expect(inputError('freeze * --for 2h --reason ""').message).toContain('--reason needs a value');
   });
 
   it('accepts --option=value and Slack non-breaking spaces', () => {
@@ -59,7 +80,7 @@ describe('/ops grammar', () => {
 
   it('gives the right usage line with the error', () => {
     expect(inputError('ece restart').usage).toBe(
-      '/ops ece restart <deployment-id> <kind> [<ref-id>] [--cancel-pending] [--target <name>] [--dry-run]',
+      '/ops ece restart <deployment-id> <kind> [<ref-id>] [--cancel-pending] [--target <name>] [--dry-run] [--reason "<text>"] [--at <time>] [--override]',
     );
   });
 
@@ -170,7 +191,7 @@ describe('help', () => {
       expect(line).not.toMatch(/\) \(|read-only\)/i);
     }
     const builtins = text.split('\n').filter((line) => line.includes('` — '));
-    expect(builtins).toHaveLength(4);
+    expect(builtins).toHaveLength(10);
     for (const line of builtins) expect(line).toMatch(/` — [A-Z].*\.$/);
   });
 });
