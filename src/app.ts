@@ -3,6 +3,7 @@ import { App, ExpressReceiver } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import express from 'express';
 import type { Logger } from 'pino';
+import { Calendar } from './calendar/calendar.js';
 import { registerApprovalButtons } from './commands/approval-buttons.js';
 import { registerOpsCommand } from './commands/ops-command.js';
 import type { Config } from './config/load.js';
@@ -123,9 +124,15 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     );
   }
 
+  /** The freezes, locks and schedules (src/calendar/) on one role's connection. */
+  const calendarOn = ({ redis }: State) =>
+    new Calendar({ redis, prefix: config.redis.prefix, config, policy });
   /** Request decisions on one role's connection; only the delivery of their messages differs. */
-  const lifecycleOn = ({ store, outbox, queues, locks }: State, deliverNow: DeliverNow) =>
-    new RequestLifecycle({ store, outbox, queues, locks, policy, log, metrics, deliverNow });
+  const lifecycleOn = (state: State, deliverNow: DeliverNow) => {
+    const { store, outbox, queues, locks } = state;
+    const calendar = calendarOn(state);
+    return new RequestLifecycle({ store, outbox, queues, locks, calendar, policy, log, metrics, deliverNow });
+  };
 
   let bolt: App | undefined;
   if (webState) {
@@ -201,7 +208,18 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
       deliver,
       deliverNow,
-      commands: { config, policy, lifecycle, store, locks, clients, slack, log, metrics },
+      commands: {
+        config,
+        policy,
+        lifecycle,
+        store,
+        locks,
+        clients,
+        slack,
+        log,
+        metrics,
+        calendar: calendarOn(workerState),
+      },
       log,
     });
   }

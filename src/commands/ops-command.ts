@@ -2,6 +2,7 @@ import type { App } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
+import { breakGlassEvent, type Calendar, calendarNotes } from '../calendar/calendar.js';
 import type { Config } from '../config/load.js';
 import { InputError, toOpsError } from '../errors.js';
 import { COMMAND_JOB } from '../jobs/queues.js';
@@ -17,6 +18,7 @@ import { historyMessage, statusMessage } from '../slack/request-views.js';
 import { replyPrivately } from '../slack/respond.js';
 import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
+import { calendarCommand } from './calendar.js';
 import { helpText } from './help.js';
 import { type OpsCommand, parseOpsCommand } from './parse.js';
 
@@ -103,6 +105,7 @@ export interface OpsCommandDeps {
   slack: WebClient;
   log: Logger;
   metrics: Metrics;
+  calendar: Calendar;
 }
 
 /** The worker half: handles one recorded command. */
@@ -173,14 +176,22 @@ async function dispatch(
         vendor: parsed.vendor,
         mayRequest: async (id) => (await deps.policy.mayRequestHere(user, channel, id)).ok,
       });
-      await reply(section(text));
+      await reply(section([text, ...(await calendarNotes(deps.calendar))].join('\n')));
       return;
     }
     case 'whoami': {
       const explanation = await deps.policy.explain(user, channel, parsed.actionId);
       await reply(
         section(
-          whoamiText(explanation, { command: name, user, actionId: parsed.actionId, target: parsed.target }),
+          [
+            whoamiText(explanation, {
+              command: name,
+              user,
+              actionId: parsed.actionId,
+              target: parsed.target,
+            }),
+            ...(await calendarNotes(deps.calendar)),
+          ].join('\n'),
         ),
       );
       return;
@@ -210,6 +221,8 @@ async function dispatch(
       await reply(historyMessage(shown, parsed.mine ? 'of yours in this channel' : 'in this channel'));
       return;
     }
+    case 'calendar':
+      return calendarCommand(deps, command, parsed, reply);
     case 'cancel': {
       const request = await deps.store.get(parsed.requestId);
       if (request?.state === 'approved' || request?.state === 'running') {
@@ -264,6 +277,12 @@ async function dispatch(
           `${action.id} on ${vendor.name}/${target} could never be approved: ${approvable.reason}. Nothing was requested; an opsbot admin can change the approval rules.`,
         );
       }
+      const now = command.receivedAt;
+      const when = await deps.calendar.admit(
+        { vendor: vendor.name, target, actionId: action.id },
+        { requester: user, override: parsed.override, reason: parsed.reason, policy },
+        now,
+      );
       const summary = action.describe(parsed.args);
       const busy = await busyNote(
         deps,
@@ -272,7 +291,6 @@ async function dispatch(
         policy.whenBusy,
       );
       if (busy) summary.warnings.push(busy);
-      const now = command.receivedAt;
       await deps.lifecycle.open(command.requestId, {
         actionId: action.id,
         vendor: vendor.name,
@@ -284,9 +302,13 @@ async function dispatch(
         createdAt: now,
         expiresAt: now + deps.config.policy.approvalTimeout,
         highRisk: policy.highRisk,
-        quorum: { rules: [...policy.approvals], requesterCounts: policy.requesterCounts },
+        quorum: when.quorum,
+        reason: parsed.reason,
+        overrides: when.overrides,
         responseUrl: command.responseUrl,
       });
+      if (when.overrides)
+        await deps.store.addEvent(command.requestId, breakGlassEvent(user, when.overrides, parsed.reason));
       return;
     }
   }

@@ -1,5 +1,6 @@
 import { setTimeout } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { Calendar } from '../calendar/calendar.js';
 import type { DeliverNow } from '../jobs/deliver-slack.js';
 import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
 import { enqueueRun, runJobId } from '../jobs/reconcile.js';
@@ -54,6 +55,8 @@ export interface LifecycleDeps {
   policy: Policy;
   /** Where resource locks live, for the re-check at approval. */
   locks: ResourceLocks;
+  /** Change freezes (and schedules), for the re-check at approval. */
+  calendar: Calendar;
   log: Logger;
   metrics: Metrics;
 }
@@ -239,6 +242,8 @@ export class RequestLifecycle {
       request.target,
     );
     if (!may.ok) return `the requester may no longer ask for ${request.actionId} here (${may.reason})`;
+    const frozen = await this.deps.calendar.recheck(request, Date.now());
+    if (frozen) return frozen;
     const action = findActionById(request.actionId)?.action;
     // A request whose policy is to wait for a busy resource may be approved and wait (the thread
     // says so); one whose policy is to refuse is refused now rather than approved in vain.
@@ -265,7 +270,8 @@ export class RequestLifecycle {
       );
       if (result.ok) await this.deps.outbox.push(request.id, Outbox.root(request.version + 1));
     }
-    return this.refuse('blocked', `Approval refused: ${why}. Nothing was changed.`);
+    // `why` is plain text (a freeze's reason is someone's words): escaped for the ephemeral answer.
+    return this.refuse('blocked', `Approval refused: ${escapeMrkdwn(why)}. Nothing was changed.`);
   }
 
   /**

@@ -42,9 +42,10 @@ const LONG_FIELDS = new Set([
   'quorum',
   'decisionReason',
   'blocked',
+  'overrides',
 ]);
 
-const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum']);
+const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum', 'overrides']);
 
 /**
  * How long after a pending request's expiry the reconciler looks at it, should its expiry job
@@ -63,6 +64,7 @@ const NUMBER_FIELDS = new Set([
   'reported',
   'faults',
   'fence',
+  'runAt',
 ]);
 
 /** What else a patch does in the same step (see RequestStore.patch). */

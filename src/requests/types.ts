@@ -86,6 +86,10 @@ export interface OpsRequest {
    * that finds it knows the call's fate is unknown and does not repeat it), then `sent` or `refused`.
    */
   vendorCancel?: 'sending' | 'sent' | 'refused' | undefined;
+  /** The change freezes a break-glass override (`--override`) passes (src/calendar/). */
+  overrides?: string[] | undefined;
+  /** When a scheduled request (`--at`) runs; its approval expires by then at the latest. */
+  runAt?: number | undefined;
   /** ts of the approval message: the thread root. */
   rootTs?: string | undefined;
   phase: RunPhase;

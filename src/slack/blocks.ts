@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import { calendarLines } from '../calendar/request-lines.js';
 import { describeTally, tally } from '../policy/quorum.js';
 import type { OpsRequest, RequestState } from '../requests/types.js';
 import type { ActionProgress, DryRunReport, ReadAnswer } from '../vendors/types.js';
@@ -97,6 +98,8 @@ export function rootMessage(request: OpsRequest, command: string): SlackMessage 
       text: { type: 'mrkdwn', text: clipMrkdwn(`*Reason*\n${escapeMrkdwn(request.reason)}`, 3000) },
     });
   }
+  const when = calendarLines(request);
+  if (when.length > 0) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: when.join('\n') } });
   blocks.push({
     type: 'section',
     text: { type: 'mrkdwn', text: [stateLine, ...pendingLines(request)].join('\n') },

@@ -4,6 +4,7 @@ import { WebClient } from '@slack/web-api';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { Calendar } from '../../src/calendar/calendar.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createQueues, type Queues } from '../../src/jobs/queues.js';
 import { createReconcileProcessor, runJobId } from '../../src/jobs/reconcile.js';
@@ -63,8 +64,8 @@ afterEach(async () => {
 });
 
 /** The policy of a small real config: U0ASKER1 asks, U0APPROVER1 approves (listed by id: no Slack lookups). */
-function policyOf(): Policy {
-  const config = loadConfig({
+function configOf() {
+  return loadConfig({
     env: {
       SLACK_BOT_TOKEN: 'xoxb-approve-test',
       SLACK_SIGNING_SECRET: 'secret-approve-test',
@@ -81,19 +82,21 @@ function policyOf(): Policy {
       },
     },
   });
-  return new Policy(config, new WebClient('xoxb-approve-test'));
 }
 
 const log = pino({ level: 'silent' });
 
 function lifecycleOn(actions: Queues): { lifecycle: RequestLifecycle; outbox: Outbox } {
   const outbox = new Outbox(redis, prefix, queues.slack);
+  const config = configOf();
+  const policy = new Policy(config, new WebClient('xoxb-approve-test'));
   const lifecycle = new RequestLifecycle({
     store,
     outbox,
     queues: actions,
     locks: new ResourceLocks(redis, prefix),
-    policy: policyOf(),
+    calendar: new Calendar({ redis, prefix, config, policy }),
+    policy,
     log,
     metrics: new Metrics(),
     deliverNow: async () => {},
