@@ -125,12 +125,11 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   }
 
   /** The freezes, locks and schedules (src/calendar/) on one role's connection. */
-  const calendarOn = ({ redis }: State) =>
-    new Calendar({ redis, prefix: config.redis.prefix, config, policy });
+  const calendarOn = ({ redis, locks, queues }: State) =>
+    new Calendar({ redis, prefix: config.redis.prefix, config, policy, locks, queues });
   /** Request decisions on one role's connection; only the delivery of their messages differs. */
-  const lifecycleOn = (state: State, deliverNow: DeliverNow) => {
+  const lifecycleOn = (state: State, calendar: Calendar, deliverNow: DeliverNow) => {
     const { store, outbox, queues, locks } = state;
-    const calendar = calendarOn(state);
     return new RequestLifecycle({ store, outbox, queues, locks, calendar, policy, log, metrics, deliverNow });
   };
 
@@ -138,7 +137,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   if (webState) {
     const { queues, outbox } = webState;
     // Web processes leave delivery to a worker's delivery job.
-    const lifecycle = lifecycleOn(webState, (requestId) => outbox.kick(requestId));
+    const lifecycle = lifecycleOn(webState, calendarOn(webState), (requestId) => outbox.kick(requestId));
     const common = {
       token: config.slack.botToken.reveal(),
       // opsbot keeps no conversation state in Bolt; its default store costs every request a lookup.
@@ -195,7 +194,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     };
     // One inline delivery for the worker: opening requests and the run job's steps share it.
     const deliverNow = createInlineDelivery(deliver);
-    const lifecycle = lifecycleOn(workerState, deliverNow);
+    const calendar = calendarOn(workerState);
+    const lifecycle = lifecycleOn(workerState, calendar, deliverNow);
     workers = await startWorkers({
       connection: workerConnection!,
       prefix: config.redis.prefix,
@@ -205,7 +205,16 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       reconcileEveryMs: config.worker.reconcileEvery,
       slackConcurrency: config.worker.slackConcurrency,
       queues,
-      run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
+      run: {
+        store,
+        outbox,
+        clients,
+        locks,
+        policies: config.actions,
+        log,
+        metrics,
+        calendar,
+      },
       deliver,
       deliverNow,
       commands: {
@@ -218,7 +227,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         slack,
         log,
         metrics,
-        calendar: calendarOn(workerState),
+        calendar,
       },
       log,
     });

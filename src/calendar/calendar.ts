@@ -1,14 +1,26 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config/load.js';
 import { InputError } from '../errors.js';
+import { LOCK_WARNING_JOB, type Queues } from '../jobs/queues.js';
 import type { ApprovalRule, EffectivePolicy } from '../policy/model.js';
 import { resolveAudience } from '../policy/resolve.js';
 import type { Policy } from '../requests/policy.js';
+import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import type { OpsRequest } from '../requests/types.js';
+import { findActionById } from '../vendors/registry.js';
 import { FreezeCalendar } from './freeze-calendar.js';
 import { freezeMrkdwn, freezePlain, freezesInEffectLines, overrideHint } from './freeze-text.js';
 import type { Freeze } from './freezes.js';
+import { lockMrkdwn, lockPlain } from './lock-text.js';
+import { type LockInfo, StickyLocks } from './locks.js';
 import type { Place } from './scope.js';
+
+/** The data of a lock's warning job (see Calendar.armWarning). */
+export interface LockWarningData {
+  key: string;
+  until: number;
+}
 
 /**
  * The calendar as the rest of opsbot asks it: when may a request be asked, approved and run,
@@ -21,6 +33,10 @@ export interface CalendarDeps {
   prefix: string;
   config: Pick<Config, 'policy' | 'targets'>;
   policy: Policy;
+  /** Where sticky locks live: the resource locks' keys. */
+  locks: ResourceLocks;
+  /** The actions queue, for the delayed job that warns a lock's holder before it expires. */
+  queues: Queues;
 }
 
 /** What the calendar adds to a request it lets through. */
@@ -33,9 +49,11 @@ export interface Admission {
 
 export class Calendar {
   readonly freezes: FreezeCalendar;
+  readonly locks: StickyLocks;
 
   constructor(private readonly deps: CalendarDeps) {
     const { policy } = deps.config;
+    this.locks = new StickyLocks(deps.redis, deps.prefix, deps.locks);
     this.freezes = new FreezeCalendar({
       redis: deps.redis,
       prefix: deps.prefix,
@@ -63,15 +81,25 @@ export class Calendar {
   }
 
   /**
-   * A new request, checked against the freezes at the time it would run (`now`): refused with the
+   * A new request, checked against others' sticky locks on its resource (refused, saying who holds
+   * it, since when, why and until when) and the freezes at the time it would run (`now`): refused with the
    * freeze's name, reason and end; or, with `override` (and a reason), let through with one more
    * approval rule per override role, provided that quorum can be met without the requester.
    */
   async admit(
     place: Place,
-    ask: { requester: string; override: boolean; reason: string | undefined; policy: EffectivePolicy },
+    ask: {
+      requester: string;
+      args: unknown;
+      override: boolean;
+      reason: string | undefined;
+      policy: EffectivePolicy;
+    },
     now: number,
   ): Promise<Admission> {
+    const locked = await this.lockRefusal({ ...place, args: ask.args, requester: ask.requester }, now);
+    if (locked)
+      throw new InputError(`${locked.mrkdwn}. Nothing was requested: ask again once it is unlocked.`);
     const plain = { rules: [...ask.policy.approvals], requesterCounts: ask.policy.requesterCounts };
     const covering = await this.freezes.covering(place, now, now);
     const where = `${place.actionId} on ${place.vendor}/${place.target}`;
@@ -109,10 +137,44 @@ export class Calendar {
    * that it does not override) refuses the approval. Answers why, as plain text, or undefined.
    */
   async recheck(request: OpsRequest, now: number): Promise<string | undefined> {
+    const locked = await this.lockRefusal(request, now);
+    if (locked) return `${locked.plain}; approve it once it is unlocked`;
     const covering = await this.freezes.covering(placeOf(request), now, now);
     const blocking = covering.filter((freeze) => !request.overrides?.includes(freeze.name));
     if (blocking.length === 0) return undefined;
     return `${blocking.map(freezePlain).join('; ')} started; approve it once it ends, or ask again with --override`;
+  }
+
+  /**
+   * The sticky lock that keeps a request off its resource (someone else's, on the resource or its
+   * whole target), as plain text; undefined if none does.
+   */
+  async lockRefusal(
+    request: Pick<OpsRequest, 'vendor' | 'target' | 'actionId' | 'args' | 'requester'>,
+    now: number,
+  ) {
+    const action = findActionById(request.actionId)?.action;
+    if (!action || action.mode === 'read') return undefined;
+    const info = await this.locks.blocking(
+      { ...request, resource: resourceOf(action, request.args) },
+      request.requester,
+    );
+    return info && { info, plain: lockPlain(info, now), mrkdwn: lockMrkdwn(info, now) };
+  }
+
+  /**
+   * Arms the warning of a lock's holder, `policy.locks.warnBefore` ahead of its end: one delayed
+   * job per lock and end (a fixed id), so it is sent once whatever the number of workers; an
+   * extended or released lock's old warning finds its lock changed and says nothing.
+   */
+  async armWarning(info: LockInfo, now: number): Promise<void> {
+    const key = this.locks.keyOf(info);
+    const job: LockWarningData = { key, until: info.until };
+    await this.deps.queues.actions.add(LOCK_WARNING_JOB, job, {
+      jobId: `lockwarn-${createHash('sha1').update(key).digest('hex')}-${info.until}`,
+      delay: Math.max(0, info.until - this.deps.config.policy.locks.warnBefore - now),
+      removeOnComplete: true,
+    });
   }
 
   /** One rule per distinct override role: an approval from someone in it, besides the rules of the action. */

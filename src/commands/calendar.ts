@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { freezeMrkdwn } from '../calendar/freeze-text.js';
 import type { Freeze } from '../calendar/freezes.js';
+import { lockedThing, lockMrkdwn } from '../calendar/lock-text.js';
 import { describeScope, parseScope } from '../calendar/scope.js';
-import { parseDurationText, parseInstant, plainInstant, TimeInputError } from '../calendar/time.js';
+import {
+  parseDurationText,
+  parseInstant,
+  plainInstant,
+  shortDuration,
+  TimeInputError,
+} from '../calendar/time.js';
 import { InputError } from '../errors.js';
 import { type SlackMessage, section } from '../slack/blocks.js';
-import { excerpt, slackDate } from '../slack/mrkdwn.js';
+import { escapeMrkdwn, excerpt, slackDate } from '../slack/mrkdwn.js';
+import { allActions, findVendor, VENDORS } from '../vendors/registry.js';
 import type { CalendarArgs } from './calendar-grammar.js';
 import type { OpsCommandDeps, QueuedCommand } from './ops-command.js';
 import type { OpsCommand } from './parse.js';
@@ -33,8 +41,12 @@ export async function calendarCommand(
         return await unfreeze(deps, command, parsed.args, reply);
       case 'freezes':
         return await listFreezes(deps, command, reply);
-      default:
-        throw new InputError(`${parsed.command} is not available yet`);
+      case 'lock':
+        return await lock(deps, command, parsed.args, reply);
+      case 'unlock':
+        return await unlock(deps, command, parsed.args, reply);
+      case 'locks':
+        return await listLocks(deps, command, reply);
     }
   } catch (error) {
     // A time, duration or zone that cannot be read is bad input like any other.
@@ -143,4 +155,135 @@ async function listFreezes(deps: OpsCommandDeps, command: QueuedCommand, reply: 
     for (const freeze of upcoming) lines.push(`• ${slackDate(freeze.start)}: ${freezeMrkdwn(freeze)}`);
   }
   await reply(section(lines.join('\n')));
+}
+
+/** `vendor.target` as typed, checked against the config. */
+function targetOf(deps: OpsCommandDeps, text: string): { vendor: string; target: string } {
+  const [vendorName = '', target = ''] = text.split('.');
+  const vendor = findVendor(vendorName);
+  if (!vendor)
+    throw new InputError(
+      `no vendor "${excerpt(vendorName)}" (vendors: ${VENDORS.map((v) => v.name).join(', ')})`,
+    );
+  const targets = deps.calendar.targetsOf(vendor.name);
+  if (!targets.includes(target))
+    throw new InputError(
+      `${vendor.name} has no target "${excerpt(target)}" (targets: ${targets.join(', ') || 'none configured'})`,
+    );
+  return { vendor: vendor.name, target };
+}
+
+/** Whether `check` holds for some action of the vendor that changes something. */
+async function onAnyAction(vendor: string, check: (actionId: string) => Promise<boolean>): Promise<boolean> {
+  for (const { action } of allActions().filter((a) => a.vendor.name === vendor && a.action.mode !== 'read'))
+    if (await check(action.id)) return true;
+  return false;
+}
+
+async function lock(
+  deps: OpsCommandDeps,
+  command: QueuedCommand,
+  args: CalendarArgs['lock'],
+  reply: Reply,
+): Promise<void> {
+  const user = command.userId;
+  const where = targetOf(deps, args.target);
+  const place = { ...where, resource: args.resource };
+  const mayAsk = await onAnyAction(
+    where.vendor,
+    async (id) => (await deps.policy.mayRequestHere(user, command.channelId, id, where.target)).ok,
+  );
+  if (!mayAsk)
+    throw new InputError(
+      `you may not lock ${where.vendor}/${where.target}: you may request none of its actions here.`,
+    );
+  const isApprover = () =>
+    onAnyAction(where.vendor, (id) => deps.policy.mayApprove(id, user, { target: where.target }));
+  if (args.takeOver && !(await isApprover()))
+    throw new InputError(
+      `only an approver of ${where.vendor}/${where.target} may take over someone else’s lock.`,
+    );
+  const max = deps.config.policy.locks.maxDuration;
+  const ms = args.for === undefined ? Math.min(DEFAULT_LOCK_MS, max) : parseDurationText(args.for, '--for');
+  if (ms > max)
+    throw new InputError(
+      `a lock may be held for ${shortDuration(max)} at most (policy.locks.maxDuration); lock it again later to keep it`,
+    );
+  const now = command.receivedAt;
+  const result = await deps.calendar.locks.take(
+    place,
+    { user, reason: args.reason, ms, takeOver: args.takeOver },
+    now,
+  );
+  if (result.kind === 'busy')
+    throw new InputError(
+      `request \`${result.requestId}\` is running on ${lockedThing(place)}: lock it once it has ended.`,
+    );
+  if (result.kind === 'held') {
+    const hint = (await isApprover())
+      ? 'As an approver of the target, you may take it over: add `--take-over`.'
+      : `Ask them, or an approver of ${where.vendor}/${where.target}, to release it.`;
+    throw new InputError(`${lockMrkdwn(result.info, now)}. ${hint}`);
+  }
+  await deps.calendar.armWarning(result.info, now);
+  const previous = result.previous;
+  await deps.store.audit({
+    kind: previous ? 'lock-takeover' : 'lock',
+    actor: user,
+    text: `${previous ? `took over the lock of user ${previous.user} on` : 'locked'} ${lockedThing(place)} until ${plainInstant(result.info.until)}: ${args.reason}`,
+  });
+  deps.log.info(
+    { user, lock: lockedThing(place), until: result.info.until, takeover: Boolean(previous) },
+    'sticky lock taken',
+  );
+  const release = `${deps.config.slack.command} unlock ${args.target}${args.resource ? ` ${args.resource}` : ''}`;
+  await reply(
+    section(
+      `:lock: Locked ${escapeMrkdwn(lockedThing(place))} until ${slackDate(result.info.until)}${previous ? ` (taken over from <@${previous.user}>)` : ''}. Others’ actions on it are refused until then; yours pass. \`${escapeMrkdwn(release)}\` releases it.`,
+    ),
+  );
+}
+
+/** How long `/ops lock` holds when `--for` is not given (at most `policy.locks.maxDuration`). */
+const DEFAULT_LOCK_MS = 3_600_000;
+
+async function unlock(
+  deps: OpsCommandDeps,
+  command: QueuedCommand,
+  args: CalendarArgs['unlock'],
+  reply: Reply,
+): Promise<void> {
+  const user = command.userId;
+  const where = targetOf(deps, args.target);
+  const place = { ...where, resource: args.resource };
+  const key = deps.calendar.locks.keyOf(place);
+  const held = await deps.calendar.locks.info(key);
+  const force =
+    held !== undefined &&
+    held.user !== user &&
+    (await onAnyAction(where.vendor, (id) => deps.policy.mayApprove(id, user, { target: where.target })));
+  const result = await deps.calendar.locks.release(place, user, force);
+  if (result.kind === 'none') throw new InputError(`${escapeMrkdwn(lockedThing(place))} is not locked.`);
+  if (result.kind === 'held')
+    throw new InputError(
+      `${held ? lockMrkdwn(held, command.receivedAt) : escapeMrkdwn(lockedThing(place))}. Only its holder or an approver of ${where.vendor}/${where.target} may unlock it.`,
+    );
+  await deps.store.audit({
+    kind: 'unlock',
+    actor: user,
+    text: `unlocked ${lockedThing(place)}${result.info.user === user ? '' : ` (held by user ${result.info.user})`}`,
+  });
+  await reply(section(`:unlock: Unlocked ${escapeMrkdwn(lockedThing(place))}.`));
+}
+
+async function listLocks(deps: OpsCommandDeps, command: QueuedCommand, reply: Reply): Promise<void> {
+  const now = command.receivedAt;
+  const held = await deps.calendar.locks.held(now);
+  await reply(
+    section(
+      held.length === 0
+        ? 'No sticky lock is held.'
+        : ['*Sticky locks*', ...held.map((info) => `• ${lockMrkdwn(info, now)}`)].join('\n'),
+    ),
+  );
 }

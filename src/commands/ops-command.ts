@@ -280,7 +280,7 @@ async function dispatch(
       const now = command.receivedAt;
       const when = await deps.calendar.admit(
         { vendor: vendor.name, target, actionId: action.id },
-        { requester: user, override: parsed.override, reason: parsed.reason, policy },
+        { requester: user, args: parsed.args, override: parsed.override, reason: parsed.reason, policy },
         now,
       );
       const summary = action.describe(parsed.args);

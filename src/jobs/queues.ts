@@ -6,7 +6,8 @@ import { batchWritesPerTurn } from './write-batching.js';
 /**
  * Queue names, job options and Redis connections, in one place.
  * - `opsbot-actions`: one `run` job per approved request (jobId `run-<request id>`), `expire`
- *   jobs (delayed until a request's approval window closes) and the periodic `reconcile`.
+ *   jobs (delayed until a request's approval window closes), `lock-warning` jobs (delayed until
+ *   shortly before a sticky lock expires) and the periodic `reconcile`.
  * - `opsbot-slack`: `deliver` jobs that drain a request's Slack outbox in order.
  * - `opsbot-commands`: one `command` job per slash command, recorded by the web process before it
  *   acknowledges and handled (parse, policy, request record, answer) by a worker.
@@ -20,6 +21,8 @@ export const RUN_JOB = 'run';
 export const EXPIRE_JOB = 'expire';
 export const RECONCILE_JOB = 'reconcile';
 export const COMMAND_JOB = 'command';
+/** Warns a sticky lock's holder shortly before it expires (src/calendar/lock-warning.ts). */
+export const LOCK_WARNING_JOB = 'lock-warning';
 
 /**
  * What a processor throws after `job.moveToDelayed`, so BullMQ leaves the job asleep in Redis.

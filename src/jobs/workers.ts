@@ -1,5 +1,6 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { createLockWarner } from '../calendar/lock-warning.js';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
 import { createDeliverProcessor, type DeliverDeps, type DeliverNow } from './deliver-slack.js';
 import { createExpireProcessor, createExpirer } from './expire-request.js';
@@ -7,6 +8,7 @@ import {
   ACTIONS_QUEUE,
   COMMANDS_QUEUE,
   EXPIRE_JOB,
+  LOCK_WARNING_JOB,
   type Queues,
   RECONCILE_JOB,
   type RedisClient,
@@ -50,6 +52,12 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
   const run = createRunProcessor(options.run, options.deliverNow);
   const end = createRunEnder(options.run);
   const expire = createExpireProcessor(options.run);
+  const warnLockHolder = createLockWarner({
+    calendar: options.commands.calendar,
+    slack: options.commands.slack,
+    command: options.commands.config.slack.command,
+    log: options.log,
+  });
   const reconcile = createReconcileProcessor({
     store: options.run.store,
     outbox: options.run.outbox,
@@ -85,6 +93,8 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           return expire(job);
         case RECONCILE_JOB:
           return reconcile();
+        case LOCK_WARNING_JOB:
+          return warnLockHolder(job);
         default:
           options.log.warn({ job: job.name }, 'unknown job name; ignored');
       }

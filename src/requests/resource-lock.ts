@@ -12,12 +12,22 @@ import type { OpsRequest } from './types.js';
 
 /**
  * Lua: takes the lock if free or already `holder`'s (and extends it); answers the holder's id.
+ * A sticky lock (`/ops lock`, src/calendar/locks.ts) holds `user:<id>` in the same key, or in the
+ * target's whole-target key `wholeKey`: it blocks every request but those of its holder, `owner`
+ * (the request's requester), which pass it without taking the key (the sticky lock stays as it
+ * is). A lease already held is renewed whatever the whole-target key says: the action runs on.
  * Used by the request store's PATCH.
  */
 export const TAKE_LEASE = `
-local function takeLease(key, holder, ms)
+local function takeLease(key, holder, ms, owner, wholeKey)
   local current = redis.call('GET', key)
-  if current and current ~= holder then return current end
+  local sticky = owner and ('user:' .. owner)
+  if current ~= holder then
+    local whole = wholeKey and redis.call('GET', wholeKey)
+    if whole and whole ~= sticky then return whole end
+    if current and current == sticky then return holder end
+    if current then return current end
+  end
   redis.call('SET', key, holder, 'PX', ms)
   return holder
 end
@@ -32,6 +42,11 @@ export class ResourceLocks {
 
   key(request: Pick<OpsRequest, 'vendor' | 'target'>, resource: string): string {
     return `${this.prefix}:lock:${request.vendor}:${request.target}:${resource}`;
+  }
+
+  /** The whole target's lock: only a sticky lock (`/ops lock <target>`) is ever held there. */
+  targetKey(request: Pick<OpsRequest, 'vendor' | 'target'>): string {
+    return `${this.prefix}:lock:${request.vendor}:${request.target}`;
   }
 
   async holder(key: string): Promise<string | null> {

@@ -149,7 +149,8 @@ return 'approved'
 /**
  * Writes fields without a state change, and `event` if given; in the same step records `reads`,
  * queues outbox `items` and renews (or takes) the resource lock K.lock for the request
- * (`lease`: { holder, ms, required }). Answers {status, cancelRequestedBy, vendorCancel, lock
+ * (`lease`: { holder, ms, required, owner }; K.wholeLock, the target's whole-target lock, and
+ * `owner`, the requester, for sticky locks: see TAKE_LEASE). Answers {status, cancelRequestedBy, vendorCancel, lock
  * holder}, '' for what is not set, so a run step learns of a cancel without another read:
  * - 'ok': written;
  * - 'missing': there is no such request (any more);
@@ -159,7 +160,7 @@ return 'approved'
  *   ended), or `phase` is not the record's phase; only `reads` were recorded. Every fenced
  *   write moves the token on, so of two workers that read the same record, only the first to
  *   write can act on it (a submission is sent at most once).
- * KEYS: record, long, timeline, audit, [outbox, seen], [lock].
+ * KEYS: record, long, timeline, audit, [outbox, seen], [lock, wholeLock].
  */
 export const PATCH = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}${TAKE_LEASE}
 for _, entry in ipairs(A.reads) do recordRead(entry) end
@@ -173,7 +174,7 @@ if A.fence then
 end
 local holder = ''
 if A.lease then
-  holder = takeLease(K.lock, A.lease.holder, A.lease.ms)
+  holder = takeLease(K.lock, A.lease.holder, A.lease.ms, A.lease.owner, K.wholeLock)
   if holder ~= A.lease.holder and A.lease.required then return {'locked', '', '', holder} end
 end
 if A.event then recordEvent(A.event) end

@@ -73,9 +73,10 @@ export interface PatchAlso {
   outbox?: OutboxBatch | undefined;
   /**
    * A resource lock the request holds: renew its lease, or take it back if it lapsed and is free.
-   * `required`: the write is made only if the lock is (or becomes) this request's.
+   * `required`: the write is made only if the lock is (or becomes) this request's. `owner` (the
+   * requester) passes a sticky lock of theirs on `key` or on the whole target (`wholeKey`).
    */
-  lease?: { key: string; ms: number; required?: boolean } | undefined;
+  lease?: { key: string; ms: number; required?: boolean; owner?: string; wholeKey?: string } | undefined;
   /** Events for the audit trail only (routine vendor reads), recorded before `event`. */
   audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
   /**
@@ -424,6 +425,7 @@ export class RequestStore {
           outbox: outbox?.listKey,
           seen: outbox?.seenKey,
           lock: lease?.key,
+          wholeLock: lease?.wholeKey,
         },
         {
           minId: this.auditMinId(at),
@@ -431,7 +433,12 @@ export class RequestStore {
           reads: audit.map((entry) => auditFields(entry, id)),
           items: outbox?.items ?? [],
           lease: lease
-            ? { ms: Math.ceil(lease.ms), holder: id, required: lease.required || undefined }
+            ? {
+                ms: Math.ceil(lease.ms),
+                holder: id,
+                required: lease.required || undefined,
+                owner: lease.owner,
+              }
             : undefined,
           fence: fence ? String(fence.token) : undefined,
           phase: fence?.phase,

@@ -16,6 +16,7 @@ import { RequestStore } from '../../src/requests/store.js';
 import type { OpsRequest } from '../../src/requests/types.js';
 import { Outbox, type OutboxItem } from '../../src/slack/outbox.js';
 import { VendorClients } from '../../src/vendors/clients.js';
+import { emptyCalendar } from '../support/calendar.js';
 import { deleteKeys, waitFor } from '../support/harness.js';
 
 /**
@@ -60,6 +61,7 @@ beforeEach(() => {
     policies,
     log,
     metrics,
+    calendar: emptyCalendar(redis, prefix, queues),
   };
   reconcile = createReconcileProcessor({
     store,

@@ -1,11 +1,11 @@
-import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SLACK_QUEUE } from '../../src/jobs/queues.js';
+import { createQueues } from '../../src/jobs/queues.js';
 import { createRunEnder } from '../../src/jobs/run/processor.js';
 import { ResourceLocks } from '../../src/requests/resource-lock.js';
 import { Outbox } from '../../src/slack/outbox.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { VendorClients } from '../../src/vendors/clients.js';
+import { emptyCalendar } from '../support/calendar.js';
 import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
 /**
@@ -95,10 +95,11 @@ describe('one action per resource', () => {
     expect(await locks.holder(lock)).toBe(id);
 
     // When its run job has used up its attempts (what the worker does on the last failure).
-    const queue = new Queue(SLACK_QUEUE, { connection: bot.redis, prefix: bot.prefix });
+    const queues = createQueues(bot.redis, bot.prefix);
     const end = createRunEnder({
       store,
-      outbox: new Outbox(bot.redis, bot.prefix, queue),
+      outbox: new Outbox(bot.redis, bot.prefix, queues.slack),
+      calendar: emptyCalendar(bot.redis, bot.prefix, queues),
       locks,
       clients: new VendorClients(new Map(), bot.opsbot.log),
       policies: new Map(),
@@ -106,7 +107,7 @@ describe('one action per resource', () => {
       metrics: bot.opsbot.metrics,
     });
     await end(id, 'gave-up');
-    await queue.close();
+    await queues.close();
 
     // Then it ends unknown (the vendor may still be working), says so, and the lock is free.
     const ended = await store.get(id);

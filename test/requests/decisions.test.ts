@@ -90,12 +90,13 @@ function lifecycleOn(actions: Queues): { lifecycle: RequestLifecycle; outbox: Ou
   const outbox = new Outbox(redis, prefix, queues.slack);
   const config = configOf();
   const policy = new Policy(config, new WebClient('xoxb-approve-test'));
+  const locks = new ResourceLocks(redis, prefix);
   const lifecycle = new RequestLifecycle({
     store,
     outbox,
     queues: actions,
-    locks: new ResourceLocks(redis, prefix),
-    calendar: new Calendar({ redis, prefix, config, policy }),
+    locks,
+    calendar: new Calendar({ redis, prefix, config, policy, locks, queues: actions }),
     policy,
     log,
     metrics: new Metrics(),

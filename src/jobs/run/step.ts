@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Calendar } from '../../calendar/calendar.js';
 import type { ResolvedActionPolicy } from '../../config/load.js';
 import { OpsError, VendorError } from '../../errors.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -20,6 +21,8 @@ import type { ActionContext, ActionProgress } from '../../vendors/types.js';
 
 export interface RunDeps {
   store: RequestStore;
+  /** Sticky locks and freezes (src/calendar/): what a run meets at its resource and its time. */
+  calendar: Calendar;
   outbox: Outbox;
   clients: VendorClients;
   locks: ResourceLocks;
@@ -110,7 +113,13 @@ export class Step {
       audit: this.takeDeferredAudit(),
       outbox: items.length > 0 ? this.deps.outbox.batch(request.id, ...items) : undefined,
       lease: options.lease
-        ? { key: this.lockKey(request), ms: this.leaseMs(request), required: options.lease === 'required' }
+        ? {
+            key: this.lockKey(request),
+            ms: this.leaseMs(request),
+            required: options.lease === 'required',
+            owner: request.requester,
+            wholeKey: this.deps.locks.targetKey(request),
+          }
         : undefined,
       fence: { token: this.#fence, phase: options.phase },
     });

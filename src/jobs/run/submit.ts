@@ -1,3 +1,4 @@
+import type { LockInfo } from '../../calendar/locks.js';
 import { OpsError, toOpsError } from '../../errors.js';
 import { resourceOf } from '../../requests/resource-lock.js';
 import type { OpsRequest } from '../../requests/types.js';
@@ -157,8 +158,10 @@ async function accepted(step: Step, request: OpsRequest, progress: ActionProgres
   return step.sleep(timing.firstPollDelayMs ?? timing.pollIntervalMs, cancelAwaits);
 }
 
-/** Another request holds the resource: wait for it (or refuse, per policy). */
+/** Another request holds the resource, or someone's sticky lock: wait for it (or refuse, per policy). */
 async function resourceBusy(step: Step, request: OpsRequest, holder: string): Promise<void> {
+  const locked = await step.deps.calendar.lockRefusal(request, Date.now());
+  if (locked) return stickyLocked(step, request, locked);
   const other = await step.deps.store.get(holder);
   const who = other
     ? `\`${holder}\` (asked by <@${other.requester}>, started ${new Date(other.startedAt ?? other.createdAt).toISOString().slice(11, 16)} UTC)`
@@ -175,4 +178,21 @@ async function resourceBusy(step: Step, request: OpsRequest, holder: string): Pr
     message: section(`:lock: Waiting: ${who} is working on \`${resource}\`; this starts when it ends.`),
   });
   return step.sleep(2_000 + Math.random() * 3_000);
+}
+
+/** A sticky lock that is not the requester's: refuse, or wait until it is released or expires. */
+async function stickyLocked(
+  step: Step,
+  request: OpsRequest,
+  locked: { info: LockInfo; plain: string; mrkdwn: string },
+): Promise<void> {
+  if (step.deps.policies.get(request.actionId)?.whenBusy === 'refuse')
+    return step.finish(request, 'failed', { outcome: locked.plain });
+  await step.post(request, {
+    key: `waiting-for-lock-${locked.info.user}-${locked.info.since}`,
+    kind: 'reply',
+    message: section(`Waiting: ${locked.mrkdwn}. This starts when it is unlocked.`),
+  });
+  // Released early is seen within a minute; otherwise it ends when the lock does.
+  return step.sleep(Math.min(60_000, Math.max(1_000, locked.info.until - Date.now())));
 }
