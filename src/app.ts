@@ -89,6 +89,10 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   for (const { target, warning } of clients.insecureTargets()) log.warn({ target }, warning);
   const policy = new Policy(config, slack);
 
+  /** The freezes, locks and schedules (src/calendar/) on one role's connection. */
+  const calendarOn = ({ redis, locks, queues }: State) =>
+    new Calendar({ redis, prefix: config.redis.prefix, config, policy, locks, queues });
+
   const web = express();
   web.disable('x-powered-by');
   // With server.opsPort, health, metrics and the dashboard are served on their own listener only,
@@ -104,6 +108,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         redis: state.redis,
         queues: state.queues,
         metrics,
+        calendar: calendarOn(state),
         maxAgeMs: config.server.queueMetricsMaxAge,
       }),
       workerRunning: () => (isWorker ? (workers?.running() ?? false) : true),
@@ -124,9 +129,6 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     );
   }
 
-  /** The freezes, locks and schedules (src/calendar/) on one role's connection. */
-  const calendarOn = ({ redis, locks, queues }: State) =>
-    new Calendar({ redis, prefix: config.redis.prefix, config, policy, locks, queues });
   /** Request decisions on one role's connection; only the delivery of their messages differs. */
   const lifecycleOn = (state: State, calendar: Calendar, deliverNow: DeliverNow) => {
     const { store, outbox, queues, locks } = state;

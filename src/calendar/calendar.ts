@@ -8,13 +8,28 @@ import { resolveAudience } from '../policy/resolve.js';
 import type { Policy } from '../requests/policy.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import type { OpsRequest } from '../requests/types.js';
+import { excerpt, slackDate } from '../slack/mrkdwn.js';
 import { findActionById } from '../vendors/registry.js';
-import { FreezeCalendar } from './freeze-calendar.js';
+import { FreezeCalendar, type Runnable } from './freeze-calendar.js';
 import { freezeMrkdwn, freezePlain, freezesInEffectLines, overrideHint } from './freeze-text.js';
 import type { Freeze } from './freezes.js';
 import { lockMrkdwn, lockPlain } from './lock-text.js';
 import { type LockInfo, StickyLocks } from './locks.js';
 import type { Place } from './scope.js';
+import { parseInstant, plainInstant, shortDuration, TIME_EXAMPLES } from './time.js';
+
+/**
+ * One read for /metrics: freezes set from Slack that have not ended, sticky locks not expired, and
+ * scheduled requests waiting (an entry left by one whose job was lost stops counting a day on).
+ * KEYS: freezes index, locks index, scheduled. ARGV: now, oldest scheduled time still counted.
+ */
+const COUNT_FIGURES = `
+return {
+  redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf'),
+  redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[1], '+inf'),
+  redis.call('ZCOUNT', KEYS[3], ARGV[2], '+inf')
+}`;
+const STALE_SCHEDULE_MS = 86_400_000;
 
 /** The data of a lock's warning job (see Calendar.armWarning). */
 export interface LockWarningData {
@@ -41,6 +56,10 @@ export interface CalendarDeps {
 
 /** What the calendar adds to a request it lets through. */
 export interface Admission {
+  /** When it runs, if scheduled (`--at`); a freeze that holds may move the run later still. */
+  runAt: number | undefined;
+  /** The holding freezes its schedule falls in (it runs when they end). */
+  heldBy: Freeze[];
   /** The freezes a break-glass override passes. */
   overrides: string[] | undefined;
   /** The quorum, with one rule per override role appended (the requester's own approval never counts then). */
@@ -91,6 +110,9 @@ export class Calendar {
     ask: {
       requester: string;
       args: unknown;
+      /** `--at` as typed, read in `zone`. */
+      at: string | undefined;
+      zone: string;
       override: boolean;
       reason: string | undefined;
       policy: EffectivePolicy;
@@ -101,14 +123,19 @@ export class Calendar {
     if (locked)
       throw new InputError(`${locked.mrkdwn}. Nothing was requested: ask again once it is unlocked.`);
     const plain = { rules: [...ask.policy.approvals], requesterCounts: ask.policy.requesterCounts };
-    const covering = await this.freezes.covering(place, now, now);
-    const where = `${place.actionId} on ${place.vendor}/${place.target}`;
+    const runAt = ask.at === undefined ? undefined : this.runAt(ask.at, ask.zone, now);
+    const when = runAt ?? now;
+    // A schedule that falls in freezes that all hold is let through: it runs when they end.
+    const runnable = runAt === undefined ? undefined : await this.freezes.runnableAt(place, runAt, [], now);
+    const heldBy = runnable?.ok ? runnable.heldBy : [];
+    const covering = runnable?.ok ? [] : await this.freezes.covering(place, when, now);
+    const where = `${place.actionId} on ${place.vendor}/${place.target}${runAt === undefined ? '' : ` at ${slackDate(runAt)}`}`;
     if (covering.length === 0) {
       if (ask.override)
         throw new InputError(
-          `no change freeze covers ${where} now, so there is nothing to override: drop --override`,
+          `no change freeze covers ${where}, so there is nothing to override: drop --override`,
         );
-      return { overrides: undefined, quorum: plain };
+      return { runAt, heldBy, overrides: undefined, quorum: plain };
     }
     if (!ask.override) {
       throw new InputError(
@@ -129,7 +156,60 @@ export class Calendar {
       throw new InputError(
         `a break-glass override of ${where} could never be approved: ${feasible.reason}. Nothing was requested.`,
       );
-    return { overrides: covering.map((freeze) => freeze.name), quorum };
+    return { runAt, heldBy: [], overrides: covering.map((freeze) => freeze.name), quorum };
+  }
+
+  /** `--at` as a moment: ahead of now, and at most `policy.schedule.horizon` ahead. */
+  private runAt(text: string, zone: string, now: number): number {
+    let at: number;
+    try {
+      at = parseInstant(text, zone, now);
+    } catch (error) {
+      throw new InputError(`--at ${(error as Error).message.replace(/^"[^"]*"/, `"${excerpt(text)}"`)}`);
+    }
+    if (at <= now)
+      throw new InputError(`--at ${excerpt(text)} has passed: give a time ahead (${TIME_EXAMPLES})`);
+    const horizon = this.deps.config.policy.schedule.horizon;
+    if (at > now + horizon)
+      throw new InputError(
+        `--at ${excerpt(text)} is more than ${shortDuration(horizon)} ahead (policy.schedule.horizon): ask closer to the time`,
+      );
+    return at;
+  }
+
+  /**
+   * Where an approved request stands when its run job first wakes: runnable now; held by
+   * freezes that hold (it sleeps until `at`); or refused by one that does not (it does not run).
+   */
+  async atStart(request: OpsRequest, now: number): Promise<Runnable> {
+    return this.freezes.runnableAt(placeOf(request), now, request.overrides ?? [], now);
+  }
+
+  /** Approved requests waiting for their time (for /metrics): added at approval, removed at start. */
+  private scheduledKey(): string {
+    return `${this.deps.prefix}:scheduled`;
+  }
+
+  async scheduled(requestId: string, runAt: number): Promise<void> {
+    await this.deps.redis.zadd(this.scheduledKey(), runAt, requestId);
+  }
+
+  async started(requestId: string): Promise<void> {
+    await this.deps.redis.zrem(this.scheduledKey(), requestId);
+  }
+
+  /** The figures /metrics exports: freezes in effect, sticky locks held, scheduled actions waiting. */
+  async figures(now: number): Promise<{ freezes: number; locks: number; scheduled: number }> {
+    const [set, locks, scheduled] = (await this.deps.redis.eval(
+      COUNT_FIGURES,
+      3,
+      this.freezes.store.indexKey(),
+      this.locks.indexKey(),
+      this.scheduledKey(),
+      now,
+      now - STALE_SCHEDULE_MS,
+    )) as [number, number, number];
+    return { freezes: this.freezes.declaredInEffect(now) + set, locks, scheduled };
   }
 
   /**
@@ -139,8 +219,16 @@ export class Calendar {
   async recheck(request: OpsRequest, now: number): Promise<string | undefined> {
     const locked = await this.lockRefusal(request, now);
     if (locked) return `${locked.plain}; approve it once it is unlocked`;
+    const overrides = request.overrides ?? [];
+    if (request.runAt !== undefined) {
+      // A scheduled request is weighed at its time, where freezes that hold only move it later.
+      const runnable = await this.freezes.runnableAt(placeOf(request), request.runAt, overrides, now);
+      return runnable.ok
+        ? undefined
+        : `${freezePlain(runnable.freeze)} covers its scheduled time; ask again for another time, or with --override`;
+    }
     const covering = await this.freezes.covering(placeOf(request), now, now);
-    const blocking = covering.filter((freeze) => !request.overrides?.includes(freeze.name));
+    const blocking = covering.filter((freeze) => !overrides.includes(freeze.name));
     if (blocking.length === 0) return undefined;
     return `${blocking.map(freezePlain).join('; ')} started; approve it once it ends, or ask again with --override`;
   }
@@ -192,13 +280,26 @@ export function placeOf(request: Pick<OpsRequest, 'vendor' | 'target' | 'actionI
   return { vendor: request.vendor, target: request.target, actionId: request.actionId };
 }
 
-/** The timeline and audit entry of a break-glass override. */
-export function breakGlassEvent(user: string, freezes: readonly string[], reason: string | undefined) {
-  return {
-    kind: 'break-glass',
-    actor: user,
-    text: `break-glass override of change freeze ${freezes.join(', ')}: ${reason ?? ''}`,
-  };
+/** The timeline and audit entries of what the calendar let through: a schedule, a break-glass override. */
+export function admissionEvents(user: string, admission: Admission, reason: string | undefined) {
+  const events: Array<{ kind: string; actor: string; text: string }> = [];
+  if (admission.runAt !== undefined) {
+    const held = admission.heldBy.map(
+      (freeze) => `; held by change freeze ${freeze.name} until ${plainInstant(freeze.end)}`,
+    );
+    events.push({
+      kind: 'scheduled',
+      actor: user,
+      text: `scheduled for ${plainInstant(admission.runAt)}${held.join('')}`,
+    });
+  }
+  if (admission.overrides)
+    events.push({
+      kind: 'break-glass',
+      actor: user,
+      text: `break-glass override of change freeze ${admission.overrides.join(', ')}: ${reason ?? ''}`,
+    });
+  return events;
 }
 
 /** What help and whoami add: the change freezes in effect now. */

@@ -34,6 +34,11 @@ export class FreezeCalendar {
     return this.#declared.some((freeze) => freeze.name === name);
   }
 
+  /** How many declared freezes are in effect at `at` (no Redis read). */
+  declaredInEffect(at: number): number {
+    return this.#declared.filter((freeze) => freeze.at(at) !== undefined).length;
+  }
+
   /** Every freeze in effect at `at` (set from Slack ones as they stand `now`). */
   async inEffect(at: number, now = Date.now()): Promise<Freeze[]> {
     const declared = this.#declared.flatMap((freeze) => freeze.at(at) ?? []);

@@ -95,7 +95,8 @@ export class FreezeStore {
   private key(name: string): string {
     return `${this.prefix}:freeze:${name}`;
   }
-  private indexKey(): string {
+  /** Freezes set from Slack, scored by their end. */
+  indexKey(): string {
     return `${this.prefix}:freezes`;
   }
 

@@ -100,7 +100,8 @@ export class StickyLocks {
     return place.resource === undefined ? this.locks.targetKey(place) : this.locks.key(place, place.resource);
   }
 
-  private indexKey(): string {
+  /** Sticky locks' keys, scored by their expiry. */
+  indexKey(): string {
     return `${this.prefix}:sticky-locks`;
   }
 
@@ -187,11 +188,6 @@ export class StickyLocks {
     if (keys.length === 0) return [];
     const raws = await this.redis.mget(...keys.map((key) => `${key}:info`));
     return raws.flatMap((raw) => decode(raw) ?? []);
-  }
-
-  /** How many sticky locks are held (for /metrics). */
-  async count(now: number): Promise<number> {
-    return this.redis.zcount(this.indexKey(), `(${now}`, '+inf');
   }
 }
 

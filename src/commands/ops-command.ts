@@ -2,7 +2,8 @@ import type { App } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { breakGlassEvent, type Calendar, calendarNotes } from '../calendar/calendar.js';
+import { admissionEvents, type Calendar, calendarNotes } from '../calendar/calendar.js';
+import { calendarHistory } from '../calendar/history.js';
 import type { Config } from '../config/load.js';
 import { InputError, toOpsError } from '../errors.js';
 import { COMMAND_JOB } from '../jobs/queues.js';
@@ -218,7 +219,10 @@ async function dispatch(
         .filter((r) => !parsed.mine || r.requester === user)
         .filter((r) => !parsed.target || r.target === parsed.target)
         .slice(0, parsed.limit);
-      await reply(historyMessage(shown, parsed.mine ? 'of yours in this channel' : 'in this channel'));
+      const calendar = parsed.mine || parsed.target ? [] : await calendarHistory(deps.store, 5);
+      await reply(
+        historyMessage(shown, parsed.mine ? 'of yours in this channel' : 'in this channel', calendar),
+      );
       return;
     }
     case 'calendar':
@@ -280,7 +284,15 @@ async function dispatch(
       const now = command.receivedAt;
       const when = await deps.calendar.admit(
         { vendor: vendor.name, target, actionId: action.id },
-        { requester: user, args: parsed.args, override: parsed.override, reason: parsed.reason, policy },
+        {
+          requester: user,
+          args: parsed.args,
+          at: parsed.at,
+          zone: deps.calendar.zoneOf(channel),
+          override: parsed.override,
+          reason: parsed.reason,
+          policy,
+        },
         now,
       );
       const summary = action.describe(parsed.args);
@@ -300,15 +312,17 @@ async function dispatch(
         channel,
         requester: user,
         createdAt: now,
-        expiresAt: now + deps.config.policy.approvalTimeout,
+        // A scheduled request must be approved by its time at the latest.
+        expiresAt: Math.min(now + deps.config.policy.approvalTimeout, when.runAt ?? Number.POSITIVE_INFINITY),
         highRisk: policy.highRisk,
         quorum: when.quorum,
         reason: parsed.reason,
         overrides: when.overrides,
+        runAt: when.runAt,
         responseUrl: command.responseUrl,
       });
-      if (when.overrides)
-        await deps.store.addEvent(command.requestId, breakGlassEvent(user, when.overrides, parsed.reason));
+      for (const event of admissionEvents(user, when, parsed.reason))
+        await deps.store.addEvent(command.requestId, event);
       return;
     }
   }

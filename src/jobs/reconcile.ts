@@ -33,9 +33,13 @@ export function runJobId(requestId: string): string {
   return `run-${requestId}`;
 }
 
-/** Queues a request's run job. Idempotent: the job id is derived from the request id. */
-export async function enqueueRun(actions: Queue, requestId: string): Promise<void> {
-  await actions.add(RUN_JOB, { requestId }, { jobId: runJobId(requestId) });
+/**
+ * Queues a request's run job; a scheduled request's (`runAt`, from `--at`) waits in BullMQ's
+ * delayed set until then. Idempotent: the job id is derived from the request id.
+ */
+export async function enqueueRun(actions: Queue, requestId: string, runAt?: number): Promise<void> {
+  const delay = runAt === undefined ? 0 : Math.max(0, runAt - Date.now());
+  await actions.add(RUN_JOB, { requestId }, { jobId: runJobId(requestId), ...(delay > 0 ? { delay } : {}) });
 }
 
 export interface ReconcileDeps {
@@ -80,7 +84,7 @@ async function enqueueMissing(deps: ReconcileDeps): Promise<void> {
         { requestId, correlationId: request.correlationId },
         'approved request had no run job; queueing it now',
       );
-      await enqueueRun(deps.queues.actions, requestId);
+      await enqueueRun(deps.queues.actions, requestId, request.runAt);
       // The approval's own root update may have been lost with it (same key: queued once).
       await deps.outbox.push(requestId, Outbox.root(request.version));
     }
@@ -123,7 +127,7 @@ async function resume(
     case 'missing':
     case 'unknown':
       log.warn({ state: request.state }, 'run job is missing; queueing it again');
-      return enqueueRun(deps.queues.actions, request.id);
+      return enqueueRun(deps.queues.actions, request.id, request.runAt);
     case 'completed':
       log.warn({ state: request.state }, 'run job completed without ending its request; resuming it');
       return job!.retry('completed');

@@ -53,6 +53,21 @@ export class Metrics {
     help: 'Approved actions not yet finished (from Redis, at scrape time).',
     registers: [this.registry],
   });
+  readonly freezesActive = new Gauge({
+    name: 'opsbot_freezes_active',
+    help: 'Change freezes in effect, declared or set from Slack (at scrape time).',
+    registers: [this.registry],
+  });
+  readonly locksHeld = new Gauge({
+    name: 'opsbot_sticky_locks',
+    help: 'Sticky locks held (/ops lock, at scrape time).',
+    registers: [this.registry],
+  });
+  readonly actionsScheduled = new Gauge({
+    name: 'opsbot_actions_scheduled',
+    help: 'Approved actions waiting for their scheduled time (--at, at scrape time).',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'opsbot_queue_jobs',
     help: 'Jobs by queue and state (at scrape time).',

@@ -1,10 +1,12 @@
 import type { Queue } from 'bullmq';
+import type { Calendar } from '../calendar/calendar.js';
 import type { Queues, RedisClient } from '../jobs/queues.js';
 import { runJobId } from '../jobs/reconcile.js';
 import type { Metrics } from './metrics.js';
 
 /**
- * The figures `/metrics` reads from Redis (jobs by queue and state, actions in flight), read at
+ * The figures `/metrics` reads from Redis (jobs by queue and state, actions in flight, freezes,
+ * sticky locks and scheduled actions), read at
  * most once per `maxAgeMs`: a scrape while they are fresh costs Redis nothing, and scrapes that
  * arrive together while they are stale share one read. So however many scrapers there are and
  * however often they come, Redis does the same work.
@@ -41,6 +43,10 @@ export class QueueFigures {
         metrics.queueDepth.set({ queue: queue.name, state }, count);
     }
     metrics.inFlight.set(await actionsInFlight(redis, queues.actions));
+    const calendar = await this.#deps.calendar.figures(Date.now());
+    metrics.freezesActive.set(calendar.freezes);
+    metrics.locksHeld.set(calendar.locks);
+    metrics.actionsScheduled.set(calendar.scheduled);
   }
 }
 
@@ -48,6 +54,8 @@ export interface QueueFiguresDeps {
   redis: RedisClient;
   queues: Queues;
   metrics: Metrics;
+  /** Freezes, sticky locks and scheduled actions (src/calendar/). */
+  calendar: Pick<Calendar, 'figures'>;
   /** How old the figures may be before the next scrape reads them again. */
   maxAgeMs: number;
 }

@@ -188,7 +188,7 @@ export class RequestLifecycle {
       'request approved',
     );
     try {
-      await this.afterApproval(request.id, request.version + 1);
+      await this.afterApproval(request, request.version + 1);
     } catch (error) {
       // It is approved: the enqueue outbox holds its id, and the reconciler queues its run and
       // its root update shortly. Telling the clicker "nothing changed" would be false.
@@ -210,8 +210,10 @@ export class RequestLifecycle {
   }
 
   /** Queues the approved run, disarms the expiry, and updates the root message. */
-  private async afterApproval(requestId: string, version: number): Promise<void> {
-    await enqueueRun(this.deps.queues.actions, requestId);
+  private async afterApproval(request: OpsRequest, version: number): Promise<void> {
+    const requestId = request.id;
+    await enqueueRun(this.deps.queues.actions, requestId, request.runAt);
+    if (request.runAt !== undefined) await this.deps.calendar.scheduled(requestId, request.runAt);
     await this.deps.store.enqueued(requestId);
     this.disarmExpiry(requestId);
     // Delivered a moment later: a run that starts at once edits the root to Running (with the
@@ -435,9 +437,12 @@ export class RequestLifecycle {
       state = result.state;
       if (tries === 2) return this.refuse('duplicate', `request ${requestId} is changing; try again.`);
     }
-    const plan = canVendorCancel
-      ? 'opsbot will ask the vendor to cancel it'
-      : 'the vendor cannot cancel this, so opsbot stops following it (work already sent may go on)';
+    const plan =
+      state === 'approved'
+        ? 'it has not started, so it will not run'
+        : canVendorCancel
+          ? 'opsbot will ask the vendor to cancel it'
+          : 'the vendor cannot cancel this, so opsbot stops following it (work already sent may go on)';
     await this.deps.outbox.push(requestId, {
       key: 'cancel-requested',
       kind: 'reply',

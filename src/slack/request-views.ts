@@ -50,13 +50,16 @@ export function timelineToShow(timeline: TimelineEvent[]): { shown: TimelineEven
   return { shown, left: timeline.length - shown.length };
 }
 
-export function historyMessage(requests: OpsRequest[], scope: string): SlackMessage {
-  if (requests.length === 0) return section(`No requests ${scope}.`);
-  const lines = [`*Recent requests ${scope}*`];
+/** `calendar`: the latest freezes and sticky locks (src/calendar/history.ts), listed after the requests. */
+export function historyMessage(requests: OpsRequest[], scope: string, calendar: string[] = []): SlackMessage {
+  const lines = requests.length === 0 ? [`No requests ${scope}.`] : [`*Recent requests ${scope}*`];
   for (const request of requests) {
+    const when = request.runAt !== undefined ? ` · :alarm_clock: ${slackDate(request.runAt)}` : '';
+    const glass = request.overrides?.length ? ' · :rotating_light: break-glass' : '';
     lines.push(
-      `\`${request.id}\` ${plainState(request.state)} · ${request.actionId} \`${request.target}\` · <@${request.requester}> · ${slackDate(request.createdAt)}`,
+      `\`${request.id}\` ${plainState(request.state)} · ${request.actionId} \`${request.target}\` · <@${request.requester}> · ${slackDate(request.createdAt)}${when}${glass}`,
     );
   }
+  if (calendar.length > 0) lines.push('*Freezes and locks*', ...calendar);
   return section(lines.join('\n'));
 }

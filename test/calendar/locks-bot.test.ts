@@ -20,6 +20,7 @@ beforeAll(async () => {
   arcgis = await startArcgisSimulator();
   bot = await startHarness({
     ...arcgisProd(arcgis),
+    server: { queueMetricsMaxAge: '0s' },
     policy: { locks: { maxDuration: '2h', warnBefore: '1s' } },
   });
 });
@@ -59,6 +60,8 @@ describe('sticky locks', () => {
     expect((await ask(USERS.approver, 'locks')).text).toContain(
       `${locked} on arcgis/prod is locked by <@${USERS.requester}>`,
     );
+    const metrics = await (await fetch(`${bot.opsbot.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^opsbot_sticky_locks 1$/m);
 
     // The holder's own request passes the lock, and runs while it is held.
     await bot.command(USERS.requester, `arcgis refresh-deployment ${locked}`);

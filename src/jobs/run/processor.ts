@@ -1,5 +1,10 @@
 import type { Job } from 'bullmq';
+import { freezePlain } from '../../calendar/freeze-text.js';
+import type { Freeze } from '../../calendar/freezes.js';
 import { FINAL_STATES, type OpsRequest } from '../../requests/types.js';
+import { section } from '../../slack/blocks.js';
+import { escapeMrkdwn, slackDate } from '../../slack/mrkdwn.js';
+import type { OutboxItem } from '../../slack/outbox.js';
 import type { DeliverNow } from '../deliver-slack.js';
 import { SLEEPING } from '../queues.js';
 import { cancel, poll } from './follow.js';
@@ -94,7 +99,18 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
     });
     const step = new Step(deps, log, sleep, queued, request, { requestId: request.id, deferredAudit });
 
+    // A scheduled run that a change freeze covers as it starts: held until the freeze ends where the
+    // freeze holds, not run where it does not (unless cancelled first, or overridden). A request run
+    // at once was checked at its approval a moment ago (RequestLifecycle.recheck).
+    const scheduled = request.state === 'approved' && request.runAt !== undefined;
+    const calendar =
+      scheduled && !request.cancelRequestedBy ? await deps.calendar.atStart(request, Date.now()) : undefined;
+    if (calendar?.ok && calendar.at > Date.now()) {
+      await step.post(request, heldReply(calendar.heldBy, calendar.at));
+      return sleep(calendar.at - Date.now());
+    }
     if (request.state === 'approved') {
+      if (scheduled) await deps.calendar.started(request.id);
       const now = Date.now();
       const policy = deps.policies.get(request.actionId);
       const started = {
@@ -127,6 +143,11 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
 
     switch (request.phase) {
       case 'queued':
+        if (calendar && !calendar.ok) {
+          return step.finish(request, 'cancelled', {
+            outcome: `not run: ${freezePlain(calendar.freeze)} covers its time and does not hold it`,
+          });
+        }
         if (request.cancelRequestedBy) {
           return step.finish(request, 'cancelled', {
             outcome: 'cancelled before anything was sent to the vendor',
@@ -146,6 +167,18 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
         return;
     }
   }
+}
+
+/** The thread's word that a run waits for change freezes that hold it (once per wait). */
+function heldReply(freezes: readonly Freeze[], until: number): OutboxItem {
+  const names = freezes.map((freeze) => freeze.name);
+  return {
+    key: `held-${names.join('-')}-${until}`,
+    kind: 'reply',
+    message: section(
+      `:double_vertical_bar: Held by change freeze ${names.map((name) => `*${escapeMrkdwn(name)}*`).join(', ')}: it runs when the freeze ends, ${slackDate(until)}.`,
+    ),
+  };
 }
 
 const NOT_STARTED_BY_DEADLINE =
