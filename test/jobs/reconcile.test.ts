@@ -133,6 +133,23 @@ describe('the reconciler', () => {
     expect(await store.dueOpen(Date.now(), 10)).toEqual([]);
   });
 
+  it('leaves a scheduled run asleep until its time, and queues a lost one to wake at that time', async () => {
+    const runAt = Date.now() + 600_000;
+    const waiting = await requestIn('approved', { runAt });
+    await enqueueRun(queues.actions, waiting, runAt);
+    const lost = await requestIn('approved', { runAt });
+    await store.nextCheck(lost, Date.now() - 1);
+
+    await reconcile();
+
+    for (const id of [waiting, lost]) {
+      expect(await jobState(id)).toBe('delayed');
+      const job = await queues.actions.getJob(runJobId(id));
+      expect(job!.timestamp + job!.delay).toBeGreaterThanOrEqual(runAt - 1_000);
+      expect((await store.get(id))?.state).toBe('approved');
+    }
+  });
+
   it('resumes a running request whose run job completed without ending it', async () => {
     const id = await requestIn('running', { phase: 'polling', deadlineAt: Date.now() + 60_000 });
     await enqueueRun(queues.actions, id);
