@@ -239,7 +239,7 @@ export class RequestStore {
         at: request.createdAt,
         kind: 'requested',
         actor: request.requester,
-        text: 'requested',
+        text: request.reason ? `requested: ${request.reason}` : 'requested',
       };
       const created = await (this.redis as unknown as Scripts).opsCreate(
         ...namedArgs(
