@@ -5,6 +5,8 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { registerApprovalButtons } from './commands/approval-buttons.js';
 import { registerOpsCommand } from './commands/ops-command.js';
+import { registerReasonButtons } from './commands/reason-buttons.js';
+import { registerReasonSubmissions } from './commands/reason-submissions.js';
 import type { Config } from './config/load.js';
 import { scrubSecrets } from './config/secret.js';
 import { queueDashboard } from './http/dashboard.js';
@@ -154,6 +156,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     }
     registerOpsCommand(bolt, { command: config.slack.command, commands: queues.commands, log });
     registerApprovalButtons(bolt, { lifecycle, log });
+    registerReasonButtons(bolt, { log });
+    registerReasonSubmissions(bolt, { lifecycle, log });
     bolt.error(async (error) => {
       log.error({ err: error }, 'Slack handler failed');
     });

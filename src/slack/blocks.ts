@@ -11,6 +11,8 @@ import { clipMrkdwn, escapeMrkdwn, plainLine, slackDate } from './mrkdwn.js';
  */
 
 export const APPROVE_ACTION = 'ops_approve';
+/** Reject and Cancel open a modal asking why (commands/reason-buttons.ts). */
+export const REJECT_ACTION = 'ops_reject';
 export const CANCEL_ACTION = 'ops_cancel';
 
 export interface SlackMessage {
@@ -140,6 +142,13 @@ function approvalButtons(request: OpsRequest): KnownBlock {
               },
             }
           : {}),
+      },
+      {
+        type: 'button',
+        action_id: REJECT_ACTION,
+        text: { type: 'plain_text', text: 'Reject' },
+        style: 'danger',
+        value: request.id,
       },
       {
         type: 'button',
