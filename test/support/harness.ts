@@ -261,7 +261,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       const input = { userId: user, view, values };
       const answer = options.socketMode
         ? ((await slack.socketMode.send('interactive', viewSubmissionPayload(input))).payload ?? {})
-        : await sendViewSubmission(peer, input).then(({ body }) => (body ? JSON.parse(body) : {}));
+        : await sendViewSubmission(peer, input).then(({ status, body }) => {
+            // Slack keeps the modal open with an error of its own when the app answers otherwise.
+            if (status !== 200) throw new Error(`opsbot answered a view submission with HTTP ${status}`);
+            return body ? JSON.parse(body) : {};
+          });
       const { response_action: action, errors = {} } = answer as {
         response_action?: string;
         errors?: Record<string, string>;
