@@ -30,9 +30,8 @@ export type Decide = (requestId: string, user: string, origin: ClickOrigin) => P
 
 /**
  * Checks the request id a click or modal names, then decides. A value that is not a request id is
- * refused without a read (it came from no message of opsbot's); a failure says what failed: a
- * coded opsbot error (e.g. Slack refusing a user-group lookup) speaks for itself, and says nothing
- * was changed; anything else is the store.
+ * refused without a read; a failure says what failed: a coded opsbot error (e.g. Slack refusing a
+ * user-group lookup) speaks for itself, and says nothing was changed; anything else is the store.
  */
 export async function decideClick(
   log: Logger,
@@ -41,8 +40,7 @@ export async function decideClick(
   user: string,
   origin: ClickOrigin,
 ): Promise<Decision> {
-  if (!isRequestId(requestId)) {
-    log.warn({ user, channel: origin.channel }, 'refused a click whose value is not a request id');
+  if (!isClickedRequest(requestId, log, { user, channel: origin.channel })) {
     return { ok: false, reason: NOT_A_REQUEST };
   }
   try {
@@ -60,3 +58,14 @@ export async function decideClick(
 
 /** The answer to a click or modal that names no opsbot request (a crafted or mangled payload). */
 export const NOT_A_REQUEST = 'that button does not name an opsbot request. Nothing was changed.';
+
+/** Whether a click names a request id; one that does not came from no message of opsbot's (logged). */
+export function isClickedRequest(
+  value: string,
+  log: Logger,
+  where: { user: string; channel?: string | undefined },
+): boolean {
+  if (isRequestId(value)) return true;
+  log.warn(where, 'refused a click whose value is not a request id');
+  return false;
+}

@@ -1,11 +1,10 @@
 import type { App, BlockButtonAction, RespondFn } from '@slack/bolt';
 import { ErrorCode, type WebAPICallError } from '@slack/web-api';
 import type { Logger } from 'pino';
-import { isRequestId } from '../requests/store.js';
 import { CANCEL_ACTION, REJECT_ACTION } from '../slack/blocks.js';
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { type ReasonKind, reasonModal } from '../slack/views/reason-modal.js';
-import { NOT_A_REQUEST } from './click-decision.js';
+import { isClickedRequest, NOT_A_REQUEST } from './click-decision.js';
 import { REASON_MAX_CHARS } from './reason.js';
 
 /**
@@ -24,8 +23,7 @@ export function registerReasonButtons(app: App, deps: { log: Logger }): void {
       await ack();
       const requestId = action.value ?? '';
       const user = body.user.id;
-      if (!isRequestId(requestId)) {
-        deps.log.warn({ user, channel: body.channel?.id }, 'refused a click whose value is not a request id');
+      if (!isClickedRequest(requestId, deps.log, { user, channel: body.channel?.id })) {
         await tellClicker(respond, NOT_A_REQUEST, deps.log);
         return;
       }
