@@ -49,6 +49,8 @@ export async function startCluster(options: {
   ece?: EceSimulator;
   /** `worker.*` overrides (lockDuration, stalledInterval, concurrency, reconcileEvery…). */
   worker?: Record<string, string | number>;
+  /** More `policy.defaults` settings (e.g. `reminders`), over the cluster's requesters and approvers. */
+  policyDefaults?: Record<string, unknown>;
 }): Promise<Cluster> {
   const redisUrl = options.redisUrl ?? inject('redisUrl');
   const prefix = `f${randomBytes(5).toString('hex')}`;
@@ -104,6 +106,7 @@ export async function startCluster(options: {
       defaults: {
         requesters: { users: [USERS.requester] },
         approvers: { users: [USERS.approver, USERS.groupApprover, USERS.requester] },
+        ...options.policyDefaults,
       },
       actions: { 'arcgis.deployment.refresh': timing, 'ece.resource.restart': timing },
     },
