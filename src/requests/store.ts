@@ -291,16 +291,15 @@ export class RequestStore {
       this.longKey(id),
       this.votesKey(id),
     );
-    const request = this.fromFields(record, long);
-    if (request && votes.length > 0) request.votes = decodeVotes(votes);
-    return request;
+    return this.fromFields(record, long, votes);
   }
 
   /**
-   * A request from the flat field/value lists a script answers for HGETALL of `key(id)` and
-   * LRANGE of `longKey(id)`; undefined if there is no record.
+   * A request from the flat field/value lists a script answers for HGETALL of `key(id)`, LRANGE
+   * of `longKey(id)` and, where it needs them, HGETALL of `votesKey(id)`; undefined if there is no
+   * record.
    */
-  fromFields(record: string[], long: string[]): OpsRequest | undefined {
+  fromFields(record: string[], long: string[], votes: string[] = []): OpsRequest | undefined {
     // One pass over both flat lists, straight into the request: this runs for every step and
     // every message delivered, so no intermediate pairs or objects.
     const out: Record<string, unknown> = {};
@@ -309,8 +308,8 @@ export class RequestStore {
     if (!out.id) return undefined;
     // Records written before the fencing token existed hold none: it starts at 0 (as in Lua).
     out.fence ??= 0;
-    // Votes are read apart (RequestStore.get); a read that does not ask for them has none.
-    out.votes = [];
+    // A read that does not ask for the votes (a reply's delivery) has none.
+    out.votes = decodeVotes(votes);
     return out as unknown as OpsRequest;
   }
 

@@ -31,7 +31,13 @@ describe('reminders across workers', { timeout: 120_000 }, () => {
       arcgis,
       // Long enough for the reminder jobs to be picked up on a loaded machine, short enough to wait out.
       approvalTimeout: '16s',
-      policyDefaults: { reminders: { after: 0.5, escalateAfter: 0.75, escalateTo: { users: [LEAD] } } },
+      policy: {
+        defaults: {
+          requesters: { users: [USERS.requester] },
+          approvers: { users: [USERS.approver] },
+          reminders: { after: 0.5, escalateAfter: 0.75, escalateTo: { users: [LEAD] } },
+        },
+      },
     });
     const web = await cluster.start('web', ['web']);
     for (const name of ['worker-a', 'worker-b', 'worker-c']) await cluster.start(name, ['worker']);

@@ -166,7 +166,7 @@ describe('the sandbox page in a browser', () => {
     const refusal = ephemeral('someone other than the requester must approve');
     await refusal.waitFor();
     expect(await shown(refusal)).toContain(
-      'workspace.server.reinstall is high-risk: someone other than the requester must approve it.',
+      'You asked for it, and four eyes apply: someone other than the requester must approve it.',
     );
     expect(await root.getByRole('button', { name: 'Approve' }).count()).toBe(1);
 
