@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createQueues, type Queues, REMIND_JOB } from '../../src/jobs/queues.js';
+import { createQueues, ESCALATE_JOB, type Queues, REMIND_JOB } from '../../src/jobs/queues.js';
 import { createFollowUp, followUpJobIds } from '../../src/jobs/remind-request.js';
 import { Outbox } from '../../src/slack/outbox.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
@@ -147,21 +147,26 @@ describe('reminders', () => {
   it('are disarmed once the request is decided, and a reminder job that runs anyway posts nothing', async () => {
     await startBot();
     const id = await request();
+    // Withdrawn with one approval of two: its rules are still short, so only its state says no.
     await bot.click(USERS.approver, 'approve', id);
-    await bot.click(USERS.groupApprover, 'approve', id);
-    await waitFor(async () => (await bot.opsbot.store.get(id))?.phase === 'done', 'the run to end');
+    await waitFor(async () => (await bot.opsbot.store.get(id))?.votes.length === 1, 'the @sre approval');
+    await bot.click(USERS.requester, 'cancel', id);
+    await waitFor(async () => (await bot.opsbot.store.get(id))?.state === 'cancelled', 'the withdrawal');
     await waitFor(async () => {
       const left = await Promise.all(followUpJobIds(id).map((jobId) => queues.actions.getJob(jobId)));
       return left.every((job) => job === undefined);
     }, 'the reminder jobs to be removed');
 
-    // One that was already running when the request was decided.
+    // Ones that were already running when the request was decided.
     await queues.actions.add(REMIND_JOB, { requestId: id }, { jobId: `remind-${id}` });
-    await waitFor(
-      async () => (await (await queues.actions.getJob(`remind-${id}`))?.getState()) === 'completed',
-      'the late reminder job',
-    );
-    expect(replies(id, 'Reminder')).toEqual([]);
-    expect(textOf(bot.root(id))).toContain('Succeeded');
+    await queues.actions.add(ESCALATE_JOB, { requestId: id }, { jobId: `escalate-${id}` });
+    for (const jobId of followUpJobIds(id)) {
+      await waitFor(
+        async () => (await (await queues.actions.getJob(jobId))?.getState()) === 'completed',
+        `the late ${jobId} job`,
+      );
+    }
+    expect(bot.thread(id)).toEqual([]);
+    expect(textOf(bot.root(id))).toContain('Cancelled');
   });
 });
