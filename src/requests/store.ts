@@ -193,6 +193,10 @@ export class RequestStore {
   timelineKey(id: string): string {
     return `${this.prefix}:req:${id}:timeline`;
   }
+  /** The keys every script on one request names: its record, long fields and timeline. */
+  private recordKeys(id: string): { record: string; long: string; timeline: string } {
+    return { record: this.key(id), long: this.longKey(id), timeline: this.timelineKey(id) };
+  }
   /** The request's approvals: voter → their vote (JSON), see RequestStore.vote. */
   votesKey(id: string): string {
     return `${this.prefix}:req:${id}:votes`;
@@ -245,9 +249,7 @@ export class RequestStore {
       const created = await (this.redis as unknown as Scripts).opsCreate(
         ...namedArgs(
           {
-            record: this.key(request.id),
-            long: this.longKey(request.id),
-            timeline: this.timelineKey(request.id),
+            ...this.recordKeys(request.id),
             channel: this.channelIndexKey(request.channel),
             all: this.allIndexKey(),
             audit: this.auditKey(),
@@ -359,9 +361,7 @@ export class RequestStore {
     const status = await (this.redis as unknown as Scripts).opsTransition(
       ...namedArgs(
         {
-          record: this.key(id),
-          long: this.longKey(id),
-          timeline: this.timelineKey(id),
+          ...this.recordKeys(id),
           votes: this.votesKey(id),
           enqueue: this.toEnqueueKey(),
           audit: this.auditKey(),
@@ -416,9 +416,7 @@ export class RequestStore {
     const [status, asked, vendorCancel, holder] = await (this.redis as unknown as Scripts).opsPatch(
       ...namedArgs(
         {
-          record: this.key(id),
-          long: this.longKey(id),
-          timeline: this.timelineKey(id),
+          ...this.recordKeys(id),
           audit: this.auditKey(),
           outbox: outbox?.listKey,
           seen: outbox?.seenKey,
@@ -467,9 +465,7 @@ export class RequestStore {
     const result = await (this.redis as unknown as Scripts).opsVote(
       ...namedArgs(
         {
-          record: this.key(id),
-          long: this.longKey(id),
-          timeline: this.timelineKey(id),
+          ...this.recordKeys(id),
           votes: this.votesKey(id),
           enqueue: this.toEnqueueKey(),
           audit: this.auditKey(),
