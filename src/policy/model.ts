@@ -36,6 +36,14 @@ export interface ReasonPolicy {
   pattern: string | undefined;
 }
 
+/** How a failed vendor call is tried again (`vendors.retry`, per action and per target). */
+export interface RetryPolicy {
+  /** Tries of a call that surely never reached the vendor, the first included. */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
 /** What one action on one target requires, every level of the config applied. */
 export interface EffectivePolicy {
   actionId: string;
@@ -53,6 +61,7 @@ export interface EffectivePolicy {
   whenBusy: 'wait' | 'refuse';
   cancelInFlight: 'requester-or-approver' | 'approvers';
   timing: ActionTiming;
+  retry: RetryPolicy;
 }
 
 /** What may be asked in a channel; patterns are `'*'`, `vendor.*` or exact ids. */
