@@ -42,6 +42,7 @@ const LONG_FIELDS = new Set([
   'quorum',
   'decisionReason',
   'blocked',
+  'retrying',
 ]);
 
 const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum']);

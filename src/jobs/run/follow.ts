@@ -2,7 +2,7 @@ import { toOpsError } from '../../errors.js';
 import type { OpsRequest } from '../../requests/types.js';
 import { progressReply, section } from '../../slack/blocks.js';
 import type { ActionProgress } from '../../vendors/types.js';
-import { backoff, outcomeState, type Step, SUPERSEDED } from './step.js';
+import { outcomeState, type Step, SUPERSEDED } from './step.js';
 
 /**
  * The follow phase: read the vendor's job once per step, report each new status in the thread,
@@ -13,7 +13,8 @@ export async function poll(step: Step, request: OpsRequest): Promise<void> {
   const action = step.action(request);
   const last = request.progress!;
   if (last.outcome !== 'running') return step.finish(request, outcomeState(last), {});
-  if (Date.now() >= (request.deadlineAt ?? Number.POSITIVE_INFINITY)) {
+  const deadlineAt = request.deadlineAt ?? Number.POSITIVE_INFINITY;
+  if (Date.now() >= deadlineAt) {
     return step.finish(request, 'timed_out', {
       outcome: `timed out waiting; last known status ${last.status}${last.detail ? ` (${last.detail})` : ''}`,
     });
@@ -32,17 +33,15 @@ export async function poll(step: Step, request: OpsRequest): Promise<void> {
       'polling the vendor failed; will try again',
     );
     // The resource lock's lease is renewed by the step's write, after the call.
-    const cancelAwaits = await step.record(request, { faults: request.faults + 1 }, undefined, {
-      lease: 'renew',
-    });
-    const untilDeadline = (request.deadlineAt ?? Date.now()) - Date.now();
-    return step.sleep(
-      Math.min(failure.retryAfterMs ?? backoff(request.faults), Math.max(0, untilDeadline)),
-      cancelAwaits,
-    );
+    return step.retryLater(request, failure, { until: deadlineAt, lease: 'renew' });
   }
   const changed = next.status !== last.status || next.detail !== last.detail;
-  const fields = { faults: 0, reported: changed ? request.reported + 1 : request.reported };
+  const retried = step.retried(request);
+  const fields = {
+    faults: 0,
+    reported: changed ? request.reported + 1 : request.reported,
+    ...retried.fields,
+  };
   const status = changed
     ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
     : undefined;
@@ -51,18 +50,22 @@ export async function poll(step: Step, request: OpsRequest): Promise<void> {
     return step.finish({ ...request, ...fields, progress: next }, outcomeState(next), {}, status);
   const cancelAwaits = await step.record(request, { ...fields, progress: next }, status, {
     // Keyed by its number, so a step repeated after a crash queues it once.
-    items: changed
-      ? [
-          {
-            key: `progress-${request.reported + 1}`,
-            kind: 'reply',
-            message: progressReply(request, next, false),
-          },
-        ]
-      : [],
+    items: [
+      ...(changed
+        ? [
+            {
+              key: `progress-${request.reported + 1}`,
+              kind: 'reply' as const,
+              message: progressReply(request, next, false),
+            },
+          ]
+        : []),
+      ...retried.items,
+    ],
     lease: 'renew',
   });
-  return step.sleep(step.timing(request).pollIntervalMs, cancelAwaits);
+  // Woken at the deadline at the latest, to end it then rather than up to a poll interval later.
+  return step.sleep(Math.min(step.timing(request).pollIntervalMs, deadlineAt - Date.now()), cancelAwaits);
 }
 
 /**

@@ -96,11 +96,10 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
 
     if (request.state === 'approved') {
       const now = Date.now();
-      const policy = deps.policies.get(request.actionId);
       const started = {
         phase: 'queued' as const,
         startedAt: now,
-        deadlineAt: now + (policy?.timing.deadlineMs ?? 30 * 60_000),
+        deadlineAt: now + step.timing(request).deadlineMs,
       };
       const result = await deps.store.transition(
         request.id,
