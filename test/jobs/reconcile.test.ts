@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createExpirer } from '../../src/jobs/expire-request.js';
 import { ACTIONS_QUEUE, createQueues, EXPIRE_JOB, type Queues } from '../../src/jobs/queues.js';
 import { createReconcileProcessor, enqueueRun, runJobId } from '../../src/jobs/reconcile.js';
+import { STOPPED_WAITING } from '../../src/jobs/run/follow.js';
 import { createRunEnder } from '../../src/jobs/run/processor.js';
 import type { RunDeps } from '../../src/jobs/run/step.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -183,7 +184,7 @@ describe('the reconciler', () => {
 
     const ended = await store.get(id);
     expect(ended?.state).toBe('timed_out');
-    expect(ended?.outcome).toBe('timed out waiting; last known status EXECUTING');
+    expect(ended?.outcome).toBe(STOPPED_WAITING);
     expect(await jobState(id)).toBe('missing');
   });
 

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { STOPPED_WAITING } from '../../src/jobs/run/follow.js';
 import { ResourceLocks } from '../../src/requests/resource-lock.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
@@ -64,6 +65,7 @@ describe('a run by its own target’s policy', () => {
     await waitFor(async () => (await store.get(onLab))?.state === 'timed_out', 'the lab refresh to time out');
 
     const lab = (await store.get(onLab))!;
+    expect(lab.outcome).toBe(STOPPED_WAITING);
     // Lab's first poll came after the action's 20 ms first delay; the next was not due before
     // its deadline, where the run ended without reading the job again.
     const reads = (jobId: string | undefined) =>
@@ -71,6 +73,15 @@ describe('a run by its own target’s policy', () => {
     expect(reads(lab.progress?.vendorJobId)).toBe(1);
     expect(reads((await store.get(onProd))?.progress?.vendorJobId)).toBeGreaterThan(1);
 
+    // The root and the closing reply say it once: the end, then the vendor's job and last status.
     await waitFor(() => textOf(bot.root(onLab)).includes('Timed out waiting'), 'the lab root to say so');
+    expect(textOf(bot.root(onLab))).toContain(`:warning: *Timed out waiting* · ${STOPPED_WAITING}`);
+    const isFinal = (m: { metadata?: unknown }) => JSON.stringify(m.metadata ?? {}).includes('"final"');
+    await waitFor(() => bot.thread(onLab).some(isFinal), 'the closing reply');
+    const reply = textOf(bot.thread(onLab).find(isFinal));
+    expect(reply).toContain(STOPPED_WAITING);
+    expect(reply).toContain(`Vendor job \`${lab.progress?.vendorJobId}\``);
+    expect(reply).toContain('Last status from arcgis: *EXECUTING*');
+    expect(`${textOf(bot.root(onLab))}\n${reply}`).not.toMatch(/timed out waiting;|last known status/i);
   });
 });

@@ -2,6 +2,7 @@ import { OpsError, toOpsError } from '../../errors.js';
 import { resourceOf } from '../../requests/resource-lock.js';
 import type { OpsRequest } from '../../requests/types.js';
 import { progressReply, section } from '../../slack/blocks.js';
+import { escapeMrkdwn, slackDate } from '../../slack/mrkdwn.js';
 import { Outbox } from '../../slack/outbox.js';
 import type { ActionProgress } from '../../vendors/types.js';
 import { outcomeState, type Step, SUPERSEDED } from './step.js';
@@ -153,20 +154,24 @@ async function accepted(step: Step, request: OpsRequest, progress: ActionProgres
 
 /** Another request holds the resource: wait for it (or refuse, per policy). */
 async function resourceBusy(step: Step, request: OpsRequest, holder: string): Promise<void> {
-  const other = await step.deps.store.get(holder);
-  const who = other
-    ? `\`${holder}\` (asked by <@${other.requester}>, started ${new Date(other.startedAt ?? other.createdAt).toISOString().slice(11, 16)} UTC)`
-    : `\`${holder}\``;
   const resource = resourceOf(step.action(request), request.args);
   if (step.policy(request).whenBusy === 'refuse') {
+    // Plain text (escaped where it is shown), so no mention or time: `/ops status` of the holder
+    // tells who asked for it and when.
     return step.finish(request, 'failed', {
-      outcome: `${resource} on ${request.vendor}/${request.target} is busy: ${who} holds it`,
+      outcome: `\`${resource}\` on ${request.vendor}/${request.target} is busy: request \`${holder}\` holds it`,
     });
   }
+  const other = await step.deps.store.get(holder);
+  const who = other
+    ? `\`${holder}\` (asked by <@${other.requester}>, started ${slackDate(other.startedAt ?? other.createdAt)})`
+    : `\`${holder}\``;
   await step.post(request, {
     key: `waiting-for-${holder}`,
     kind: 'reply',
-    message: section(`:lock: Waiting: ${who} is working on \`${resource}\`; this starts when it ends.`),
+    message: section(
+      `:lock: Waiting: ${who} is working on \`${escapeMrkdwn(resource)}\`; this starts when it ends.`,
+    ),
   });
   return step.sleep(2_000 + Math.random() * 3_000);
 }
