@@ -68,7 +68,8 @@ describe('request records', () => {
       highRisk: false,
       args: { deploymentId: deployment.deploymentId },
       responseUrl,
-      progress: { status: 'EXECUTING', outcome: 'running' },
+      // Which status the last poll saw depends on how fast the machine got there; either is fine.
+      progress: { status: expect.stringMatching(/^(SUBMITTED|EXECUTING)$/), outcome: 'running' },
       phase: 'done',
     });
     expect(request.outcome).toBe(STOPPED_WAITING);
