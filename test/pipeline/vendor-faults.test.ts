@@ -50,13 +50,15 @@ function rootEdits(id: string): string[] {
     .map((call) => `${call.args.text}\n${JSON.stringify(call.args.blocks)}`);
 }
 
+/** Waits for the end to be recorded and shown on the root (its last update), and answers the request. */
 const ended = async (id: string) => {
   await waitFor(async () => (await bot.opsbot.store.get(id))?.phase === 'done', 'the run to end');
+  const done = (await bot.opsbot.store.get(id))!;
   await waitFor(
-    () => bot.thread(id).some((m) => JSON.stringify(m.metadata ?? {}).includes('"final"')),
-    'the end',
+    () => rootEdits(id).at(-1)?.includes(`: ${done.state}\n`) ?? false,
+    'the root to show the end',
   );
-  return (await bot.opsbot.store.get(id))!;
+  return done;
 };
 
 describe('transient vendor faults on the root message', () => {
