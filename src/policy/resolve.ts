@@ -4,14 +4,17 @@ import {
   type Audience,
   audienceLabel,
   type EffectivePolicy,
+  type ReminderPolicy,
   requesterCounts,
   roleLabel,
 } from './model.js';
 import {
   type AudienceConfig,
+  DEFAULT_REMINDER_AFTER,
   DEFAULT_RETRY,
   type PolicyConfig,
   type PolicySettings,
+  type RemindersConfig,
   type RequesterMayApprove,
   type RetrySettings,
 } from './schema.js';
@@ -54,6 +57,8 @@ export function resolveActionPolicy(
     reason: { required: reason?.required ?? false, pattern: reason?.pattern },
     whenBusy: first('whenBusy') ?? 'wait',
     cancelInFlight: first('cancelInFlight') ?? 'requester-or-approver',
+    reminders: remindersOf(policy, first('reminders')),
+    notifyRequester: first('notify')?.requester ?? false,
     timing: {
       pollIntervalMs,
       deadlineMs: first('deadline') ?? action.timing.deadlineMs,
@@ -111,6 +116,18 @@ function approvalRulesOf(policy: PolicyConfig, levels: PolicySettings[]): Approv
   }
   const audience = resolveAudience(policy, level?.approvers, 'approvers');
   return [{ label: audienceLabel(audience), audience, count: 1 }];
+}
+
+/** The reminder settings of the most specific level that has them; a reminder half way by default. */
+function remindersOf(policy: PolicyConfig, config: RemindersConfig | undefined): ReminderPolicy | undefined {
+  if (config === false) return undefined;
+  if (config === undefined) return { after: DEFAULT_REMINDER_AFTER };
+  const { after, escalateAfter, escalateTo } = config;
+  if (escalateAfter === undefined || escalateTo === undefined) return { after };
+  return {
+    after,
+    escalation: { after: escalateAfter, to: resolveAudience(policy, escalateTo, 'escalateTo') },
+  };
 }
 
 function requesterMayApproveOf(levels: PolicySettings[]): RequesterMayApprove {
