@@ -202,7 +202,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       reconcileEveryMs: config.worker.reconcileEvery,
       slackConcurrency: config.worker.slackConcurrency,
       queues,
-      run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
+      run: { store, outbox, clients, locks, policy, log, metrics },
       deliver,
       deliverNow,
       commands: { config, policy, lifecycle, store, locks, clients, slack, log, metrics },

@@ -43,6 +43,7 @@ const LONG_FIELDS = new Set([
   'followUp',
   'decisionReason',
   'blocked',
+  'retrying',
 ]);
 
 const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum', 'followUp']);
