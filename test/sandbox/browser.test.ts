@@ -186,10 +186,16 @@ describe('the sandbox page in a browser', () => {
 
   it('runs a prod restart only once @sre and @security have both approved, showing the tally', async () => {
     await actAs('Alice');
+    // A prod restart needs a ticket in its reason: without one it is refused, saying how.
     await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana --target prod`);
+    const needsReason = ephemeral('needs a reason');
+    await needsReason.waitFor();
+    expect(await shown(needsReason)).toContain('--reason');
+    await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana --target prod --reason "OPS-123 Kibana stuck"`);
     const root = approvalMessage('ece/prod');
     await root.getByRole('button', { name: 'Approve' }).waitFor();
     expect(await shown(root)).toContain('Approvals: 0 of 2 · still needs @sre and @security');
+    expect(await shown(root)).toContain('OPS-123 Kibana stuck');
     const approve = async () => {
       await root.getByRole('button', { name: 'Approve' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Approve and run' }).click();
