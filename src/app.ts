@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { Calendar } from './calendar/calendar.js';
 import { registerApprovalButtons } from './commands/approval-buttons.js';
 import { registerOpsCommand } from './commands/ops-command.js';
+import { registerReasonButtons } from './commands/reason-buttons.js';
+import { registerReasonSubmissions } from './commands/reason-submissions.js';
 import type { Config } from './config/load.js';
 import { scrubSecrets } from './config/secret.js';
 import { queueDashboard } from './http/dashboard.js';
@@ -162,6 +164,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     }
     registerOpsCommand(bolt, { command: config.slack.command, commands: queues.commands, log });
     registerApprovalButtons(bolt, { lifecycle, log });
+    registerReasonButtons(bolt, { log });
+    registerReasonSubmissions(bolt, { lifecycle, log });
     bolt.error(async (error) => {
       log.error({ err: error }, 'Slack handler failed');
     });
@@ -207,16 +211,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       reconcileEveryMs: config.worker.reconcileEvery,
       slackConcurrency: config.worker.slackConcurrency,
       queues,
-      run: {
-        store,
-        outbox,
-        clients,
-        locks,
-        policies: config.actions,
-        log,
-        metrics,
-        calendar,
-      },
+      run: { store, outbox, clients, locks, policy, log, metrics, calendar },
       deliver,
       deliverNow,
       commands: {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ParamSpec } from '../vendors/types.js';
 import { REASON_PARAM } from './grammar.js';
+import { reasonSchema } from './reason.js';
 
 /**
  * The calendar's subcommands (change freezes and sticky locks), declared like the other
@@ -8,11 +9,8 @@ import { REASON_PARAM } from './grammar.js';
  * target, a time in the channel's zone) are read by the handler (calendar.ts).
  */
 
-const reason = z
-  .string({ error: '--reason "…" is required: say why, in quotes' })
-  .trim()
-  .min(1, '--reason needs some text')
-  .max(300, '--reason can be at most 300 characters');
+/** A reason is required here: a freeze or a lock without one is how they get forgotten. */
+const reason = z.string({ error: '--reason "…" is required: say why, in quotes' }).pipe(reasonSchema);
 
 const FOR_PARAM: ParamSpec = {
   name: 'for',

@@ -20,6 +20,7 @@ import {
   usageOf,
   validateArgs,
 } from './grammar.js';
+import { reasonSchema } from './reason.js';
 
 /** What a person asked for, once the words are understood and every argument validated. */
 export type OpsCommand =
@@ -31,6 +32,7 @@ export type OpsCommand =
       args: unknown;
       target: string | undefined;
       dryRun: boolean;
+      /** `--reason`, trimmed; policy may require one (checked when the request is asked). */
       reason: string | undefined;
       /** `--at`: when to run it, as typed (read in the channel's time zone by the handler). */
       at: string | undefined;
@@ -41,7 +43,7 @@ export type OpsCommand =
       [K in CalendarCommandName]: { kind: 'calendar'; command: K; args: CalendarArgs[K] };
     }[CalendarCommandName]
   | { kind: 'status'; requestId: string }
-  | { kind: 'cancel'; requestId: string }
+  | { kind: 'cancel'; requestId: string; reason: string | undefined }
   | { kind: 'history'; mine: boolean; target: string | undefined; limit: number }
   | { kind: 'whoami'; actionId: string | undefined; target: string | undefined };
 
@@ -100,9 +102,10 @@ export const BUILTINS = {
     summary: 'withdraw a pending request, or stop one in flight',
     params: [
       { name: 'requestId', kind: 'positional', label: '<request-id>', help: 'e.g. op-7k3m9q' },
+      REASON_PARAM,
     ] as ParamSpec[],
-    args: z.object({ requestId: requestIdSchema }),
-    example: 'cancel op-7k3m9q',
+    args: z.object({ requestId: requestIdSchema, reason: reasonSchema.optional() }),
+    example: 'cancel op-7k3m9q --reason "fixed by hand"',
   },
   whoami: {
     summary: 'what you may request and approve here, and why',
@@ -140,10 +143,11 @@ export const BUILTINS = {
   ...CALENDAR_BUILTINS,
 } as const;
 
+/** An action's own params, then those every action understands (`--reason` where it changes something). */
 export function actionParams(action: ActionDef): ParamSpec[] {
   return action.mode === 'read'
     ? [...action.params, TARGET_PARAM]
-    : [...action.params, TARGET_PARAM, DRY_RUN_PARAM, REASON_PARAM, AT_PARAM, OVERRIDE_PARAM];
+    : [...action.params, TARGET_PARAM, REASON_PARAM, DRY_RUN_PARAM, AT_PARAM, OVERRIDE_PARAM];
 }
 
 export function actionUsage(command: string, vendor: VendorModule, action: ActionDef): string {
@@ -161,7 +165,8 @@ function isBuiltin(word: string): word is keyof typeof BUILTINS {
  */
 export function parseOpsCommand(text: string, command: string): OpsCommand {
   const words = tokenize(text);
-  const [typed, second, ...rest] = words;
+  const [typed, second] = words.map((word) => word.text);
+  const rest = words.slice(2);
   const first = typed?.toLowerCase();
   const overview = `${command} help`;
   if (first === undefined || first === 'help') return { kind: 'help', vendor: helpVendor(second, command) };
@@ -185,6 +190,13 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
         mine: args.mine as boolean,
         target: args.target as string | undefined,
         limit: args.limit as number,
+      };
+    }
+    if (first === 'cancel') {
+      return {
+        kind: 'cancel',
+        requestId: args.requestId as string,
+        reason: args.reason as string | undefined,
       };
     }
     return { kind: first, requestId: args.requestId as string };
@@ -216,7 +228,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     args,
     target: typeof target === 'string' ? target : undefined,
     dryRun: dryRun === true,
-    reason: typeof reason === 'string' ? reason.trim() || undefined : undefined,
+    reason: reason === undefined ? undefined : validateArgs(reasonSchema, reason, usage),
     at: typeof at === 'string' ? at : undefined,
     override: override === true,
   };

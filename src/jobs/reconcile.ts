@@ -1,9 +1,10 @@
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { ResolvedActionPolicy } from '../config/load.js';
+import type { Policy } from '../requests/policy.js';
 import type { RequestStore } from '../requests/store.js';
 import { FINAL_STATES, type OpsRequest } from '../requests/types.js';
 import { Outbox } from '../slack/outbox.js';
+import { requesterDm } from '../slack/requester-dm.js';
 import { type Queues, RUN_JOB } from './queues.js';
 import type { EndReason } from './run/processor.js';
 
@@ -46,7 +47,8 @@ export interface ReconcileDeps {
   store: RequestStore;
   outbox: Outbox;
   queues: Queues;
-  policies: ReadonlyMap<string, ResolvedActionPolicy>;
+  /** Each request's own policy, its action on its target (the grace comes from its poll interval). */
+  policy: Pick<Policy, 'effective'>;
   log: Logger;
   /** Ends a run its steps will not end (run/processor.ts createRunEnder). */
   end(requestId: string, why: EndReason): Promise<void>;
@@ -85,8 +87,8 @@ async function enqueueMissing(deps: ReconcileDeps): Promise<void> {
         'approved request had no run job; queueing it now',
       );
       await enqueueRun(deps.queues.actions, requestId, request.runAt);
-      // The approval's own root update may have been lost with it (same key: queued once).
-      await deps.outbox.push(requestId, Outbox.root(request.version));
+      // The approval's own root update and DM may have been lost with it (same keys: queued once).
+      await deps.outbox.push(requestId, Outbox.root(request.version), ...requesterDm(request));
     }
     await deps.store.enqueued(requestId);
   }
@@ -148,10 +150,10 @@ async function resume(
 
 /**
  * How long past its deadline a running request whose job sleeps may go before the reconciler ends
- * it: a healthy run ends itself at its first step after the deadline, at most a poll interval
- * later.
+ * it: a healthy run ends itself at its first step after the deadline (its polls, and their
+ * retries, wake up at the deadline at the latest).
  */
 function deadlineGrace(deps: ReconcileDeps, request: OpsRequest): number {
-  const timing = deps.policies.get(request.actionId)?.timing;
+  const timing = deps.policy.effective(request.actionId, request.target)?.timing;
   return Math.max(2 * (timing?.pollIntervalMs ?? 30_000), 60_000);
 }

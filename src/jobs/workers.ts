@@ -7,16 +7,19 @@ import { createExpireProcessor, createExpirer } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
   COMMANDS_QUEUE,
+  ESCALATE_JOB,
   EXPIRE_JOB,
   LOCK_WARNING_JOB,
   type Queues,
   RECONCILE_JOB,
+  REMIND_JOB,
   type RedisClient,
   RUN_JOB,
   SLACK_QUEUE,
   WORKER_OPTIONS,
 } from './queues.js';
 import { createReconcileProcessor } from './reconcile.js';
+import { createFollowUpProcessor } from './remind-request.js';
 import { createRunEnder, createRunProcessor, type RunDeps } from './run/processor.js';
 
 /** The worker half of opsbot: one BullMQ worker per queue, and a bounded, graceful close. */
@@ -52,6 +55,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
   const run = createRunProcessor(options.run, options.deliverNow);
   const end = createRunEnder(options.run);
   const expire = createExpireProcessor(options.run);
+  const followUp = createFollowUpProcessor(options.run);
   const warnLockHolder = createLockWarner({
     calendar: options.commands.calendar,
     slack: options.commands.slack,
@@ -62,7 +66,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     store: options.run.store,
     outbox: options.run.outbox,
     queues: options.queues,
-    policies: options.run.policies,
+    policy: options.run.policy,
     log: options.log,
     end,
     expire: createExpirer(options.run),
@@ -91,6 +95,9 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           return run(job, token);
         case EXPIRE_JOB:
           return expire(job);
+        case REMIND_JOB:
+        case ESCALATE_JOB:
+          return followUp(job);
         case RECONCILE_JOB:
           return reconcile();
         case LOCK_WARNING_JOB:

@@ -4,20 +4,32 @@ import {
   type Audience,
   audienceLabel,
   type EffectivePolicy,
+  type ReminderPolicy,
   requesterCounts,
   roleLabel,
 } from './model.js';
-import type { AudienceConfig, PolicyConfig, PolicySettings, RequesterMayApprove } from './schema.js';
+import {
+  type AudienceConfig,
+  DEFAULT_REMINDER_AFTER,
+  DEFAULT_RETRY,
+  type PolicyConfig,
+  type PolicySettings,
+  type RemindersConfig,
+  type RequesterMayApprove,
+  type RetrySettings,
+} from './schema.js';
 
 /**
  * One action on one target, every level applied: `policy.actions.<id>.targets.<target>` over
- * `policy.actions.<id>` over `policy.defaults` over the action's own declaration. Pure; expects a
- * config that `policyProblems` found nothing wrong with (an unknown role or action throws).
+ * `policy.actions.<id>` over `policy.defaults` over the action's own declaration (and, for the
+ * retry settings, over `vendors.retry`: `vendorRetry`). Pure; expects a config that
+ * `policyProblems` found nothing wrong with (an unknown role or action throws).
  */
 export function resolveActionPolicy(
   policy: PolicyConfig,
   actionId: string,
   target?: string | undefined,
+  vendorRetry: RetrySettings = DEFAULT_RETRY,
 ): EffectivePolicy {
   const found = findActionById(actionId);
   if (!found) throw new Error(`unknown action ${actionId}`);
@@ -28,7 +40,10 @@ export function resolveActionPolicy(
 
   const highRisk = first('highRisk') ?? action.highRisk;
   const mayApprove = requesterMayApproveOf(levels);
-  const pollIntervalMs = first('pollInterval') ?? action.timing.pollIntervalMs;
+  const pollInterval = first('pollInterval');
+  const pollIntervalMs = pollInterval ?? action.timing.pollIntervalMs;
+  const retry = <K extends keyof RetrySettings>(key: K): RetrySettings[K] =>
+    levels.find((level) => level.retry?.[key] !== undefined)?.retry?.[key] ?? vendorRetry[key];
   const reason = first('reason');
   return {
     actionId,
@@ -42,10 +57,20 @@ export function resolveActionPolicy(
     reason: { required: reason?.required ?? false, pattern: reason?.pattern },
     whenBusy: first('whenBusy') ?? 'wait',
     cancelInFlight: first('cancelInFlight') ?? 'requester-or-approver',
+    reminders: remindersOf(policy, first('reminders')),
+    notifyRequester: first('notify')?.requester ?? false,
     timing: {
       pollIntervalMs,
       deadlineMs: first('deadline') ?? action.timing.deadlineMs,
-      firstPollDelayMs: first('firstPollDelay') ?? action.timing.firstPollDelayMs ?? pollIntervalMs,
+      // A configured poll interval moves the first poll too (the action's own first delay goes
+      // with its own interval), unless a first poll delay is configured at some level.
+      firstPollDelayMs:
+        first('firstPollDelay') ?? pollInterval ?? action.timing.firstPollDelayMs ?? pollIntervalMs,
+    },
+    retry: {
+      attempts: retry('attempts'),
+      initialDelayMs: retry('initialDelay'),
+      maxDelayMs: retry('maxDelay'),
     },
   };
 }
@@ -91,6 +116,18 @@ function approvalRulesOf(policy: PolicyConfig, levels: PolicySettings[]): Approv
   }
   const audience = resolveAudience(policy, level?.approvers, 'approvers');
   return [{ label: audienceLabel(audience), audience, count: 1 }];
+}
+
+/** The reminder settings of the most specific level that has them; a reminder half way by default. */
+function remindersOf(policy: PolicyConfig, config: RemindersConfig | undefined): ReminderPolicy | undefined {
+  if (config === false) return undefined;
+  if (config === undefined) return { after: DEFAULT_REMINDER_AFTER };
+  const { after, escalateAfter, escalateTo } = config;
+  if (escalateAfter === undefined || escalateTo === undefined) return { after };
+  return {
+    after,
+    escalation: { after: escalateAfter, to: resolveAudience(policy, escalateTo, 'escalateTo') },
+  };
 }
 
 function requesterMayApproveOf(levels: PolicySettings[]): RequesterMayApprove {

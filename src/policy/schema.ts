@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { timeZone } from '../calendar/zone.js';
-import { duration } from '../config/duration.js';
+import { duration, positiveDuration } from '../config/duration.js';
 
 /**
  * The shape of the `policy` section of `opsbot.yml`: roles, channel bindings, defaults, per-action
@@ -42,6 +42,69 @@ const approvalRule = z
   })
   .strict();
 export type ApprovalRuleConfig = z.infer<typeof approvalRule>;
+
+/**
+ * How a vendor call that failed on the way (a 5xx, a timeout, a refused connection, a busy
+ * server) is tried again: `vendors.retry` holds every key with its default; a policy level may
+ * set any of them (`retry`), each key falling back to the level above.
+ */
+export const RETRY_FIELDS = {
+  /**
+   * Tries of a call that surely never reached the vendor (the submit, and the search for a lost
+   * submission), the first one included. Status reads are tried again until the deadline.
+   */
+  attempts: z.number().int().min(1, 'must be at least 1 (the first try)'),
+  /** The wait after the first failure; each next wait doubles (jittered: half to all of it). */
+  initialDelay: positiveDuration,
+  /** The longest wait between two tries. */
+  maxDelay: positiveDuration,
+};
+
+export type RetrySettings = { [K in keyof typeof RETRY_FIELDS]: z.output<(typeof RETRY_FIELDS)[K]> };
+
+/** `vendors.retry` unless configured: up to 5 tries after the first, 1 s·2ⁿ apart, at most 60 s. */
+export const DEFAULT_RETRY: RetrySettings = { attempts: 6, initialDelay: 1_000, maxDelay: 60_000 };
+
+/** Where in the approval window the reminder comes when none is configured: half way. */
+export const DEFAULT_REMINDER_AFTER = 0.5;
+
+/** A point in the approval window, as a share of it: 0.5 is half way, 0.8 is four fifths in. */
+const windowShare = z
+  .number()
+  .gt(0, 'must be a share of the approval window above 0 (0.5 is half way)')
+  .lt(1, 'must be a share of the approval window below 1 (0.5 is half way)');
+
+/**
+ * Reminders while a request waits: one thread reply at `after` mentioning the approval rules still
+ * short (their groups and listed people), and optionally an escalation reply at `escalateAfter`
+ * mentioning `escalateTo` (a role name, a list of them, or `{ users, groups }`). `false`: none.
+ */
+const reminders = z.union(
+  [
+    z.literal(false),
+    z
+      .object({
+        after: windowShare.default(DEFAULT_REMINDER_AFTER),
+        escalateAfter: windowShare.optional(),
+        escalateTo: z.union([roleName.transform((name) => [name]), audience]).optional(),
+      })
+      .strict()
+      .superRefine((value, ctx) => {
+        if (value.escalateAfter !== undefined && value.escalateTo === undefined)
+          ctx.addIssue({ code: 'custom', path: ['escalateTo'], message: 'is required with escalateAfter' });
+        if (value.escalateTo !== undefined && value.escalateAfter === undefined)
+          ctx.addIssue({ code: 'custom', path: ['escalateAfter'], message: 'is required with escalateTo' });
+        if (value.escalateAfter !== undefined && value.escalateAfter <= value.after)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['escalateAfter'],
+            message: `must come after the reminder (after: ${value.after})`,
+          });
+      }),
+  ],
+  { error: 'must be false, or { after, escalateAfter, escalateTo }' },
+);
+export type RemindersConfig = z.infer<typeof reminders>;
 
 export const REQUESTER_MAY_APPROVE = ['never', 'not-for-high-risk', 'allowed'] as const;
 export type RequesterMayApprove = (typeof REQUESTER_MAY_APPROVE)[number];
@@ -86,9 +149,19 @@ const settings = {
    * approver (a second pair of eyes on stopping it too, e.g. for a vendor-side cancel).
    */
   cancelInFlight: z.enum(['requester-or-approver', 'approvers']).optional(),
+  /** Reminders of the approvals still needed, and an escalation. Default: a reminder half way. */
+  reminders: reminders.optional(),
+  /** Who hears of the request's decision and end by DM: `requester`. Default: nobody. */
+  notify: z
+    .object({ requester: z.boolean().default(false) })
+    .strict()
+    .optional(),
   pollInterval: duration.optional(),
+  /** Wait before the first poll. Default: a configured `pollInterval`, else the action's own. */
   firstPollDelay: duration.optional(),
   deadline: duration.optional(),
+  /** Retry settings for this level (see RETRY_FIELDS); a key left out comes from the level above. */
+  retry: z.object(RETRY_FIELDS).partial().strict().optional(),
 };
 
 const targetPolicy = z.object(settings).strict();

@@ -40,12 +40,14 @@ const LONG_FIELDS = new Set([
   'responseUrl',
   'reason',
   'quorum',
+  'followUp',
   'decisionReason',
   'blocked',
+  'retrying',
   'overrides',
 ]);
 
-const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum', 'overrides']);
+const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum', 'followUp', 'overrides']);
 
 /**
  * How long after a pending request's expiry the reconciler looks at it, should its expiry job
@@ -246,7 +248,7 @@ export class RequestStore {
         at: request.createdAt,
         kind: 'requested',
         actor: request.requester,
-        text: 'requested',
+        text: request.reason ? `requested: ${request.reason}` : 'requested',
       };
       const created = await (this.redis as unknown as Scripts).opsCreate(
         ...namedArgs(

@@ -102,7 +102,7 @@ describe('one action per resource', () => {
       calendar: emptyCalendar(bot.redis, bot.prefix, queues),
       locks,
       clients: new VendorClients(new Map(), bot.opsbot.log),
-      policies: new Map(),
+      policy: { effective: () => undefined },
       log: bot.opsbot.log,
       metrics: bot.opsbot.metrics,
     });

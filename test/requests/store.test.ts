@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { STOPPED_WAITING } from '../../src/jobs/run/follow.js';
 import type { AuditRecord } from '../../src/requests/store.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
@@ -50,6 +51,7 @@ describe('request records', () => {
     const long = await bot.redis.lrange(store.longKey(requestId), 0, -1);
     expect(long.filter((_, i) => i % 2 === 0).sort()).toEqual([
       'args',
+      'followUp',
       'outcome',
       'progress',
       'quorum',
@@ -67,11 +69,12 @@ describe('request records', () => {
       highRisk: false,
       args: { deploymentId: deployment.deploymentId },
       responseUrl,
+      followUp: { remindAt: expect.any(Number) },
       // Which status the last poll saw depends on how fast the machine got there; either is fine.
       progress: { status: expect.stringMatching(/^(SUBMITTED|EXECUTING)$/), outcome: 'running' },
       phase: 'done',
     });
-    expect(request.outcome).toMatch(/^timed out waiting; last known status (SUBMITTED|EXECUTING)/);
+    expect(request.outcome).toBe(STOPPED_WAITING);
     for (const long of [
       JSON.stringify(request.summary),
       responseUrl,
