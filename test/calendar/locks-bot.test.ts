@@ -38,7 +38,8 @@ async function ask(user: string, text: string): Promise<FakeSlackMessage> {
 
 const deployment = () =>
   arcgis.addDeployment({ script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } } }).deploymentId;
-const dms = (user: string) => bot.slack.messages.filter((message) => message.channel === user);
+/** The lock warnings a user got by DM. */
+const dms = (user: string) => bot.slack.dms(user).filter((message) => message.text.includes('Your lock'));
 
 describe('sticky locks', () => {
   it('refuses others when asked and at approval, lets its holder run, and hands over to an approver', async () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { tokenize } from '../../src/commands/grammar.js';
 import { helpText } from '../../src/commands/help.js';
 import { parseOpsCommand } from '../../src/commands/parse.js';
 import { InputError } from '../../src/errors.js';
@@ -24,26 +23,6 @@ describe('/ops grammar', () => {
     if (parsed.kind !== 'action') throw new Error('not an action');
     expect(parsed.action.id).toBe('ece.resource.restart');
     expect(parsed.args).toMatchObject({ kind: 'apm', refId: 'main-apm', cancelPending: true });
-  });
-
-  it('reads text in quotes as one word, straight or as Slack turns them, and refuses an unclosed one', () => {
-    expect(tokenize('freeze * --reason "weekend deploy" --for 2h')).toEqual([
-      'freeze',
-      '*',
-      '--reason',
-      'weekend deploy',
-      '--for',
-      '2h',
-    ]);
-    expect(tokenize('lock ece.prod --reason=\u201cOPS-1 disk swap\u201d')).toEqual([
-      'lock',
-      'ece.prod',
-      '--reason=OPS-1 disk swap',
-    ]);
-    expect(inputError('freeze * --for 2h --reason "no end').message).toBe(
-      'a quote is not closed: write "…" around the text',
-    );
-    expect(inputError('freeze * --for 2h --reason ""').message).toContain('--reason needs a value');
   });
 
   it('accepts --option=value and Slack non-breaking spaces', () => {

@@ -113,7 +113,7 @@ describe('the calendar across processes', { timeout: 120_000 }, () => {
     await cluster.approve(web, own, USERS.approver);
     await waitFor(async () => (await cluster!.store.get(own))?.state === 'succeeded', 'the holder’s own run');
 
-    const warnings = () => cluster!.slack.messages.filter((m) => m.channel === USERS.requester);
+    const warnings = () => cluster!.slack.dms(USERS.requester).filter((m) => m.text.includes('Your lock'));
     await waitFor(() => warnings().length > 0, 'the warning', 20_000);
     expect(warnings()[0]!.text).toContain(
       `:hourglass: Your lock on ${deploymentId} on arcgis/prod (“disk swap”) expires`,
