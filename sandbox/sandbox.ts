@@ -8,6 +8,7 @@ import { type FakeSlack, startFakeSlack } from '../src/devtools/fake-slack.js';
 import { startRedisServer } from '../src/devtools/redis-server.js';
 import { createLogger } from '../src/log.js';
 import { allActions } from '../src/vendors/registry.js';
+import { askForScheduledRefresh, holdBobsLock, sandboxFreezes } from './calendar.js';
 import { startPageServer } from './page-server.js';
 import { BOT, CHANNEL, sandboxPolicy, USERS } from './people.js';
 import { type Scenario, STRICT_SLACK_LIMIT, vendorScenarioOf } from './scenarios.js';
@@ -79,13 +80,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         server: { port: 0, host: '127.0.0.1' },
         worker: { shutdownGrace: '2s' },
         targets: lab.targets,
-        policy: sandboxPolicy(readOnlyActions(), actionTimings(options.pollInterval ?? '1s'), PROD_TARGET),
+        policy: {
+          ...sandboxPolicy(readOnlyActions(), actionTimings(options.pollInterval ?? '1s'), PROD_TARGET),
+          freezes: sandboxFreezes(Date.now()),
+        },
       },
     });
     const opsbot = await startOpsbot(config, {
       log: options.log ?? createLogger({ level: 'warn', destination: process.stderr }),
     });
     cleanups.push(opsbot.stop);
+    await holdBobsLock(redisUrl, prefix, lab.lockedByBob);
+    await askForScheduledRefresh(
+      { botUrl: opsbot.url, signingSecret },
+      slack,
+      config.slack.command,
+      lab.scheduled,
+    );
 
     let scenario: Scenario = 'success';
     const scenarioListeners = new Set<(scenario: Scenario) => void>();

@@ -26,6 +26,10 @@ export interface VendorLab {
   /** The environment the secret references above resolve against. */
   env: Record<string, string>;
   examples: Example[];
+  /** The ECE deployment Bob holds a sticky lock on (sandbox/calendar.ts). */
+  lockedByBob: { vendor: string; target: string; resource: string };
+  /** The command line (after the slash command) Alice schedules a minute ahead at start. */
+  scheduled: string;
   setScenario(scenario: VendorScenario): void;
   close(): Promise<void>;
 }
@@ -124,17 +128,25 @@ export async function startVendorLab(): Promise<VendorLab> {
         },
         {
           command: `/ops ece restart ${search.id} integrations_server --target lab`,
-          note: `ECE ${search.name}`,
+          note: `ECE ${search.name}: locked by Bob`,
         },
         {
           command: `/ops workspace reinstall ${server!.id} --update-agent`,
           note: `${server!.name}, high-risk`,
         },
-        { command: `/ops cckm refresh ${domain!.id}`, note: `CCKM ${domain!.name}` },
+        { command: `/ops cckm refresh ${domain!.id}`, note: `CCKM ${domain!.name}: frozen` },
+        {
+          command: `/ops cckm refresh ${domain!.id} --override --reason "OPS-77 key compromise"`,
+          note: 'break-glass: + @security',
+        },
+        { command: '/ops freezes', note: 'change freezes' },
+        { command: '/ops locks', note: 'sticky locks' },
         { command: '/ops cckm refresh-status', note: 'read-only, anyone' },
         { command: '/ops whoami ece.resource.restart', note: 'why may I (not)?' },
         { command: '/ops history', note: 'the audit trail' },
       ],
+      lockedByBob: { vendor: 'ece', target: TARGET, resource: search.id },
+      scheduled: `arcgis refresh-groups analyst`,
       setScenario(scenario) {
         // Faults a storm left unused are dropped, so setting a scenario again starts it afresh.
         for (const simulator of [arcgis, ece, workspace, cckm]) {

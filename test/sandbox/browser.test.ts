@@ -27,6 +27,10 @@ const ARTIFACTS = 'test-artifacts';
 const DEPLOYMENT = 'kvyxph9w5h3o9vgk8dixn';
 const SERVER = '25b1dd14-0c84-4558-aa57-03a6c54b8e75';
 const ECE_DEPLOYMENT = '3f5a9c0e2b7d4e1f8a6b5c4d3e2f1a0b';
+/** The ECE deployment Bob holds a sticky lock on (sandbox/calendar.ts). */
+const LOCKED_DEPLOYMENT = '9d2c41e07b8a4f5e9c3d2b1a0f8e7d6c';
+/** A CipherTrust domain: CCKM is in the sandbox's change freeze. */
+const DOMAIN = '6070915c-0ab4-4e7e-bf4d-31dd31214874';
 /** Long enough for a whole action (a few seconds of polls, Slack paced at 1 message a second). */
 const ACTION_TIMEOUT = 30_000;
 
@@ -211,6 +215,38 @@ describe('the sandbox page in a browser', () => {
     await actAs('Dave');
     await approve();
     const finished = approvalMessage('ece/prod').filter({ hasText: 'Succeeded' });
+    await finished.waitFor({ timeout: ACTION_TIMEOUT });
+    expect(await shown(finished)).toContain('approved by @Bob, @Dave');
+  }, 60_000);
+
+  it('refuses a CCKM refresh in the change freeze, and runs it as break-glass once @security approves too', async () => {
+    // Shown from the start: Alice's refresh scheduled a minute ahead, and Bob's lock on an ECE deployment.
+    expect(await shown(approvalMessage('arcgis.groups.refresh'))).toContain('Scheduled for');
+    await actAs('Alice');
+    await type(`/ops ece restart ${LOCKED_DEPLOYMENT} integrations_server --target lab`);
+    const locked = ephemeral('is locked by');
+    await locked.waitFor();
+    expect(await shown(locked)).toContain('locked by @Bob');
+    expect(await shown(locked)).toContain('upgrading Kibana plugins');
+
+    await type(`/ops cckm refresh ${DOMAIN}`);
+    const frozen = ephemeral('is in a change freeze');
+    await frozen.waitFor();
+    expect(await shown(frozen)).toContain('quarter-close');
+    expect(await shown(frozen)).toContain('add --override --reason');
+
+    await type(`/ops cckm refresh ${DOMAIN} --override --reason "OPS-77 key compromise"`);
+    const root = approvalMessage('cckm.dsm.refresh');
+    await root.getByRole('button', { name: 'Approve' }).waitFor();
+    expect(await shown(root)).toContain('Break-glass during change freeze quarter-close');
+    expect(await shown(root)).toContain('still needs @sre and @security (break-glass)');
+
+    await actAs('Bob');
+    await root.getByRole('button', { name: 'Approve' }).click();
+    await root.filter({ hasText: 'still needs @security (break-glass)' }).waitFor();
+    await actAs('Dave');
+    await root.getByRole('button', { name: 'Approve' }).click();
+    const finished = approvalMessage('cckm.dsm.refresh').filter({ hasText: 'Succeeded' });
     await finished.waitFor({ timeout: ACTION_TIMEOUT });
     expect(await shown(finished)).toContain('approved by @Bob, @Dave');
   }, 60_000);
