@@ -102,6 +102,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       queueFigures: new QueueFigures({
         redis: state.redis,
         queues: state.queues,
+        auditChain: state.auditChain,
         metrics,
         maxAgeMs: config.server.queueMetricsMaxAge,
       }),
@@ -169,7 +170,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       })
     : undefined;
   if (workerState && writer) {
-    const { redis, queues, store, outbox, locks } = workerState;
+    const { redis, queues, store, outbox, locks, auditChain } = workerState;
     const deliver: DeliverDeps = {
       store,
       outbox,
@@ -201,7 +202,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
       deliver,
       deliverNow,
-      commands: { config, policy, lifecycle, store, locks, clients, slack, log, metrics },
+      commands: { config, policy, lifecycle, store, locks, auditChain, clients, slack, log, metrics },
+      audit: { chain: auditChain, sealEveryMs: config.audit.sealEvery },
       log,
     });
   }

@@ -13,8 +13,8 @@ import type { AuditChainStore } from './chain-store.js';
  * Each batch is logged, before it is written, as one `auditChain` line: the number of its first
  * record, the hash before it, and each record's id and hash. Log lines shipped elsewhere are the
  * copy of the chain that whoever can write to Redis cannot rewrite. The hashes depend only on the
- * records, so a batch logged twice (a crash before its write, a sealer that lost the race) is
- * logged identically.
+ * records, so a record logged twice (a crash before its batch was written, a sealer that lost the
+ * race) is logged with the same number and hash each time.
  */
 
 /**

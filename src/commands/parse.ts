@@ -19,7 +19,8 @@ export type OpsCommand =
   | { kind: 'status'; requestId: string }
   | { kind: 'cancel'; requestId: string }
   | { kind: 'history'; mine: boolean; target: string | undefined; limit: number }
-  | { kind: 'whoami'; actionId: string | undefined; target: string | undefined };
+  | { kind: 'whoami'; actionId: string | undefined; target: string | undefined }
+  | { kind: 'audit-verify' };
 
 const requestIdSchema = z
   .string({ error: '<request-id> is missing' })
@@ -113,6 +114,20 @@ export const BUILTINS = {
     }),
     example: 'whoami ece.resource.restart',
   },
+  audit: {
+    summary: 'check that the stored audit trail is intact (its hash chain); for auditors',
+    params: [
+      { name: 'check', kind: 'positional', label: 'verify', help: 'recompute the chain and compare' },
+    ] as ParamSpec[],
+    args: z.object({
+      check: z.string().refine((word) => word.toLowerCase() === 'verify', {
+        error: (issue) => `unknown audit command "${excerpt(String(issue.input))}" (audit commands: verify)`,
+      }),
+    }),
+    example: 'audit verify',
+    /** Listed in help for `policy.auditors` only, the only people it answers. */
+    auditorsOnly: true,
+  },
 } as const;
 
 export function actionParams(action: ActionDef): ParamSpec[] {
@@ -153,6 +168,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
         target: args.target as string | undefined,
       };
     }
+    if (first === 'audit') return { kind: 'audit-verify' };
     if (first === 'history') {
       return {
         kind: 'history',

@@ -1,5 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { AuditChainStore } from '../audit/chain-store.js';
+import { createAuditSealer } from '../audit/sealer.js';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
 import { createDeliverProcessor, type DeliverDeps, type DeliverNow } from './deliver-slack.js';
 import { createExpireProcessor, createExpirer } from './expire-request.js';
@@ -11,6 +13,7 @@ import {
   RECONCILE_JOB,
   type RedisClient,
   RUN_JOB,
+  SEAL_AUDIT_JOB,
   SLACK_QUEUE,
   WORKER_OPTIONS,
 } from './queues.js';
@@ -37,6 +40,8 @@ export interface WorkersOptions {
   log: Logger;
   /** How often the reconciler runs (jobs/reconcile.ts). Default 15 s. */
   reconcileEveryMs?: number;
+  /** The audit chain the sealer extends, and how often it runs (audit/sealer.ts). */
+  audit: { chain: AuditChainStore; sealEveryMs: number };
 }
 
 export interface Workers {
@@ -59,6 +64,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     end,
     expire: createExpirer(options.run),
   });
+  const seal = createAuditSealer(options.audit.chain, options.log);
   /** What every worker shares; `queue` picks the finished-job policy and crash backoff. */
   const settings = (queue: keyof typeof WORKER_OPTIONS, concurrency: number) => ({
     ...WORKER_OPTIONS[queue],
@@ -85,6 +91,8 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           return expire(job);
         case RECONCILE_JOB:
           return reconcile();
+        case SEAL_AUDIT_JOB:
+          return seal();
         default:
           options.log.warn({ job: job.name }, 'unknown job name; ignored');
       }
@@ -119,6 +127,11 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     'reconcile-enqueues',
     { every: options.reconcileEveryMs ?? 15_000 },
     { name: RECONCILE_JOB, data: {}, opts: { removeOnComplete: true } },
+  );
+  await options.queues.actions.upsertJobScheduler(
+    'seal-audit',
+    { every: options.audit.sealEveryMs },
+    { name: SEAL_AUDIT_JOB, data: {}, opts: { removeOnComplete: true } },
   );
   for (const worker of all) void worker.run();
   await Promise.all(all.map((worker) => worker.waitUntilReady()));

@@ -1,10 +1,12 @@
 import type { Queue } from 'bullmq';
+import type { AuditChainStore } from '../audit/chain-store.js';
 import type { Queues, RedisClient } from '../jobs/queues.js';
 import { runJobId } from '../jobs/reconcile.js';
 import type { Metrics } from './metrics.js';
 
 /**
- * The figures `/metrics` reads from Redis (jobs by queue and state, actions in flight), read at
+ * The figures `/metrics` reads from Redis (jobs by queue and state, actions in flight, audit
+ * records not sealed yet), read at
  * most once per `maxAgeMs`: a scrape while they are fresh costs Redis nothing, and scrapes that
  * arrive together while they are stale share one read. So however many scrapers there are and
  * however often they come, Redis does the same work.
@@ -34,19 +36,21 @@ export class QueueFigures {
   }
 
   async #read(): Promise<void> {
-    const { queues, metrics, redis } = this.#deps;
+    const { queues, metrics, redis, auditChain } = this.#deps;
     for (const queue of queues.all) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       for (const [state, count] of Object.entries(counts))
         metrics.queueDepth.set({ queue: queue.name, state }, count);
     }
     metrics.inFlight.set(await actionsInFlight(redis, queues.actions));
+    metrics.auditUnsealed.set(await auditChain.unsealedCount());
   }
 }
 
 export interface QueueFiguresDeps {
   redis: RedisClient;
   queues: Queues;
+  auditChain: AuditChainStore;
   metrics: Metrics;
   /** How old the figures may be before the next scrape reads them again. */
   maxAgeMs: number;

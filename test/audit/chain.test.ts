@@ -103,7 +103,7 @@ describe('the sealer', () => {
   it('writes nothing when another sealer appended since it read the chain', async () => {
     await writeRecords(5);
     const records = await chain.recordsAfter(undefined, 100);
-    let prev = Buffer.alloc(32);
+    let prev: Buffer = Buffer.alloc(32);
     const batch = records.map((record, i) => {
       prev = documentedHash(prev, i + 1, record.id, record.fields);
       return { id: record.id, seq: i + 1, hash: prev };

@@ -53,7 +53,7 @@ export async function expectSealedInOrder(redis: RedisClient, auditKey: string) 
   const sealsOfRecords = stored.filter((seal) => records.some(([id]) => id === seal.id));
   expect(sealsOfRecords.map((seal) => seal.id)).toEqual(records.map(([id]) => id));
   const start = stored.indexOf(sealsOfRecords[0]!);
-  let prev = start === 0 ? Buffer.alloc(32) : Buffer.from(stored[start - 1]!.hash, 'hex');
+  let prev: Buffer = start === 0 ? Buffer.alloc(32) : Buffer.from(stored[start - 1]!.hash, 'hex');
   let seq = start === 0 ? 0 : stored[start - 1]!.seq;
   records.forEach(([id, fields], i) => {
     seq += 1;
