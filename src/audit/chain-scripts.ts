@@ -17,40 +17,34 @@ local function older(a, b)
 end
 `;
 
+/** Seals of dropped records pruned per append (more wait for the next one). */
+const PRUNE_BATCH = 100;
+
 /**
  * Appends a batch of seals, if the chain still ends where the sealer read it (`A.head`, the last
  * seal's id; absent for an empty chain): 1, or 0 when another sealer got there first (nothing is
- * written, so two sealers can never fork the chain). Each seal is [id, seq, hash as hex].
+ * written, so two sealers can never fork the chain). The records `A.ids` get the numbers from
+ * `A.seq` on, and their hashes, 32 bytes each, one after the other in ARGV[2] (binary, so not in
+ * the JSON; one argument, not one per hash, which costs the caller's client more per record).
  * Then drops the seals of records that retention has dropped, except the last of them: it is the
- * anchor the oldest retained record chains from. Only seals older than `A.minId` (now minus the
+ * anchor the oldest kept record chains from. Only seals older than `A.minId` (now minus the
  * retention period) go: a seal whose record vanished before that is evidence of a deletion.
+ * They are found from the chain's start with XRANGE: an XREVRANGE from an id older than a stream's
+ * last entries walks every entry after it.
  * KEYS: audit, chain.
  */
 export const APPEND_SEALS = `${NAMED_ARGS}${OLDER}
 local last = redis.call('XREVRANGE', K.chain, '+', '-', 'COUNT', 1)[1]
 if (last and last[1] or '') ~= (A.head or '') then return 0 end
-for _, seal in ipairs(A.seals) do
-  local hash = string.gsub(seal[3], '..', function(pair) return string.char(tonumber(pair, 16)) end)
-  redis.call('XADD', K.chain, seal[1], 'n', seal[2], 'h', hash)
+for i, id in ipairs(A.ids) do
+  redis.call('XADD', K.chain, id, 'n', A.seq + i - 1, 'h', string.sub(ARGV[2], 32 * i - 31, 32 * i))
 end
 local bound = A.minId
 local oldest = redis.call('XRANGE', K.audit, '-', '+', 'COUNT', 1)[1]
 if oldest and older(oldest[1], bound) then bound = oldest[1] end
-local anchor = redis.call('XREVRANGE', K.chain, '(' .. bound, '-', 'COUNT', 1)[1]
-if anchor then redis.call('XTRIM', K.chain, 'MINID', anchor[1]) end
+local dropped = redis.call('XRANGE', K.chain, '-', '(' .. bound, 'COUNT', ${PRUNE_BATCH})
+if #dropped > 1 then redis.call('XTRIM', K.chain, 'MINID', dropped[#dropped][1]) end
 return 1
-`;
-
-/**
- * One page of the chain for checking it: up to `A.count` seals after `A.after` (from the start
- * when absent), and every audit record in the same range of ids, read together so that records
- * and seals agree. Answers {seals, records}, each as XRANGE answers it. KEYS: audit, chain.
- */
-export const READ_PAGE = `${NAMED_ARGS}
-local from = A.after and ('(' .. A.after) or '-'
-local seals = redis.call('XRANGE', K.chain, from, '+', 'COUNT', A.count)
-if #seals == 0 then return {seals, {}} end
-return {seals, redis.call('XRANGE', K.audit, from, seals[#seals][1])}
 `;
 
 /**

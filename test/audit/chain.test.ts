@@ -70,17 +70,17 @@ async function writeRecordsAt(msAgo: number, count: number): Promise<string[]> {
 
 describe('the sealer', () => {
   it('seals every record in order, each hash chaining the one before, in batches', async () => {
-    await writeRecords(250);
+    await writeRecords(1_050);
 
-    expect(await seal()).toEqual({ sealed: 250, raced: false });
+    expect(await seal()).toEqual({ sealed: 1_050, raced: false });
 
     const stored = await expectSealedInOrder(redis, store.auditKey());
-    expect(stored.map((s) => s.seq)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    expect(stored.map((s) => s.seq)).toEqual(Array.from({ length: 1_050 }, (_, i) => i + 1));
     // Nothing new: nothing sealed, nothing changed.
     expect(await seal()).toEqual({ sealed: 0, raced: false });
-    await writeRecords(3, 250);
+    await writeRecords(3, 1_050);
     expect(await seal()).toEqual({ sealed: 3, raced: false });
-    expect((await expectSealedInOrder(redis, store.auditKey())).at(-1)?.seq).toBe(253);
+    expect((await expectSealedInOrder(redis, store.auditKey())).at(-1)?.seq).toBe(1_053);
   });
 
   it('logs each batch it seals: the hash before it, and every record’s id and hash', async () => {
@@ -280,6 +280,20 @@ describe('verifying the chain', () => {
     expect((await seals(redis, chain.chainKey)).map((s) => s.seq)).toEqual([4, 5, 6, 7, 8, 9]);
   });
 
+  it('drops the seals of many trimmed records a hundred at a time, always keeping the anchor', async () => {
+    await writeRecordsAt(2 * HOUR, 150);
+    await seal();
+    await redis.xtrim(store.auditKey(), 'MINID', String(Date.now() - HOUR));
+    await writeRecords(1);
+    await seal();
+    expect((await seals(redis, chain.chainKey)).map((s) => s.seq)).toEqual([100, ...range(101, 151)]);
+    expect(await verifyAuditChain(chain)).toMatchObject({ checked: 1, problems: [], first: { seq: 151 } });
+    await writeRecords(1, 1);
+    await seal();
+    expect((await seals(redis, chain.chainKey)).map((s) => s.seq)).toEqual([150, 151, 152]);
+    expect(await verifyAuditChain(chain)).toMatchObject({ checked: 2, problems: [], first: { seq: 151 } });
+  });
+
   it('finds the anchor the kept records chain from deleted', async () => {
     await writeRecordsAt(2 * HOUR, 2);
     const kept = await writeRecordsAt(30 * 60_000, 2);
@@ -310,3 +324,8 @@ describe('records waiting for the sealer', () => {
     expect((await entries(redis, store.auditKey())).length).toBe(6);
   });
 });
+
+/** The numbers from `from` to `to`, both included. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
