@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { measureApprovals } from './approvals.js';
 import { economyRows, runEconomy } from './economy.js';
 import { measureIngress } from './ingress.js';
 import type { BenchContext } from './lib/context.js';
@@ -10,7 +11,7 @@ import { measurePipeline, type PipelineResult } from './pipeline.js';
 import { measureScale } from './scale.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only=ingress,pipeline,scale,economy] [-- --compare=<checkout>]`
+ * `npm run bench [-- --quick] [-- --only=ingress,approvals,pipeline,scale,economy] [-- --compare=<checkout>]`
  *
  * Prints one table (stdout) and writes it, with every per-run figure and the machine, to
  * bench/results/latest.json, and as markdown under the machine line to bench/results/latest.md
@@ -71,6 +72,11 @@ try {
     const result = await measureIngress(ctx);
     rows.push(...result.rows);
     details.ingress = result.details;
+  }
+  if (wanted('approvals')) {
+    const result = await measureApprovals(ctx);
+    rows.push(...result.rows);
+    details.approvals = result.details;
   }
   let pipeline: PipelineResult | undefined;
   if (wanted('pipeline')) {

@@ -1,8 +1,12 @@
 /**
  * The pretend Slack workspace of the sandbox: one channel and the people in it. What each person
- * may do is declared once, on the person; the sandbox's `policy` and the page's user switcher are
- * both derived from it, so another person is one more entry in `USERS`.
+ * may do is declared once, on the person (whether they ask, and their roles); the sandbox's
+ * `policy` and the page's user switcher are both derived from it, so another person is one more
+ * entry in `USERS`.
  */
+
+/** The sandbox's roles: @sre runs things, @security signs off on prod. */
+export type SandboxRole = 'sre' | 'security';
 
 export interface SandboxUser {
   id: string;
@@ -12,35 +16,43 @@ export interface SandboxUser {
   /** May ask for actions that need approval (read-only actions are open to everyone). */
   requests: boolean;
   /**
-   * May approve. Four eyes still applies (`allowSelfApproval` is left at its default, false): a
-   * person may approve their own request only when the action is not high-risk.
+   * The roles the person is in. Anyone in @sre may approve; a prod restart needs one approval from
+   * @sre and one from @security. Four eyes still apply: a person's own approval counts only when
+   * the action is not high-risk (`requesterMayApprove` is left at its default).
    */
-  approves: boolean;
+  roles: SandboxRole[];
 }
 
 export const ALICE: SandboxUser = {
   id: 'U0SBALICE',
   name: 'Alice',
-  role: 'requests and approves',
+  role: '@sre: requests and approves',
   requests: true,
-  approves: true,
+  roles: ['sre'],
 };
 export const BOB: SandboxUser = {
   id: 'U0SBBOB',
   name: 'Bob',
-  role: 'approves',
+  role: '@sre: approves',
   requests: false,
-  approves: true,
+  roles: ['sre'],
 };
 export const CAROL: SandboxUser = {
   id: 'U0SBCAROL',
   name: 'Carol',
   role: 'views only',
   requests: false,
-  approves: false,
+  roles: [],
+};
+export const DAVE: SandboxUser = {
+  id: 'U0SBDAVE',
+  name: 'Dave',
+  role: '@security: approves prod',
+  requests: false,
+  roles: ['security'],
 };
 
-export const USERS: readonly SandboxUser[] = [ALICE, BOB, CAROL];
+export const USERS: readonly SandboxUser[] = [ALICE, BOB, CAROL, DAVE];
 
 export const CHANNEL = { id: 'C0SBOPS01', name: 'ops-sandbox' } as const;
 
@@ -50,21 +62,34 @@ export const BOT = { id: 'UOPSBOT01', name: 'opsbot' } as const;
 /**
  * `policy` of the sandbox config, from what each person may do. With the people above: Alice asks
  * and may approve anything but her own high-risk requests (e.g. `workspace reinstall`); Bob
- * approves; Carol only reads (status, history and the read-only actions, which need no approval).
+ * approves; Dave (@security) approves only what needs @security: a restart on the prod-like ECE
+ * target (`prodTarget`), which is high-risk and needs one approval from @sre and one from
+ * @security. Carol only reads (status, history and the read-only actions, which need no approval).
  */
 export function sandboxPolicy(
   readOnlyActions: string[],
   actionTimings: Record<string, Record<string, string>>,
+  prodTarget: { action: string; target: string },
 ) {
   const ids = (may: (user: SandboxUser) => boolean) => USERS.filter(may).map((user) => user.id);
   const actions: Record<string, Record<string, unknown>> = { ...actionTimings };
   for (const id of readOnlyActions) actions[id] = { ...actions[id], requesters: { users: ['*'] } };
+  actions[prodTarget.action] = {
+    ...actions[prodTarget.action],
+    targets: {
+      [prodTarget.target]: { highRisk: true, approvals: [{ role: 'sre' }, { role: 'security' }] },
+    },
+  };
   return {
+    roles: {
+      sre: { users: ids((user) => user.roles.includes('sre')) },
+      security: { users: ids((user) => user.roles.includes('security')) },
+    },
     channels: [CHANNEL.id],
     approvalTimeout: '15m',
     defaults: {
       requesters: { users: ids((user) => user.requests) },
-      approvers: { users: ids((user) => user.approves) },
+      approvers: ['sre'],
     },
     actions,
     auditors: { users: ['*'] },

@@ -11,7 +11,7 @@ import { allActions } from '../src/vendors/registry.js';
 import { startPageServer } from './page-server.js';
 import { BOT, CHANNEL, sandboxPolicy, USERS } from './people.js';
 import { type Scenario, STRICT_SLACK_LIMIT, vendorScenarioOf } from './scenarios.js';
-import { startVendorLab } from './vendors.js';
+import { PROD_TARGET, startVendorLab } from './vendors.js';
 
 /**
  * The whole bot on one machine: Redis, the vendor simulators, a stand-in for the Slack Web API,
@@ -79,7 +79,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         server: { port: 0, host: '127.0.0.1' },
         worker: { shutdownGrace: '2s' },
         targets: lab.targets,
-        policy: sandboxPolicy(readOnlyActions(), actionTimings(options.pollInterval ?? '1s')),
+        policy: sandboxPolicy(readOnlyActions(), actionTimings(options.pollInterval ?? '1s'), PROD_TARGET),
       },
     });
     const opsbot = await startOpsbot(config, {

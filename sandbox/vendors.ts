@@ -21,7 +21,7 @@ export interface Example {
 }
 
 export interface VendorLab {
-  /** `targets:` of the config, one target named `lab` per vendor. */
+  /** `targets:` of the config, one target named `lab` per vendor, and ECE's `prod`. */
   targets: Record<string, Record<string, unknown>>;
   /** The environment the secret references above resolve against. */
   env: Record<string, string>;
@@ -31,6 +31,11 @@ export interface VendorLab {
 }
 
 export const TARGET = 'lab';
+/**
+ * A second ECE target on the same simulator, standing for production: its restarts are
+ * high-risk and need one approval from @sre and one from @security (see people.ts).
+ */
+export const PROD_TARGET = { vendor: 'ece', action: 'ece.resource.restart', target: 'prod' } as const;
 
 const ECE_DEPLOYMENTS = [
   { id: '3f5a9c0e2b7d4e1f8a6b5c4d3e2f1a0b', name: 'logs-prod', kinds: ['kibana', 'apm'] },
@@ -74,7 +79,10 @@ export async function startVendorLab(): Promise<VendorLab> {
         arcgis: {
           [TARGET]: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } },
         },
-        ece: { [TARGET]: { url: ece.url, apiKey: { env: 'ECE_API_KEY' } } },
+        ece: {
+          [TARGET]: { url: ece.url, apiKey: { env: 'ECE_API_KEY' } },
+          [PROD_TARGET.target]: { url: ece.url, apiKey: { env: 'ECE_API_KEY' } },
+        },
         workspace: {
           [TARGET]: {
             region: 'ap-southeast-1',
@@ -110,14 +118,21 @@ export async function startVendorLab(): Promise<VendorLab> {
           note: `ArcGIS ${deployment!.name}`,
         },
         { command: '/ops arcgis refresh-groups cartographers,analyst', note: 'ArcGIS group membership' },
-        { command: `/ops ece restart ${logs.id} kibana`, note: `ECE ${logs.name} Kibana` },
-        { command: `/ops ece restart ${search.id} integrations_server`, note: `ECE ${search.name}` },
+        {
+          command: `/ops ece restart ${logs.id} kibana --target prod`,
+          note: `ECE ${logs.name} on prod: @sre + @security`,
+        },
+        {
+          command: `/ops ece restart ${search.id} integrations_server --target lab`,
+          note: `ECE ${search.name}`,
+        },
         {
           command: `/ops workspace reinstall ${server!.id} --update-agent`,
           note: `${server!.name}, high-risk`,
         },
         { command: `/ops cckm refresh ${domain!.id}`, note: `CCKM ${domain!.name}` },
         { command: '/ops cckm refresh-status', note: 'read-only, anyone' },
+        { command: '/ops whoami ece.resource.restart', note: 'why may I (not)?' },
         { command: '/ops history', note: 'the audit trail' },
       ],
       setScenario(scenario) {

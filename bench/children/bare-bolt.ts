@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, ExpressReceiver, LogLevel } from '@slack/bolt';
 import express from 'express';
-import { rootMessage } from '../../src/slack/blocks.js';
+import { APPROVE_ACTION, rootMessage } from '../../src/slack/blocks.js';
 import { refreshDeployment } from '../../src/vendors/arcgis/refresh-deployment.js';
 import { runChild } from '../lib/child.js';
 
@@ -10,7 +10,8 @@ import { runChild } from '../lib/child.js';
  * The ingress baselines: a bare Bolt app on the same ExpressReceiver (same signature check, same
  * body parsing) whose `/ops` handler only acknowledges, or with `post`, acknowledges and then
  * posts an approval message of the same shape as opsbot's with Bolt's own client: the floor for
- * the full command path, without request records, queues or pacing.
+ * the full command path, without request records, queues or pacing. Its Approve button handler
+ * only acknowledges: the floor for the approval-click path.
  */
 runChild(async (start) => {
   const web = express();
@@ -59,6 +60,10 @@ runChild(async (start) => {
       command.command,
     );
     await client.chat.postMessage({ channel: command.channel_id, ...message });
+  });
+  // The click baseline: an Approve button handler that only acknowledges.
+  app.action(APPROVE_ACTION, async ({ ack }) => {
+    await ack();
   });
   const server = createServer(web);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,12 +1,14 @@
 import { Agent, setGlobalDispatcher } from 'undici';
-import { sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { sendButtonClick, sendSlashCommand } from '../../src/devtools/slack-requests.js';
+import { APPROVE_ACTION } from '../../src/slack/blocks.js';
 import { runChild } from '../lib/child.js';
 import { openLoop } from '../lib/load.js';
 
 /**
  * The load generator, in a process of its own so the server under test and the fake Slack never
- * share its event loop. It sends signed `/ops` slash commands at a fixed rate (open loop) and
- * answers with every latency, measured from the time each request was scheduled.
+ * share its event loop. It sends signed `/ops` slash commands, or signed Approve clicks, at a fixed
+ * rate (open loop) and answers with every latency, measured from the time each request was
+ * scheduled.
  */
 
 interface LoadRequest {
@@ -17,6 +19,18 @@ interface LoadRequest {
   userId: string;
   channelId: string;
   texts: string[];
+  responseUrls: string[];
+}
+
+interface ClickLoad {
+  botUrl: string;
+  signingSecret: string;
+  rate: number;
+  durationMs: number;
+  userId: string;
+  channelId: string;
+  /** The approval messages to click Approve on, one per click, in order. */
+  messages: Array<{ requestId: string; ts: string }>;
   responseUrls: string[];
 }
 
@@ -38,6 +52,27 @@ runChild(async () => {
               text: load.texts[i % load.texts.length]!,
               userId: load.userId,
               channelId: load.channelId,
+              responseUrl: load.responseUrls[i % load.responseUrls.length]!,
+            });
+            return sent.status;
+          },
+        });
+        return { ...result };
+      },
+      clicks: async (message) => {
+        const load = message as unknown as ClickLoad;
+        const peer = { botUrl: load.botUrl, signingSecret: load.signingSecret };
+        const result = await openLoop({
+          rate: load.rate,
+          durationMs: load.durationMs,
+          send: async (i) => {
+            const target = load.messages[i % load.messages.length]!;
+            const sent = await sendButtonClick(peer, {
+              actionId: APPROVE_ACTION,
+              value: target.requestId,
+              userId: load.userId,
+              channelId: load.channelId,
+              messageTs: target.ts,
               responseUrl: load.responseUrls[i % load.responseUrls.length]!,
             });
             return sent.status;

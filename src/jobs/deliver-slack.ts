@@ -80,6 +80,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
         deps.store.key(requestId),
         deps.store.longKey(requestId),
         deps.outbox.seenKey(requestId),
+        deps.store.votesKey(requestId),
       ];
       const args = [holder, String(LEASE_MS), done?.key ?? '', done?.rootTs ?? ''];
       if (channel) {
@@ -262,8 +263,8 @@ type Delivered = Pick<OpsRequest, (typeof REPLY_FIELDS)[number]> & Partial<OpsRe
  * - `take`: send it once a send slot is taken (no pace buckets were given);
  * - a number: the send slot was taken here, from the bucket of its kind of write (posts are
  *   marked in flight with it): 0 means send now, otherwise wait that many ms.
- * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys, and
- * optionally the post and update pace buckets.
+ * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys, its
+ * votes (a root shows the approvals so far), and optionally the post and update pace buckets.
  * ARGV: holder, lease ms, key of the item handled ('' for none), root ts to record ('' for none),
  * and with the buckets: now, post rate and burst, update rate and burst.
  */
@@ -293,10 +294,11 @@ if item.kind == 'root' then
     if cjson.decode(raw).kind == 'root' then laterRoot = 1 break end
   end
 end
-local record, long = {}, {}
+local record, long, votes = {}, {}, {}
 if item.kind == 'root' then
   record = redis.call('HGETALL', KEYS[4])
   long = redis.call('LRANGE', KEYS[5], 0, -1)
+  votes = redis.call('HGETALL', KEYS[7])
 else
   local names = {${REPLY_FIELDS.map((name) => `'${name}'`).join(', ')}}
   local values = redis.call('HMGET', KEYS[4], unpack(names))
@@ -314,14 +316,14 @@ if #record == 0 or (item.kind == 'root' and rootTs and laterRoot == 1) or (item.
   todo = 'skip'
 elseif posts and redis.call('GET', KEYS[3]) == item.key then
   todo = 'check'
-elseif KEYS[8] then
+elseif KEYS[9] then
   local now = tonumber(ARGV[5])
-  local wait = posts and paceTake(KEYS[7], now, tonumber(ARGV[6]), tonumber(ARGV[7]))
-    or paceTake(KEYS[8], now, tonumber(ARGV[8]), tonumber(ARGV[9]))
+  local wait = posts and paceTake(KEYS[8], now, tonumber(ARGV[6]), tonumber(ARGV[7]))
+    or paceTake(KEYS[9], now, tonumber(ARGV[8]), tonumber(ARGV[9]))
   if wait == 0 and posts then redis.call('SET', KEYS[3], item.key, 'PX', 86400000) end
   todo = wait
 end
-return {'item', head, todo, record, long, posts and 1 or 0}
+return {'item', head, todo, record, long, posts and 1 or 0, votes}
 `;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -340,7 +342,7 @@ interface DeliveryScripts {
   opsDeliverStep(
     keyCount: number,
     ...args: string[]
-  ): Promise<[string, string?, (string | number)?, string[]?, string[]?, number?]>;
+  ): Promise<[string, string?, (string | number)?, string[]?, string[]?, number?, string[]?]>;
   opsDeliverRelease(lease: string, holder: string): Promise<number>;
 }
 
@@ -362,13 +364,13 @@ function parseStep(
   answer: Awaited<ReturnType<DeliveryScripts['opsDeliverStep']>>,
   store: RequestStore,
 ): Step {
-  const [kind, head, todo, record, long, posts] = answer;
+  const [kind, head, todo, record, long, posts, votes] = answer;
   if (kind !== 'item') return { kind: kind as 'busy' | 'empty' };
   return {
     kind: 'item',
     item: JSON.parse(head!) as OutboxItem,
     todo: todo as Todo,
-    request: store.fromFields(record ?? [], long ?? []),
+    request: store.fromFields(record ?? [], long ?? [], votes ?? []),
     posts: posts === 1,
   };
 }

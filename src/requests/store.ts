@@ -192,6 +192,10 @@ export class RequestStore {
   timelineKey(id: string): string {
     return `${this.prefix}:req:${id}:timeline`;
   }
+  /** The keys every script on one request names: its record, long fields and timeline. */
+  private recordKeys(id: string): { record: string; long: string; timeline: string } {
+    return { record: this.key(id), long: this.longKey(id), timeline: this.timelineKey(id) };
+  }
   /** The request's approvals: voter → their vote (JSON), see RequestStore.vote. */
   votesKey(id: string): string {
     return `${this.prefix}:req:${id}:votes`;
@@ -244,9 +248,7 @@ export class RequestStore {
       const created = await (this.redis as unknown as Scripts).opsCreate(
         ...namedArgs(
           {
-            record: this.key(request.id),
-            long: this.longKey(request.id),
-            timeline: this.timelineKey(request.id),
+            ...this.recordKeys(request.id),
             channel: this.channelIndexKey(request.channel),
             all: this.allIndexKey(),
             audit: this.auditKey(),
@@ -290,16 +292,15 @@ export class RequestStore {
       this.longKey(id),
       this.votesKey(id),
     );
-    const request = this.fromFields(record, long);
-    if (request && votes.length > 0) request.votes = decodeVotes(votes);
-    return request;
+    return this.fromFields(record, long, votes);
   }
 
   /**
-   * A request from the flat field/value lists a script answers for HGETALL of `key(id)` and
-   * LRANGE of `longKey(id)`; undefined if there is no record.
+   * A request from the flat field/value lists a script answers for HGETALL of `key(id)`, LRANGE
+   * of `longKey(id)` and, where it needs them, HGETALL of `votesKey(id)`; undefined if there is no
+   * record.
    */
-  fromFields(record: string[], long: string[]): OpsRequest | undefined {
+  fromFields(record: string[], long: string[], votes: string[] = []): OpsRequest | undefined {
     // One pass over both flat lists, straight into the request: this runs for every step and
     // every message delivered, so no intermediate pairs or objects.
     const out: Record<string, unknown> = {};
@@ -308,8 +309,8 @@ export class RequestStore {
     if (!out.id) return undefined;
     // Records written before the fencing token existed hold none: it starts at 0 (as in Lua).
     out.fence ??= 0;
-    // Votes are read apart (RequestStore.get); a read that does not ask for them has none.
-    out.votes = [];
+    // A read that does not ask for the votes (a reply's delivery) has none.
+    out.votes = decodeVotes(votes);
     return out as unknown as OpsRequest;
   }
 
@@ -359,9 +360,7 @@ export class RequestStore {
     const status = await (this.redis as unknown as Scripts).opsTransition(
       ...namedArgs(
         {
-          record: this.key(id),
-          long: this.longKey(id),
-          timeline: this.timelineKey(id),
+          ...this.recordKeys(id),
           votes: this.votesKey(id),
           enqueue: this.toEnqueueKey(),
           audit: this.auditKey(),
@@ -416,9 +415,7 @@ export class RequestStore {
     const [status, asked, vendorCancel, holder] = await (this.redis as unknown as Scripts).opsPatch(
       ...namedArgs(
         {
-          record: this.key(id),
-          long: this.longKey(id),
-          timeline: this.timelineKey(id),
+          ...this.recordKeys(id),
           audit: this.auditKey(),
           outbox: outbox?.listKey,
           seen: outbox?.seenKey,
@@ -467,9 +464,7 @@ export class RequestStore {
     const result = await (this.redis as unknown as Scripts).opsVote(
       ...namedArgs(
         {
-          record: this.key(id),
-          long: this.longKey(id),
-          timeline: this.timelineKey(id),
+          ...this.recordKeys(id),
           votes: this.votesKey(id),
           enqueue: this.toEnqueueKey(),
           audit: this.auditKey(),

@@ -69,7 +69,8 @@ function acceptedKeys(): Key[] {
 /**
  * The keys the README's configuration reference documents: the backticked names in the first
  * column of its table. A name starting with `.` is a sibling of the name before it
- * (`redis.sentinel.sentinels`, `.masterName`); `<…>` and `*` stand for any name.
+ * (`redis.sentinel.sentinels`, `.masterName`); `<…>` and `*` stand for any name; a name starting
+ * with `….` is a policy setting, which may be written at each policy level (POLICY_LEVELS).
  */
 function documentedKeys(readme: string): Key[] {
   const start = readme.indexOf('\n## Configuration reference');
@@ -80,18 +81,26 @@ function documentedKeys(readme: string): Key[] {
   for (const line of section.split('\n')) {
     const firstCell = /^\|([^|]*)\|/.exec(line)?.[1];
     if (!firstCell) continue;
-    let previous: Key | undefined;
+    let previous: Key[] = [];
     for (const [, name] of firstCell.matchAll(/`([^`]+)`/g)) {
-      const key: Key =
-        name!.startsWith('.') && previous
-          ? [...previous.slice(0, -1), ...name!.slice(1).split('.')]
-          : name!.split('.');
-      keys.push(key);
-      previous = key;
+      const found: Key[] = name!.startsWith('….')
+        ? POLICY_LEVELS.map((level) => [...level, ...name!.slice(2).split('.')])
+        : name!.startsWith('.') && previous.length > 0
+          ? previous.map((key) => [...key.slice(0, -1), ...name!.slice(1).split('.')])
+          : [name!.split('.')];
+      keys.push(...found);
+      previous = found;
     }
   }
   return keys;
 }
+
+/** Where a policy setting (`….x` in the reference) may be written. */
+const POLICY_LEVELS: Key[] = [
+  ['policy', 'defaults'],
+  ['policy', 'actions', '<id>'],
+  ['policy', 'actions', '<id>', 'targets', '<name>'],
+];
 
 const isWildcard = (segment: string) => segment === '*' || /^<.+>$/.test(segment);
 

@@ -49,6 +49,10 @@ export async function startCluster(options: {
   ece?: EceSimulator;
   /** `worker.*` overrides (lockDuration, stalledInterval, concurrency, reconcileEvery…). */
   worker?: Record<string, string | number>;
+  /** More of the `policy` section (roles, defaults…) over the rig's own. */
+  policy?: Record<string, unknown>;
+  /** Settings of arcgis.deployment.refresh (approvals, requesterMayApprove…) over the fast timing. */
+  refreshPolicy?: Record<string, unknown>;
 }): Promise<Cluster> {
   const redisUrl = options.redisUrl ?? inject('redisUrl');
   const prefix = `f${randomBytes(5).toString('hex')}`;
@@ -105,7 +109,11 @@ export async function startCluster(options: {
         requesters: { users: [USERS.requester] },
         approvers: { users: [USERS.approver, USERS.groupApprover, USERS.requester] },
       },
-      actions: { 'arcgis.deployment.refresh': timing, 'ece.resource.restart': timing },
+      actions: {
+        'arcgis.deployment.refresh': { ...timing, ...options.refreshPolicy },
+        'ece.resource.restart': timing,
+      },
+      ...options.policy,
     },
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });

@@ -66,7 +66,7 @@ async function live(): Promise<void> {
   await page.locator('#connection[data-connection="live"]').waitFor();
 }
 
-async function actAs(name: 'Alice' | 'Bob' | 'Carol'): Promise<void> {
+async function actAs(name: 'Alice' | 'Bob' | 'Carol' | 'Dave'): Promise<void> {
   await page.getByRole('radio', { name: new RegExp(`^${name}`) }).click();
   await live();
 }
@@ -166,7 +166,7 @@ describe('the sandbox page in a browser', () => {
     const refusal = ephemeral('someone other than the requester must approve');
     await refusal.waitFor();
     expect(await shown(refusal)).toContain(
-      'workspace.server.reinstall is high-risk: someone other than the requester must approve it.',
+      'You asked for it, and four eyes apply: someone other than the requester must approve it.',
     );
     expect(await root.getByRole('button', { name: 'Approve' }).count()).toBe(1);
 
@@ -184,13 +184,38 @@ describe('the sandbox page in a browser', () => {
     expect(await shown(finished)).toContain('approved by @Bob');
   }, 45_000);
 
+  it('runs a prod restart only once @sre and @security have both approved, showing the tally', async () => {
+    await actAs('Alice');
+    await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana --target prod`);
+    const root = approvalMessage('ece/prod');
+    await root.getByRole('button', { name: 'Approve' }).waitFor();
+    expect(await shown(root)).toContain('Approvals: 0 of 2 · still needs @sre and @security');
+    const approve = async () => {
+      await root.getByRole('button', { name: 'Approve' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Approve and run' }).click();
+    };
+
+    await actAs('Bob');
+    await approve();
+    const counted = ephemeral('Your approval counts');
+    await counted.waitFor();
+    expect(await shown(counted)).toContain('1 of 2 · still needs @security');
+    await root.filter({ hasText: 'Approvals: 1 of 2 · still needs @security' }).waitFor();
+
+    await actAs('Dave');
+    await approve();
+    const finished = approvalMessage('ece/prod').filter({ hasText: 'Succeeded' });
+    await finished.waitFor({ timeout: ACTION_TIMEOUT });
+    expect(await shown(finished)).toContain('approved by @Bob, @Dave');
+  }, 60_000);
+
   it('switches every simulator to the failure scenario from the page, and shows the failure in the channel', async () => {
     await page.locator('#scenario').selectOption('failure');
     await page.locator('#scenario-text', { hasText: 'end failed' }).waitFor();
     expect(sandbox.scenario).toBe('failure');
 
     await actAs('Alice');
-    await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana`);
+    await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana --target lab`);
     const root = approvalMessage('ece.resource.restart');
     await root.getByRole('button', { name: 'Approve' }).waitFor();
     await actAs('Bob');

@@ -16,9 +16,10 @@ import { Outbox } from '../../src/slack/outbox.js';
 import { deleteKeys } from '../support/harness.js';
 
 /**
- * Approve reports what happened: once the pending → approved compare-and-set is made, the
- * clicker is told it is approved even if queueing the run fails right after (here: the actions
- * queue's Redis is unreachable), and the reconciler queues it.
+ * Decisions on a pending request, on a real Redis: approve reports what happened (once the
+ * pending → approved compare-and-set is made, the clicker is told it is approved even if queueing
+ * the run fails right after, here because the actions queue's Redis is unreachable, and the
+ * reconciler queues it); reject ends it with a reason, given by an approver only.
  */
 
 let redis: Redis;
@@ -83,44 +84,53 @@ function policyOf(): Policy {
   return new Policy(config, new WebClient('xoxb-approve-test'));
 }
 
+const log = pino({ level: 'silent' });
+
+function lifecycleOn(actions: Queues): { lifecycle: RequestLifecycle; outbox: Outbox } {
+  const outbox = new Outbox(redis, prefix, queues.slack);
+  const lifecycle = new RequestLifecycle({
+    store,
+    outbox,
+    queues: actions,
+    locks: new ResourceLocks(redis, prefix),
+    policy: policyOf(),
+    log,
+    metrics: new Metrics(),
+    deliverNow: async () => {},
+  });
+  return { lifecycle, outbox };
+}
+
+async function pendingRequest() {
+  const now = Date.now();
+  return store.create({
+    actionId: 'arcgis.deployment.refresh',
+    vendor: 'arcgis',
+    target: 'prod',
+    args: { deploymentId: 'd1' },
+    summary: { fields: [], warnings: [] },
+    channel: 'C0CHAN1',
+    requester: 'U0ASKER1',
+    createdAt: now,
+    expiresAt: now + 60_000,
+    highRisk: false,
+    quorum: {
+      rules: [
+        {
+          label: 'approvers',
+          count: 1,
+          audience: [{ name: 'approvers', declared: false, users: ['U0APPROVER1'], groups: [] }],
+        },
+      ],
+      requesterCounts: false,
+    },
+  });
+}
+
 describe('approve', () => {
   it('answers approved once the compare-and-set is made, even if queueing the run fails', async () => {
-    const log = pino({ level: 'silent' });
-    const metrics = new Metrics();
-    const outbox = new Outbox(redis, prefix, queues.slack);
-    const lifecycle = new RequestLifecycle({
-      store,
-      outbox,
-      queues: unreachableQueues,
-      locks: new ResourceLocks(redis, prefix),
-      policy: policyOf(),
-      log,
-      metrics,
-      deliverNow: async () => {},
-    });
-    const now = Date.now();
-    const request = await store.create({
-      actionId: 'arcgis.deployment.refresh',
-      vendor: 'arcgis',
-      target: 'prod',
-      args: { deploymentId: 'd1' },
-      summary: { fields: [], warnings: [] },
-      channel: 'C0CHAN1',
-      requester: 'U0ASKER1',
-      createdAt: now,
-      expiresAt: now + 60_000,
-      highRisk: false,
-      quorum: {
-        rules: [
-          {
-            label: 'approvers',
-            count: 1,
-            audience: [{ name: 'approvers', declared: false, users: ['U0APPROVER1'], groups: [] }],
-          },
-        ],
-        requesterCounts: false,
-      },
-    });
+    const { lifecycle, outbox } = lifecycleOn(unreachableQueues);
+    const request = await pendingRequest();
 
     const decision = await lifecycle.approve(request.id, 'U0APPROVER1', { channel: 'C0CHAN1' });
 
@@ -141,5 +151,51 @@ describe('approve', () => {
     })();
     expect(await (await queues.actions.getJob(runJobId(request.id)))?.getState()).toBe('waiting');
     expect(await store.pendingEnqueues()).toEqual([]);
+  });
+});
+
+describe('reject', () => {
+  it('ends a pending request rejected, with the approver and the reason, whatever votes it had', async () => {
+    const { lifecycle, outbox } = lifecycleOn(queues);
+    const request = await pendingRequest();
+
+    const decision = await lifecycle.reject(
+      request.id,
+      'U0APPROVER1',
+      { channel: 'C0CHAN1' },
+      '  OPS-7 is not signed off  ',
+    );
+
+    if (!decision.ok) throw new Error(`refused: ${decision.reason}`);
+    const rejected = (await store.get(request.id))!;
+    expect(rejected).toMatchObject({
+      state: 'rejected',
+      rejectedBy: 'U0APPROVER1',
+      decisionReason: 'OPS-7 is not signed off',
+      phase: 'done',
+    });
+    const timeline = await store.timeline(request.id);
+    expect(timeline.at(-1)).toMatchObject({
+      kind: 'rejected',
+      actor: 'U0APPROVER1',
+      text: 'rejected: OPS-7 is not signed off',
+    });
+    const queued = (await redis.lrange(outbox.listKey(request.id), 0, -1)).map((raw) => JSON.parse(raw));
+    expect(queued.map((item: { key: string }) => item.key)).toEqual([`root@${rejected.version}`, 'rejected']);
+    expect(JSON.stringify(queued[1])).toContain('OPS-7 is not signed off');
+    expect(await store.dueOpen(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it('needs a reason, and an approver, and changes nothing otherwise', async () => {
+    const { lifecycle } = lifecycleOn(queues);
+    const request = await pendingRequest();
+
+    const noReason = await lifecycle.reject(request.id, 'U0APPROVER1', { channel: 'C0CHAN1' }, '   ');
+    const notApprover = await lifecycle.reject(request.id, 'U0ASKER1', { channel: 'C0CHAN1' }, 'no');
+
+    expect(noReason).toMatchObject({ ok: false, reason: expect.stringContaining('needs a reason') });
+    expect(notApprover).toMatchObject({ ok: false, reason: expect.stringContaining('only an approver') });
+    expect((await store.get(request.id))?.state).toBe('pending');
+    expect((await store.timeline(request.id)).map((event) => event.kind)).toEqual(['requested']);
   });
 });
