@@ -39,7 +39,7 @@ export type ChainProblem =
   /** The record still chains, but its stored hash was changed. */
   | { kind: 'hash-changed'; record: RecordRef }
   /** The record was deleted; its seal is kept. */
-  | { kind: 'missing'; id: string; at: number; seq: number }
+  | { kind: 'missing'; record: SealedRef }
   /** Records `fromSeq`–`toSeq` before `before` are gone with their seals. */
   | { kind: 'gap'; before: SealedRef; fromSeq: number; toSeq: number }
   /** The seal the chain's oldest kept part chains from is gone (and any kept records before it). */
@@ -118,7 +118,7 @@ class ChainWalk {
     }
     if (!record) {
       this.settle();
-      this.problems.push({ kind: 'missing', id: seal.id, at: entryTime(seal.id), seq: seal.seq });
+      this.problems.push({ kind: 'missing', record: { id: seal.id, at: entryTime(seal.id), seq: seal.seq } });
       this.#prev = seal;
       return;
     }

@@ -49,11 +49,16 @@ function problemLine(problem: ChainProblem): string {
     case 'hash-changed':
       return `the stored hash of ${recordName(problem.record)} was changed after it was sealed (the record itself still chains).`;
     case 'missing':
-      return `${recordName(problem)} is missing: it was deleted after it was sealed.`;
-    case 'gap':
-      return problem.toSeq >= problem.fromSeq
-        ? `${problem.fromSeq === problem.toSeq ? `record ${problem.fromSeq}` : `records ${problem.fromSeq}–${problem.toSeq}`} before ${recordName(problem.before)} ${problem.fromSeq === problem.toSeq ? 'is' : 'are'} missing, with their hashes.`
-        : `the hash of ${recordName(problem.before)} is out of sequence (number ${problem.before.seq}, after ${problem.fromSeq - 1}).`;
+      return `${recordName(problem.record)} is missing: it was deleted after it was sealed.`;
+    case 'gap': {
+      const { fromSeq, toSeq, before } = problem;
+      if (toSeq < fromSeq) {
+        return `the hash of ${recordName(before)} is out of sequence (number ${before.seq}, after ${fromSeq - 1}).`;
+      }
+      return fromSeq === toSeq
+        ? `record ${fromSeq} before ${recordName(before)} is missing, with its hash.`
+        : `records ${fromSeq}–${toSeq} before ${recordName(before)} are missing, with their hashes.`;
+    }
     case 'no-anchor':
       return `the hash the chain starts from, before ${recordName(problem.before)}, is missing.`;
     case 'unsealed':

@@ -211,7 +211,7 @@ describe('verifying the chain', () => {
     const report = await verifyAuditChain(chain);
 
     expect(report.problems).toEqual([
-      { kind: 'missing', id: ids[3], seq: 4, at: Number(ids[3]!.split('-')[0]) },
+      { kind: 'missing', record: { id: ids[3], seq: 4, at: Number(ids[3]!.split('-')[0]) } },
     ]);
     expect(report.checked).toBe(5);
   });
@@ -274,7 +274,7 @@ describe('verifying the chain', () => {
     await writeRecords(1, 1);
     await seal();
     expect((await verifyAuditChain(chain)).problems).toEqual([
-      { kind: 'missing', id: kept[0], seq: 5, at: Number(kept[0]!.split('-')[0]) },
+      { kind: 'missing', record: { id: kept[0], seq: 5, at: Number(kept[0]!.split('-')[0]) } },
     ]);
     // …and the sealer keeps its hash as evidence rather than dropping it as retention's.
     expect((await seals(redis, chain.chainKey)).map((s) => s.seq)).toEqual([4, 5, 6, 7, 8, 9]);
