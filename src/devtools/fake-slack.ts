@@ -77,6 +77,12 @@ export interface FakeSlackOptions {
    * burst), and chat.update at its Tier 3 rate (about 50 a minute).
    */
   rateLimit?: { perSecond: number; burst: number } | undefined;
+  /**
+   * Whether the app's App Home has its Messages tab on (`features.app_home.messages_tab_enabled`
+   * in the manifest; default true, as opsbot's manifest has it). Off, a post to a user id (a DM)
+   * is refused with `messages_tab_disabled`, as Slack refuses it.
+   */
+  messagesTab?: boolean;
 }
 
 export interface FakeSlack {
@@ -100,6 +106,8 @@ export interface FakeSlack {
   /** Ends every scripted fault at once: Slack is back. */
   clearFaults(): void;
   thread(channel: string, rootTs: string): FakeSlackMessage[];
+  /** The messages the app sent a user by DM (chat.postMessage with the user's id as `channel`). */
+  dms(user: string): FakeSlackMessage[];
   /** Subscribe to every change (used by the sandbox page to stream updates). */
   onChange(listener: (message: FakeSlackMessage) => void): () => void;
   setRateLimit(limit: FakeSlackOptions['rateLimit']): void;
@@ -138,6 +146,12 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
   let clock = 1_700_000_000_000;
   let responseSeq = 0;
   const botUserId = options.botUserId ?? 'UOPSBOT01';
+  /** The app's DM conversation (`D…`) with each user it has written to. */
+  const ims = new Map<string, string>();
+  const imOf = (user: string) => {
+    if (!ims.has(user)) ims.set(user, `D${user.slice(1)}`);
+    return ims.get(user)!;
+  };
   // Attached once the server listens (its URL is part of every connection URL).
   let socketMode: SocketModeEndpoint;
 
@@ -243,7 +257,11 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       case 'chat.postMessage': {
         const problem = checkMessage(args);
         if (problem) return { ok: false, error: problem };
-        const channel = String(args.channel);
+        // A user id as the channel is a DM, posted in the app's conversation with that user (its
+        // App Home's Messages tab): Slack refuses it while that tab is off.
+        const toUser = /^[UW][A-Z0-9]+$/.test(String(args.channel));
+        if (toUser && options.messagesTab === false) return { ok: false, error: 'messages_tab_disabled' };
+        const channel = toUser ? imOf(String(args.channel)) : String(args.channel);
         const threadTs = args.thread_ts ? String(args.thread_ts) : undefined;
         if (threadTs && !messages.some((m) => m.channel === channel && m.ts === threadTs && !m.thread_ts)) {
           return { ok: false, error: 'thread_not_found' };
@@ -345,6 +363,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       faults.length = 0;
     },
     thread: (channel, rootTs) => messages.filter((m) => m.channel === channel && m.thread_ts === rootTs),
+    dms: (user) => messages.filter((m) => m.channel === ims.get(user)),
     onChange: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

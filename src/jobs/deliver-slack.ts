@@ -105,12 +105,17 @@ export function createOutboxDrain(deps: DeliverDeps) {
     };
     /**
      * Waits for Slack to recover (a 429 pauses that kind of write: the channel's posts, or updates);
-     * returns only if the failure is permanent.
+     * returns only if the failure is permanent. `paced`: the channel written to (a DM's user).
      */
-    const retryLater = async (request: Delivered, failure: Failure, kind: WriteKind): Promise<void> => {
+    const retryLater = async (
+      request: Delivered,
+      failure: Failure,
+      kind: WriteKind,
+      paced = request.channel,
+    ): Promise<void> => {
       if (failure.kind === 'rate-limited') {
         deps.metrics.slack429.inc();
-        await deps.pacer.block(request.channel, kind, failure.waitMs);
+        await deps.pacer.block(paced, kind, failure.waitMs);
         await delay(failure.waitMs, faults);
       }
       if (failure.kind === 'transient') {
@@ -134,6 +139,13 @@ export function createOutboxDrain(deps: DeliverDeps) {
           continue;
         }
 
+        if (todo === 'check' && item.kind === 'dm') {
+          // Looking in a DM would need the im:history scope: a DM whose send may have happened
+          // is not sent again (it repeats what the thread says; twice would be worse than none).
+          deps.log.warn({ requestId, update: item.key }, 'a DM may have been sent already; not sent again');
+          next = await step({ key: item.key });
+          continue;
+        }
         if (todo === 'check') {
           // An earlier attempt may have posted this message (it died, or Slack's answer was lost):
           // look in Slack first.
@@ -158,11 +170,13 @@ export function createOutboxDrain(deps: DeliverDeps) {
         }
         // The send slot and the in-flight marker are taken together (here, or by the step that
         // answered the item): a marker is only ever set for a message that is about to be sent.
+        // A DM is paced as a post to its own conversation (the step leaves its slot to this).
+        const paced = item.kind === 'dm' ? item.user : request.channel;
         const wait =
           typeof todo === 'number'
             ? todo
             : await deps.pacer.take(
-                request.channel,
+                paced,
                 posts ? 'post' : 'update',
                 posts ? { key: inflightKey, value: item.key } : undefined,
               );
@@ -174,7 +188,7 @@ export function createOutboxDrain(deps: DeliverDeps) {
           deps.metrics.slackCalls.inc({ method: posts ? 'chat.postMessage' : 'chat.update' });
         } catch (error) {
           const failure = classify(error);
-          await retryLater(request, failure, posts ? 'post' : 'update');
+          await retryLater(request, failure, posts ? 'post' : 'update', paced);
           await dropUndeliverable(deps, request, item, failure.reason);
         }
         next = await step({ key: item.key, rootTs });
@@ -253,14 +267,15 @@ type Delivered = Pick<OpsRequest, (typeof REPLY_FIELDS)[number]> & Partial<OpsRe
  * is empty (atomic with the check, so an item pushed meanwhile is never stranded; and once the
  * request has finished, its seen item keys are set to expire with its record) or renew it and
  * answer the next item, the request record (for a root, which is rendered from it, its hash and
- * its long fields; for a reply, only the REPLY_FIELDS it is sent with), whether sending the item
- * posts a message (1: a reply, or a root not posted yet) or updates the root (0), and what to do
- * with it:
+ * its long fields; for a reply or a DM, only the REPLY_FIELDS), whether sending the item
+ * posts a message (1: a reply, a DM, or a root not posted yet) or updates the root (0), and what
+ * to do with it:
  * - `skip`: there is nothing to send it for (no request; a root update a later one replaces; a
  *   reply without a root message to thread under);
  * - `check`: it is a post an earlier attempt may have made (it is marked in flight): look in
- *   Slack before sending it again;
- * - `take`: send it once a send slot is taken (no pace buckets were given);
+ *   Slack before sending it again (a DM is not sent again: see the drain);
+ * - `take`: send it once a send slot is taken (no pace buckets were given, or it is a DM, paced by
+ *   its own conversation);
  * - a number: the send slot was taken here, from the bucket of its kind of write (posts are
  *   marked in flight with it): 0 means send now, otherwise wait that many ms.
  * KEYS: outbox list, lease, in-flight marker, request record, its long fields, seen item keys, its
@@ -310,13 +325,13 @@ else
   end
 end
 local rootTs = redis.call('HGET', KEYS[4], 'rootTs')
-local posts = item.kind == 'reply' or not rootTs
+local posts = item.kind ~= 'root' or not rootTs
 local todo = 'take'
 if #record == 0 or (item.kind == 'root' and rootTs and laterRoot == 1) or (item.kind == 'reply' and not rootTs) then
   todo = 'skip'
 elseif posts and redis.call('GET', KEYS[3]) == item.key then
   todo = 'check'
-elseif KEYS[9] then
+elseif KEYS[9] and item.kind ~= 'dm' then
   local now = tonumber(ARGV[5])
   local wait = posts and paceTake(KEYS[8], now, tonumber(ARGV[6]), tonumber(ARGV[7]))
     or paceTake(KEYS[9], now, tonumber(ARGV[8]), tonumber(ARGV[9]))
@@ -425,6 +440,17 @@ async function send(deps: DeliverDeps, request: Delivered, item: OutboxItem): Pr
       metadata,
     });
     return posted.ts;
+  }
+  if (item.kind === 'dm') {
+    // A user id as the channel posts in the app's DM with that person (its App Home's Messages
+    // tab, which the manifest enables): chat:write is enough, no conversations.open or im:write.
+    // No metadata: a DM is never looked for again (see the drain), nor taken for a root.
+    await deps.writer.call('chat.postMessage', {
+      channel: item.user,
+      text: item.message.text,
+      blocks: item.message.blocks ?? [],
+    });
+    return undefined;
   }
   await deps.writer.call('chat.postMessage', {
     channel: request.channel,

@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestStore } from '../requests/store.js';
 import { Outbox } from '../slack/outbox.js';
+import { requesterDm } from '../slack/requester-dm.js';
 
 /**
  * Fires when a request's approval window closes, whether or not anyone clicked: a pending request
@@ -20,7 +21,7 @@ export function createExpirer(deps: { store: RequestStore; outbox: Outbox; metri
     const request = await deps.store.get(requestId);
     if (request?.state !== 'expired') return;
     if (result.ok) deps.metrics.requests.inc({ action: request.actionId, outcome: 'expired' });
-    await deps.outbox.push(requestId, Outbox.root(request.version));
+    await deps.outbox.push(requestId, Outbox.root(request.version), ...requesterDm(request));
   };
 }
 

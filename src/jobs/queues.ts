@@ -6,7 +6,8 @@ import { batchWritesPerTurn } from './write-batching.js';
 /**
  * Queue names, job options and Redis connections, in one place.
  * - `opsbot-actions`: one `run` job per approved request (jobId `run-<request id>`), `expire`
- *   jobs (delayed until a request's approval window closes), and the periodic `reconcile` and
+ *   jobs (delayed until a request's approval window closes), `remind` and `escalate` jobs (delayed
+ *   to their point in that window, see remind-request.ts), and the periodic `reconcile` and
  *   `seal-audit` (src/audit/sealer.ts).
  * - `opsbot-slack`: `deliver` jobs that drain a request's Slack outbox in order.
  * - `opsbot-commands`: one `command` job per slash command, recorded by the web process before it
@@ -19,6 +20,8 @@ export const COMMANDS_QUEUE = 'opsbot-commands';
 
 export const RUN_JOB = 'run';
 export const EXPIRE_JOB = 'expire';
+export const REMIND_JOB = 'remind';
+export const ESCALATE_JOB = 'escalate';
 export const RECONCILE_JOB = 'reconcile';
 export const SEAL_AUDIT_JOB = 'seal-audit';
 export const COMMAND_JOB = 'command';

@@ -4,6 +4,7 @@ import type { ResolvedActionPolicy } from '../config/load.js';
 import type { RequestStore } from '../requests/store.js';
 import { FINAL_STATES, type OpsRequest } from '../requests/types.js';
 import { Outbox } from '../slack/outbox.js';
+import { requesterDm } from '../slack/requester-dm.js';
 import { type Queues, RUN_JOB } from './queues.js';
 import type { EndReason } from './run/processor.js';
 
@@ -81,8 +82,8 @@ async function enqueueMissing(deps: ReconcileDeps): Promise<void> {
         'approved request had no run job; queueing it now',
       );
       await enqueueRun(deps.queues.actions, requestId);
-      // The approval's own root update may have been lost with it (same key: queued once).
-      await deps.outbox.push(requestId, Outbox.root(request.version));
+      // The approval's own root update and DM may have been lost with it (same keys: queued once).
+      await deps.outbox.push(requestId, Outbox.root(request.version), ...requesterDm(request));
     }
     await deps.store.enqueued(requestId);
   }

@@ -8,9 +8,11 @@ import { createExpireProcessor, createExpirer } from './expire-request.js';
 import {
   ACTIONS_QUEUE,
   COMMANDS_QUEUE,
+  ESCALATE_JOB,
   EXPIRE_JOB,
   type Queues,
   RECONCILE_JOB,
+  REMIND_JOB,
   type RedisClient,
   RUN_JOB,
   SEAL_AUDIT_JOB,
@@ -18,6 +20,7 @@ import {
   WORKER_OPTIONS,
 } from './queues.js';
 import { createReconcileProcessor } from './reconcile.js';
+import { createFollowUpProcessor } from './remind-request.js';
 import { createRunEnder, createRunProcessor, type RunDeps } from './run/processor.js';
 
 /** The worker half of opsbot: one BullMQ worker per queue, and a bounded, graceful close. */
@@ -55,6 +58,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
   const run = createRunProcessor(options.run, options.deliverNow);
   const end = createRunEnder(options.run);
   const expire = createExpireProcessor(options.run);
+  const followUp = createFollowUpProcessor(options.run);
   const reconcile = createReconcileProcessor({
     store: options.run.store,
     outbox: options.run.outbox,
@@ -89,6 +93,9 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           return run(job, token);
         case EXPIRE_JOB:
           return expire(job);
+        case REMIND_JOB:
+        case ESCALATE_JOB:
+          return followUp(job);
         case RECONCILE_JOB:
           return reconcile();
         case SEAL_AUDIT_JOB:

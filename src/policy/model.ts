@@ -36,6 +36,15 @@ export interface ReasonPolicy {
   pattern: string | undefined;
 }
 
+/**
+ * When a waiting request is brought up again, as shares of its approval window: a reminder of the
+ * approval rules still short at `after`, and optionally an escalation to `escalation.to` later.
+ */
+export interface ReminderPolicy {
+  after: number;
+  escalation?: { after: number; to: Audience } | undefined;
+}
+
 /** What one action on one target requires, every level of the config applied. */
 export interface EffectivePolicy {
   actionId: string;
@@ -52,6 +61,10 @@ export interface EffectivePolicy {
   reason: ReasonPolicy;
   whenBusy: 'wait' | 'refuse';
   cancelInFlight: 'requester-or-approver' | 'approvers';
+  /** Reminders while it waits; undefined: none. */
+  reminders: ReminderPolicy | undefined;
+  /** Whether the requester is told of the approval, rejection, expiry and end by DM. */
+  notifyRequester: boolean;
   timing: ActionTiming;
 }
 

@@ -70,6 +70,8 @@ function settingsProblems(
     problems.push(`${key}: set requesterMayApprove or allowSelfApproval (its older spelling), not both`);
   roles.audience(settings.requesters, `${key}.requesters`);
   roles.audience(settings.approvers, `${key}.approvers`);
+  if (settings.reminders && settings.reminders.escalateTo !== undefined)
+    escalationProblems(settings.reminders.escalateTo, `${key}.reminders.escalateTo`, roles, problems);
   if (!settings.approvals) return;
   let allRulesSound = true;
   const seen = new Set<string>();
@@ -102,6 +104,21 @@ function settingsProblems(
   const rules = settings.approvals.map(({ role, count }) => ({ label: `@${role}`, count }));
   const verdict = feasible(rules, members, undefined, true);
   if (!verdict.ok) problems.push(`${key}.approvals: can never be met: ${verdict.reason}`);
+}
+
+/** An escalation must name someone to mention: unknown roles, or only empty ones, are refused. */
+function escalationProblems(
+  escalateTo: AudienceConfig,
+  key: string,
+  roles: RolesCheck,
+  problems: string[],
+): void {
+  roles.audience(escalateTo, key);
+  const found = Array.isArray(escalateTo)
+    ? escalateTo.flatMap((name) => roles.find(name) ?? [])
+    : [escalateTo];
+  if (found.length > 0 && found.every((role) => role.users.length === 0 && role.groups.length === 0))
+    problems.push(`${key}: names no users and no groups, so the escalation would mention nobody`);
 }
 
 /** Looks role names up, reporting each unknown one once per key. */

@@ -4,10 +4,18 @@ import {
   type Audience,
   audienceLabel,
   type EffectivePolicy,
+  type ReminderPolicy,
   requesterCounts,
   roleLabel,
 } from './model.js';
-import type { AudienceConfig, PolicyConfig, PolicySettings, RequesterMayApprove } from './schema.js';
+import {
+  type AudienceConfig,
+  DEFAULT_REMINDER_AFTER,
+  type PolicyConfig,
+  type PolicySettings,
+  type RemindersConfig,
+  type RequesterMayApprove,
+} from './schema.js';
 
 /**
  * One action on one target, every level applied: `policy.actions.<id>.targets.<target>` over
@@ -42,6 +50,8 @@ export function resolveActionPolicy(
     reason: { required: reason?.required ?? false, pattern: reason?.pattern },
     whenBusy: first('whenBusy') ?? 'wait',
     cancelInFlight: first('cancelInFlight') ?? 'requester-or-approver',
+    reminders: remindersOf(policy, first('reminders')),
+    notifyRequester: first('notify')?.requester ?? false,
     timing: {
       pollIntervalMs,
       deadlineMs: first('deadline') ?? action.timing.deadlineMs,
@@ -91,6 +101,18 @@ function approvalRulesOf(policy: PolicyConfig, levels: PolicySettings[]): Approv
   }
   const audience = resolveAudience(policy, level?.approvers, 'approvers');
   return [{ label: audienceLabel(audience), audience, count: 1 }];
+}
+
+/** The reminder settings of the most specific level that has them; a reminder half way by default. */
+function remindersOf(policy: PolicyConfig, config: RemindersConfig | undefined): ReminderPolicy | undefined {
+  if (config === false) return undefined;
+  if (config === undefined) return { after: DEFAULT_REMINDER_AFTER };
+  const { after, escalateAfter, escalateTo } = config;
+  if (escalateAfter === undefined || escalateTo === undefined) return { after };
+  return {
+    after,
+    escalation: { after: escalateAfter, to: resolveAudience(policy, escalateTo, 'escalateTo') },
+  };
 }
 
 function requesterMayApproveOf(levels: PolicySettings[]): RequesterMayApprove {

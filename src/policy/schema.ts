@@ -42,6 +42,47 @@ const approvalRule = z
   .strict();
 export type ApprovalRuleConfig = z.infer<typeof approvalRule>;
 
+/** Where in the approval window the reminder comes when none is configured: half way. */
+export const DEFAULT_REMINDER_AFTER = 0.5;
+
+/** A point in the approval window, as a share of it: 0.5 is half way, 0.8 is four fifths in. */
+const windowShare = z
+  .number()
+  .gt(0, 'must be a share of the approval window above 0 (0.5 is half way)')
+  .lt(1, 'must be a share of the approval window below 1 (0.5 is half way)');
+
+/**
+ * Reminders while a request waits: one thread reply at `after` mentioning the approval rules still
+ * short (their groups and listed people), and optionally an escalation reply at `escalateAfter`
+ * mentioning `escalateTo` (a role name, a list of them, or `{ users, groups }`). `false`: none.
+ */
+const reminders = z.union(
+  [
+    z.literal(false),
+    z
+      .object({
+        after: windowShare.default(DEFAULT_REMINDER_AFTER),
+        escalateAfter: windowShare.optional(),
+        escalateTo: z.union([roleName.transform((name) => [name]), audience]).optional(),
+      })
+      .strict()
+      .superRefine((value, ctx) => {
+        if (value.escalateAfter !== undefined && value.escalateTo === undefined)
+          ctx.addIssue({ code: 'custom', path: ['escalateTo'], message: 'is required with escalateAfter' });
+        if (value.escalateTo !== undefined && value.escalateAfter === undefined)
+          ctx.addIssue({ code: 'custom', path: ['escalateAfter'], message: 'is required with escalateTo' });
+        if (value.escalateAfter !== undefined && value.escalateAfter <= value.after)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['escalateAfter'],
+            message: `must come after the reminder (after: ${value.after})`,
+          });
+      }),
+  ],
+  { error: 'must be false, or { after, escalateAfter, escalateTo }' },
+);
+export type RemindersConfig = z.infer<typeof reminders>;
+
 export const REQUESTER_MAY_APPROVE = ['never', 'not-for-high-risk', 'allowed'] as const;
 export type RequesterMayApprove = (typeof REQUESTER_MAY_APPROVE)[number];
 
@@ -85,6 +126,13 @@ const settings = {
    * approver (a second pair of eyes on stopping it too, e.g. for a vendor-side cancel).
    */
   cancelInFlight: z.enum(['requester-or-approver', 'approvers']).optional(),
+  /** Reminders of the approvals still needed, and an escalation. Default: a reminder half way. */
+  reminders: reminders.optional(),
+  /** Who hears of the request's decision and end by DM: `requester`. Default: nobody. */
+  notify: z
+    .object({ requester: z.boolean().default(false) })
+    .strict()
+    .optional(),
   pollInterval: duration.optional(),
   firstPollDelay: duration.optional(),
   deadline: duration.optional(),

@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import type { DeliverNow } from '../jobs/deliver-slack.js';
 import { EXPIRE_JOB, type Queues } from '../jobs/queues.js';
 import { enqueueRun, runJobId } from '../jobs/reconcile.js';
+import { armFollowUps, followUpJobIds, followUpPlan } from '../jobs/remind-request.js';
 import type { Metrics } from '../observability/metrics.js';
 import { describeTally, evaluateVote } from '../policy/quorum.js';
 import { section } from '../slack/blocks.js';
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { Outbox } from '../slack/outbox.js';
+import { requesterDm } from '../slack/requester-dm.js';
 import { findActionById } from '../vendors/registry.js';
 import type { Policy } from './policy.js';
 import { type ResourceLocks, resourceOf } from './resource-lock.js';
@@ -67,18 +69,21 @@ export class RequestLifecycle {
   constructor(private readonly deps: LifecycleDeps) {}
 
   /**
-   * Records a new request, arms its expiry and queues its approval message. Opening the same
-   * request again (a retried job) repeats nothing: the record, the expiry job id and the outbox
-   * item key are all the same.
+   * Records a new request with its follow-up plan (reminders, DMs: see remind-request.ts), arms
+   * its expiry and reminders and queues its approval message. Opening the same request again (a
+   * retried job) repeats nothing: the record, the job ids and the outbox item key are the same.
    */
   async open(id: string, fields: NewRequest): Promise<OpsRequest> {
-    const request = await this.deps.store.create(fields, id);
+    const effective = this.deps.policy.effective(fields.actionId, fields.target);
+    const followUp = effective && followUpPlan(effective, fields);
+    const request = await this.deps.store.create({ followUp, ...fields }, id);
     if (request.state !== 'pending') return request;
     await this.deps.queues.actions.add(
       EXPIRE_JOB,
       { requestId: request.id },
       { jobId: expireJobId(request.id), delay: Math.max(0, request.expiresAt - Date.now()) },
     );
+    await armFollowUps(this.deps.queues.actions, request);
     // A retried job repeats this: the item is queued once, and delivered here or by the retry.
     await this.deps.outbox.queue(request.id, Outbox.root(request.version));
     await this.deps.deliverNow(request.id, request.channel);
@@ -184,7 +189,17 @@ export class RequestLifecycle {
       { requestId: request.id, correlationId: request.correlationId, user },
       'request approved',
     );
+    const approved: OpsRequest = {
+      ...request,
+      state: 'approved',
+      approver: user,
+      decidedAt: now,
+      version: request.version + 1,
+    };
+    const voters = [...request.votes, { user, eligible: [], at: now }];
     try {
+      // Before the run is queued, so the requester's DM comes before anything the run says.
+      await this.deps.outbox.queue(request.id, ...requesterDm({ ...approved, votes: voters }));
       await this.afterApproval(request.id, request.version + 1);
     } catch (error) {
       // It is approved: the enqueue outbox holds its id, and the reconciler queues its run and
@@ -194,23 +209,14 @@ export class RequestLifecycle {
         'approved, but could not queue the run yet; the reconciler will',
       );
     }
-    return {
-      ok: true,
-      request: {
-        ...request,
-        state: 'approved',
-        approver: user,
-        decidedAt: now,
-        version: request.version + 1,
-      },
-    };
+    return { ok: true, request: approved };
   }
 
-  /** Queues the approved run, disarms the expiry, and updates the root message. */
+  /** Queues the approved run, disarms its expiry and reminders, and updates the root message. */
   private async afterApproval(requestId: string, version: number): Promise<void> {
     await enqueueRun(this.deps.queues.actions, requestId);
     await this.deps.store.enqueued(requestId);
-    this.disarmExpiry(requestId);
+    this.disarmJobs(requestId);
     // Delivered a moment later: a run that starts at once edits the root to Running (with the
     // vendor's first status) in the same edit, which spares Slack's scarce chat.update budget.
     await this.deps.outbox.pushAfter(APPROVED_EDIT_DELAY_MS, requestId, Outbox.root(version));
@@ -329,15 +335,21 @@ export class RequestLifecycle {
         return this.refuse('late', `request ${requestId} expired; ask for it again.`);
       return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
     }
-    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1), {
-      key: 'rejected',
-      kind: 'reply',
-      message: section(`:no_entry: <@${user}> rejected it: “${escapeMrkdwn(why)}”`),
-    });
-    this.disarmExpiry(requestId);
+    const rejected: OpsRequest = { ...request, state: 'rejected', rejectedBy: user, decisionReason: why };
+    await this.deps.outbox.push(
+      requestId,
+      Outbox.root(request.version + 1),
+      {
+        key: 'rejected',
+        kind: 'reply',
+        message: section(`:no_entry: <@${user}> rejected it: “${escapeMrkdwn(why)}”`),
+      },
+      ...requesterDm(rejected),
+    );
+    this.disarmJobs(requestId);
     this.deps.metrics.approvals.inc({ result: 'rejected' });
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'rejected' });
-    return { ok: true, request: { ...request, state: 'rejected', rejectedBy: user, decisionReason: why } };
+    return { ok: true, request: rejected };
   }
 
   /** Withdraws a pending request. The requester and anyone who may approve it can do this. */
@@ -372,7 +384,7 @@ export class RequestLifecycle {
     if (!result.ok)
       return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
     await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
-    this.disarmExpiry(requestId);
+    this.disarmJobs(requestId);
     this.deps.metrics.approvals.inc({ result: 'cancelled' });
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'cancelled' });
     return { ok: true, request: { ...request, state: 'cancelled', cancelledBy: user } };
@@ -445,15 +457,18 @@ export class RequestLifecycle {
   }
 
   /**
-   * A decided request's expiry job would only find it decided and do nothing; removing it saves
-   * its Redis memory for the whole approval window. Best effort: if this fails, the job is a no-op.
+   * A decided request's expiry and reminder jobs would only find it decided and do nothing;
+   * removing them saves their Redis memory for the whole approval window. Best effort: if this
+   * fails, the jobs are no-ops.
    */
-  private disarmExpiry(requestId: string): void {
-    this.deps.queues.actions
-      .remove(expireJobId(requestId))
-      .catch((error: Error) =>
-        this.deps.log.debug({ err: error.message, requestId }, 'expiry job not removed'),
-      );
+  private disarmJobs(requestId: string): void {
+    for (const jobId of [expireJobId(requestId), ...followUpJobIds(requestId)]) {
+      this.deps.queues.actions
+        .remove(jobId)
+        .catch((error: Error) =>
+          this.deps.log.debug({ err: error.message, requestId, jobId }, 'job not removed'),
+        );
+    }
   }
 
   /**

@@ -40,11 +40,12 @@ const LONG_FIELDS = new Set([
   'responseUrl',
   'reason',
   'quorum',
+  'followUp',
   'decisionReason',
   'blocked',
 ]);
 
-const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum']);
+const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum', 'followUp']);
 
 /**
  * How long after a pending request's expiry the reconciler looks at it, should its expiry job

@@ -1,4 +1,4 @@
-import type { ApprovalRule } from '../policy/model.js';
+import type { ApprovalRule, Role } from '../policy/model.js';
 import type { ActionProgress, ActionSummary } from '../vendors/types.js';
 
 /**
@@ -66,6 +66,12 @@ export interface OpsRequest {
    * config change never moves an open request's goalposts.
    */
   quorum?: QuorumSnapshot | undefined;
+  /**
+   * What opsbot does on its own while and after the request is decided (reminders, escalation,
+   * DMs to the requester), planned when it opened: like the quorum, a config change never moves
+   * an open request's reminders. Absent: none of them.
+   */
+  followUp?: FollowUpPlan | undefined;
   /** The approvals so far, in the order they came (see RequestStore.vote). */
   votes: RecordedVote[];
   /** Who cancelled, or `expiry`. */
@@ -116,6 +122,15 @@ export interface OpsRequest {
 export interface QuorumSnapshot {
   rules: ApprovalRule[];
   requesterCounts: boolean;
+}
+
+export interface FollowUpPlan {
+  /** When the reminder of the approvals still needed is due (epoch ms); absent: no reminder. */
+  remindAt?: number | undefined;
+  /** When the escalation is due, and whom it mentions (the role as it was, with its people). */
+  escalation?: { at: number; to: Role[] } | undefined;
+  /** Whether the requester hears of the approval, rejection, expiry and the run's end by DM. */
+  notifyRequester?: boolean | undefined;
 }
 
 /** One approval: who, which of the snapshot's rules they may count toward, and when. */

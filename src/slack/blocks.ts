@@ -1,4 +1,5 @@
 import type { KnownBlock } from '@slack/types';
+import { type Audience, roleLabel } from '../policy/model.js';
 import { describeTally, tally } from '../policy/quorum.js';
 import type { OpsRequest, RequestState } from '../requests/types.js';
 import type { ActionProgress, DryRunReport, ReadAnswer } from '../vendors/types.js';
@@ -232,4 +233,72 @@ export function formatDuration(request: OpsRequest): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
   return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
+}
+
+/**
+ * The reminder while a request waits: how far its approvals are, and a mention of everyone who
+ * could still meet the rules short of approvals (their user groups, and the people listed by id,
+ * less those who approved already and a requester whose approval does not count). Undefined when
+ * nothing is missing (the quorum is met, or the request has no rules to count against).
+ */
+export function reminderReply(request: OpsRequest): SlackMessage | undefined {
+  const quorum = request.quorum;
+  if (!quorum) return undefined;
+  const result = tally(quorum.rules, request.votes);
+  if (result.met) return undefined;
+  const leftOut = new Set(request.votes.map((vote) => vote.user));
+  if (!quorum.requesterCounts) leftOut.add(request.requester);
+  const lines = [
+    `:bell: *Reminder*: still waiting for approval · ${describeTally(result)} · expires ${slackDate(request.expiresAt)}`,
+  ];
+  quorum.rules.forEach((rule, i) => {
+    const short = result.perRule[i]!.have < rule.count;
+    const people = short ? mentions(rule.audience, leftOut) : '';
+    if (people) lines.push(`${escapeMrkdwn(rule.label)}: ${people}`);
+  });
+  return section(lines.join('\n'));
+}
+
+/**
+ * The escalation, later in the window: the request still waits, and the people it escalates to
+ * are asked to find an approver. Undefined when nothing is missing any more, or it has no one to
+ * escalate to.
+ */
+export function escalationReply(request: OpsRequest): SlackMessage | undefined {
+  const to = request.followUp?.escalation?.to;
+  if (!request.quorum || !to) return undefined;
+  const result = tally(request.quorum.rules, request.votes);
+  if (result.met) return undefined;
+  const named = to.filter((role) => role.declared).map(roleLabel);
+  return section(
+    [
+      `:rotating_light: *Escalation*: still waiting for approval · ${describeTally(result)} · expires ${slackDate(request.expiresAt)}`,
+      `${named.length > 0 ? `${escapeMrkdwn(named.join(', '))}: ` : ''}${mentions(to, new Set())} please find an approver, or approve it if you may.`,
+    ].join('\n'),
+  );
+}
+
+/** Mentions of an audience: its user groups, then its users (not `*`, not those left out). */
+function mentions(audience: Audience, leftOut: ReadonlySet<string>): string {
+  const groups = audience.flatMap((role) => role.groups).map((group) => `<!subteam^${group}>`);
+  const users = audience
+    .flatMap((role) => role.users)
+    .filter((user) => user !== '*' && !leftOut.has(user))
+    .map((user) => `<@${user}>`);
+  return [...new Set([...groups, ...users])].join(' ');
+}
+
+/**
+ * The requester's DM for where the request stands: approved (it runs now), or how it ended
+ * (rejected, expired, or the run's end), in the words of the root's state line. It names the
+ * request and its channel, where the thread tells the rest.
+ */
+export function requesterDmMessage(request: OpsRequest): SlackMessage {
+  const stateLine = STATE_LINE[request.state](request);
+  return {
+    ...section(
+      `Your request *${request.actionId}* on \`${request.vendor}/${request.target}\` (\`${request.id}\` in <#${request.channel}>)\n${stateLine}`,
+    ),
+    text: `Your request ${request.actionId} on ${request.vendor}/${request.target} (${request.id}): ${plainState(request.state)}`,
+  };
 }

@@ -4,8 +4,9 @@ import type { Cluster, Redis } from 'ioredis';
 import type { SlackMessage } from './blocks.js';
 
 /**
- * Every message opsbot writes to a channel goes through a per-request outbox in Redis, delivered
- * in order by the `deliver` job (see jobs/deliver-slack.ts). Each item has a stable key: pushing
+ * Every message opsbot writes about a request (in its channel, or by DM) goes through a
+ * per-request outbox in Redis, delivered in order by the `deliver` job (see
+ * jobs/deliver-slack.ts). Each item has a stable key: pushing
  * the same key twice (a retried job, a repeated click) queues it once, so every update reaches
  * Slack once, in order, even across crashes and Slack outages.
  */
@@ -14,7 +15,9 @@ export type OutboxItem =
   /** Post the root message if it has no ts yet, else update it to the request's current state. */
   | { key: string; kind: 'root' }
   /** A threaded reply under the root; `broadcast` also shows it in the channel. */
-  | { key: string; kind: 'reply'; message: SlackMessage; broadcast?: boolean };
+  | { key: string; kind: 'reply'; message: SlackMessage; broadcast?: boolean }
+  /** A direct message to `user` (in the app's DM with them), e.g. the requester hearing the end. */
+  | { key: string; kind: 'dm'; user: string; message: SlackMessage };
 
 /**
  * Lua: queues `items` (a list of {key, item} pairs), skipping keys seen before; answers how many
@@ -109,6 +112,11 @@ export class Outbox {
       seenKey: this.seenKey(requestId),
       items: items.map((item) => [item.key, JSON.stringify(item)]),
     };
+  }
+
+  /** Whether an item with this key was ever queued in the request's outbox. */
+  async seen(requestId: string, key: string): Promise<boolean> {
+    return (await this.redis.hexists(this.seenKey(requestId), key)) === 1;
   }
 
   /** Answers how many keys this outbox has seen if an item was new (a number unique to it), else 0. */

@@ -41,6 +41,8 @@ describe('resolveActionPolicy', () => {
       reason: { required: false, pattern: undefined },
       whenBusy: 'wait',
       cancelInFlight: 'requester-or-approver',
+      reminders: { after: 0.5 },
+      notifyRequester: false,
       timing: { pollIntervalMs: 15_000, deadlineMs: 45 * 60_000, firstPollDelayMs: 10_000 },
     });
   });

@@ -50,6 +50,7 @@ describe('request records', () => {
     const long = await bot.redis.lrange(store.longKey(requestId), 0, -1);
     expect(long.filter((_, i) => i % 2 === 0).sort()).toEqual([
       'args',
+      'followUp',
       'outcome',
       'progress',
       'quorum',
@@ -67,6 +68,7 @@ describe('request records', () => {
       highRisk: false,
       args: { deploymentId: deployment.deploymentId },
       responseUrl,
+      followUp: { remindAt: expect.any(Number) },
       // Which status the last poll saw depends on how fast the machine got there; either is fine.
       progress: { status: expect.stringMatching(/^(SUBMITTED|EXECUTING)$/), outcome: 'running' },
       phase: 'done',

@@ -45,6 +45,8 @@ export interface HarnessOptions {
   actions?: Record<string, Record<string, unknown>>;
   approvalTimeout?: string;
   slackRateLimit?: { perSecond: number; burst: number };
+  /** Whether the fake Slack app's Messages tab is on (default true): off, it refuses DMs. */
+  slackMessagesTab?: boolean;
   /** Redis URL to use instead of the suite's private server. */
   redisUrl?: string;
   /**
@@ -129,6 +131,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     appToken,
     userGroups: { [APPROVER_GROUP]: [USERS.groupApprover] },
     rateLimit: options.slackRateLimit,
+    messagesTab: options.slackMessagesTab,
   });
   const env = {
     SLACK_BOT_TOKEN: botToken,

@@ -7,6 +7,7 @@ import type { PatchResult, RequestStore } from '../../requests/store.js';
 import { FINAL_STATES, type OpsRequest, type RequestState } from '../../requests/types.js';
 import { failureBroadcastText, finalReply } from '../../slack/blocks.js';
 import { Outbox, type OutboxItem } from '../../slack/outbox.js';
+import { requesterDm } from '../../slack/requester-dm.js';
 import type { VendorClients } from '../../vendors/clients.js';
 import type { CallScope } from '../../vendors/http.js';
 import { findActionById } from '../../vendors/registry.js';
@@ -267,7 +268,10 @@ export class Step {
   }
 }
 
-/** The closing reply (broadcast to the channel when the action did not succeed) and the root update. */
+/**
+ * The closing reply (broadcast to the channel when the action did not succeed), the root update
+ * and, where its policy asks for it, the requester's DM.
+ */
 function closingItems(request: OpsRequest): OutboxItem[] {
   const failed = request.state !== 'succeeded' && request.state !== 'cancelled';
   return [
@@ -278,6 +282,7 @@ function closingItems(request: OpsRequest): OutboxItem[] {
       broadcast: failed,
     },
     Outbox.root(request.version),
+    ...requesterDm(request),
   ];
 }
 
