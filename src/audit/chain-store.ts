@@ -30,7 +30,7 @@ export class AuditChainStore {
   /**
    * Up to `count` audit records after the entry `after` (from the oldest kept when undefined).
    * A plain XRANGE: packing the answer in Lua would spare this process parsing it, but costs
-   * Redis, which every process shares, ten times what the XRANGE does.
+   * Redis, which every process shares, about ten times what the XRANGE does.
    */
   async recordsAfter(after: string | undefined, count: number): Promise<StoredRecord[]> {
     const entries = await this.redis.xrangeBuffer(

@@ -10,8 +10,8 @@ import type { AuditChainStore } from './chain-store.js';
  * the chain as it was, and two sealers at once (a slow run overlapping the next) cannot fork it:
  * the second one's write is refused and it stops.
  *
- * Each batch is logged, before it is written, as one `auditChain` line: the number of its first
- * record, the hash before it, and each record's id and hash. Log lines shipped elsewhere are the
+ * Each batch is logged, before it is written, as `auditChain` lines of up to 100 records: the
+ * number of the line's first record, the hash before it, and each record's id and hash. Log lines shipped elsewhere are the
  * copy of the chain that whoever can write to Redis cannot rewrite. The hashes depend only on the
  * records, so a record logged twice (a crash before its batch was written, a sealer that lost the
  * race) is logged with the same number and hash each time.

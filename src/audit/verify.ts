@@ -3,8 +3,8 @@ import type { AuditChainStore } from './chain-store.js';
 
 /**
  * Checks the stored chain (`/ops audit verify`): recomputes every sealed record's hash from the
- * stored hash before it and compares it with its own stored hash, page by page (each page's
- * records and seals read together). Comparing each link with the stored hash before it, rather
+ * stored hash before it and compares it with its own stored hash, a page of seals (and the records
+ * in their range) at a time. Comparing each link with the stored hash before it, rather
  * than carrying one recomputed chain to the end, says which record broke: a record changed after
  * it was sealed breaks its own link only; a stored hash changed breaks its link and the next,
  * which still chains from the hash the record should have.
@@ -19,6 +19,8 @@ import type { AuditChainStore } from './chain-store.js';
 /** Records older than the retention period by less than this are not yet counted as dropped. */
 const CLOCK_SKEW_MS = 60_000;
 const PAGE = 1_000;
+/** Problems kept to report (the first ones; all are counted), so a wrecked chain cannot fill memory. */
+const PROBLEMS_KEPT = 100;
 
 /** A record as a report names it. */
 export interface RecordRef {
@@ -53,7 +55,10 @@ export interface ChainReport {
   first: RecordRef | undefined;
   /** The newest sealed record, and its stored hash (hex): the head to compare with the logs. */
   head: (RecordRef & { hash: string }) | undefined;
+  /** The first problems found, in chain order (at most PROBLEMS_KEPT). */
   problems: ChainProblem[];
+  /** How many problems were found in all. */
+  problemCount: number;
   /** Newer records the sealer has yet to seal. */
   unsealed: number;
 }
@@ -74,6 +79,7 @@ export async function verifyAuditChain(chain: AuditChainStore, now = Date.now())
 /** Walks the chain in order, seal by seal, keeping what the next link needs. */
 class ChainWalk {
   readonly problems: ChainProblem[] = [];
+  problemCount = 0;
   checked = 0;
   first: RecordRef | undefined;
   head: (RecordRef & { hash: string }) | undefined;
@@ -110,7 +116,7 @@ class ChainWalk {
       const before = record
         ? refOf(record, seal.seq)
         : { id: seal.id, at: entryTime(seal.id), seq: seal.seq };
-      this.problems.push(
+      this.#problem(
         this.#prev
           ? { kind: 'gap', before, fromSeq: expected, toSeq: seal.seq - 1 }
           : { kind: 'no-anchor', before },
@@ -118,7 +124,7 @@ class ChainWalk {
     }
     if (!record) {
       this.settle();
-      this.problems.push({ kind: 'missing', record: { id: seal.id, at: entryTime(seal.id), seq: seal.seq } });
+      this.#problem({ kind: 'missing', record: { id: seal.id, at: entryTime(seal.id), seq: seal.seq } });
       this.#prev = seal;
       return;
     }
@@ -139,27 +145,33 @@ class ChainWalk {
     if (pending) {
       if (!holds && sealHash(pending.computed, seal.seq, record).equals(seal.hash)) {
         // This record chains from the hash the one before should have: that one's hash was changed.
-        this.problems.push({ kind: 'hash-changed', record: pending.record });
+        this.#problem({ kind: 'hash-changed', record: pending.record });
         return;
       }
-      this.problems.push({ kind: 'changed', record: pending.record, certain: true });
+      this.#problem({ kind: 'changed', record: pending.record, certain: true });
     }
     if (!holds) this.#pending = { record: ref, computed };
   }
 
   unsealed(record: StoredRecord): void {
     const { seq: _, ...ref } = refOf(record, 0);
-    this.problems.push({ kind: 'unsealed', record: ref });
+    this.#problem({ kind: 'unsealed', record: ref });
+  }
+
+  #problem(problem: ChainProblem): void {
+    this.problemCount += 1;
+    if (this.problems.length < PROBLEMS_KEPT) this.problems.push(problem);
   }
 
   /** A broken link with no next record to judge it by. */
   settle(): void {
-    if (this.#pending) this.problems.push({ kind: 'changed', record: this.#pending.record, certain: false });
+    if (this.#pending) this.#problem({ kind: 'changed', record: this.#pending.record, certain: false });
     this.#pending = undefined;
   }
 
   result(): Omit<ChainReport, 'unsealed'> {
-    return { checked: this.checked, first: this.first, head: this.head, problems: this.problems };
+    const { checked, first, head, problems, problemCount } = this;
+    return { checked, first, head, problems, problemCount };
   }
 }
 
@@ -175,8 +187,9 @@ function refOf(record: StoredRecord, seq: number): RecordRef {
 
 /** One line for the audit record of a check: what it found. */
 export function reportSummary(report: ChainReport): string {
-  if (report.problems.length > 0) {
-    return `broken: ${report.problems.length} ${report.problems.length === 1 ? 'problem' : 'problems'} in ${report.checked} sealed records`;
+  const { problemCount } = report;
+  if (problemCount > 0) {
+    return `broken: ${problemCount} ${problemCount === 1 ? 'problem' : 'problems'} in ${report.checked} sealed records`;
   }
   if (!report.head) return `nothing sealed yet; ${report.unsealed} unsealed records`;
   return `intact: ${report.checked} records, seq ${report.first!.seq}–${report.head.seq}, head ${report.head.hash}`;

@@ -203,7 +203,7 @@ async function dispatch(
         return;
       }
       const report = await verifyAuditChain(deps.auditChain);
-      if (report.problems.length > 0) deps.metrics.auditVerifyFailures.inc();
+      if (report.problemCount > 0) deps.metrics.auditVerifyFailures.inc();
       await deps.store.audit({ kind: 'audit-verify', actor: user, text: reportSummary(report) });
       await reply(auditVerifyMessage(report));
       return;

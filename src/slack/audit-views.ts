@@ -9,14 +9,14 @@ const MAX_PROBLEMS_SHOWN = 10;
 
 export function auditVerifyMessage(report: ChainReport): SlackMessage {
   const lines: string[] = [];
-  const { head, first, problems } = report;
-  if (problems.length > 0) {
+  const { head, first, problems, problemCount } = report;
+  if (problemCount > 0) {
     lines.push(
-      `:rotating_light: *The audit chain is broken*: ${count(problems.length, 'problem')} in ${count(report.checked, 'sealed record')}.`,
+      `:rotating_light: *The audit chain is broken*: ${count(problemCount, 'problem')} in ${count(report.checked, 'sealed record')}.`,
     );
     for (const problem of problems.slice(0, MAX_PROBLEMS_SHOWN)) lines.push(`• ${problemLine(problem)}`);
-    if (problems.length > MAX_PROBLEMS_SHOWN)
-      lines.push(`… and ${problems.length - MAX_PROBLEMS_SHOWN} more.`);
+    if (problemCount > MAX_PROBLEMS_SHOWN)
+      lines.push(`… and ${(problemCount - MAX_PROBLEMS_SHOWN).toLocaleString('en-US')} more.`);
   } else if (head && first) {
     lines.push(
       `:white_check_mark: *The audit chain is intact*: ${count(report.checked, 'record')} from ${slackDate(first.at)} to ${slackDate(head.at)}.`,

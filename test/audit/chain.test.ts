@@ -175,6 +175,20 @@ describe('verifying the chain', () => {
     ]);
   });
 
+  it('keeps the first hundred problems of a wrecked chain, and counts them all', async () => {
+    await writeRecordsAt(60_000, 150);
+    await seal();
+    await rewriteStream(redis, store.auditKey(), ([id, fields]) => [
+      [id, withField(fields, 'text', 'wrecked')],
+    ]);
+
+    const report = await verifyAuditChain(chain);
+
+    expect(report.problemCount).toBe(150);
+    expect(report.problems).toHaveLength(100);
+    expect(report.problems[0]).toMatchObject({ kind: 'changed', record: { seq: 1 } });
+  });
+
   it('finds the newest record changed, though it cannot tell whether the record or its hash was', async () => {
     const ids = await writeRecordsAt(60_000, 3);
     await seal();

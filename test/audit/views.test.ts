@@ -13,7 +13,14 @@ const record = (seq: number, kind = 'approved', request = 'op-7k3m9q2'): RecordR
   request,
 });
 const head = { ...record(9, 'succeeded'), hash: 'ab'.repeat(32) };
-const base: ChainReport = { checked: 9, first: record(1, 'requested'), head, problems: [], unsealed: 0 };
+const base: ChainReport = {
+  checked: 9,
+  first: record(1, 'requested'),
+  head,
+  problems: [],
+  problemCount: 0,
+  unsealed: 0,
+};
 
 describe('the /ops audit verify answer', () => {
   it('says the chain is intact, from when to when, with the head to compare with the logs', () => {
@@ -35,6 +42,7 @@ describe('the /ops audit verify answer', () => {
     const sly = record(3, '<!channel> approved', 'op-<@U0BOSS>');
     const { text } = auditVerifyMessage({
       ...base,
+      problemCount: 9,
       problems: [
         { kind: 'changed', record: sly, certain: true },
         { kind: 'changed', record: record(9), certain: false },
@@ -75,9 +83,10 @@ describe('the /ops audit verify answer', () => {
       kind: 'hash-changed' as const,
       record: record(i + 1),
     }));
-    const { text } = auditVerifyMessage({ ...base, problems });
+    const { text } = auditVerifyMessage({ ...base, problems, problemCount: 1_214 });
+    expect(text).toContain('*The audit chain is broken*: 1,214 problems in 9 sealed records.');
     expect(text.match(/^• /gm)).toHaveLength(10);
-    expect(text).toContain('… and 4 more.');
+    expect(text).toContain('… and 1,204 more.');
   });
 
   it('says when nothing is sealed yet', () => {
@@ -86,6 +95,7 @@ describe('the /ops audit verify answer', () => {
       first: undefined,
       head: undefined,
       problems: [],
+      problemCount: 0,
       unsealed: 1,
     });
     expect(text).toBe('No audit record is sealed yet.\n1 newer record is not sealed yet.');
