@@ -2,8 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
-import type { FakeSlack, FakeSlackMessage } from '../src/devtools/fake-slack.js';
-import { type SlackPeer, sendButtonClick, sendSlashCommand } from '../src/devtools/slack-requests.js';
+import type { FakeSlack, FakeSlackMessage, FakeSlackView } from '../src/devtools/fake-slack.js';
+import {
+  type SlackPeer,
+  sendButtonClick,
+  sendSlashCommand,
+  sendViewSubmission,
+} from '../src/devtools/slack-requests.js';
 import { excerpt } from '../src/slack/mrkdwn.js';
 import { BOT, CHANNEL, USERS } from './people.js';
 import { isScenario, SCENARIOS, type Scenario } from './scenarios.js';
@@ -11,9 +16,9 @@ import type { Example } from './vendors.js';
 
 /**
  * The chat page and its small JSON API. The page reads the channel from the fake Slack (a
- * snapshot, then every change as Server-Sent Events) and turns what a person does into the
- * requests Slack would send the bot: slash commands and button clicks, signed with the bot's
- * signing secret.
+ * snapshot, then every change as Server-Sent Events, the modals the bot opens for its user among
+ * them) and turns what a person does into the requests Slack would send the bot: slash commands,
+ * button clicks and modal submissions, signed with the bot's signing secret.
  */
 
 export interface ScenarioControl {
@@ -95,6 +100,10 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     const shown = toPageMessage(message);
     for (const stream of streams) if (visibleTo(stream.user)(message)) send(stream.res, 'message', shown);
   });
+  // A modal is shown to the person whose click opened it, as Slack does.
+  const stopViews = slack.onView((view) => {
+    for (const stream of streams) if (stream.user === view.user) send(stream.res, 'view', toPageView(view));
+  });
   const stopScenario = scenario.onChange((name) => {
     for (const stream of streams) send(stream.res, 'scenario', { scenario: name });
   });
@@ -161,9 +170,34 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
       channelId: CHANNEL.id,
       messageTs: message.ts,
       responseUrl: slack.responseUrl(user, CHANNEL.id),
+      triggerId: slack.triggerId(user),
     });
     if (sent.status !== 200) return reply(res, 502, { error: `opsbot answered HTTP ${sent.status}` });
     return reply(res, 200, { ok: true });
+  };
+
+  /** A modal's submission: closed, or still open with the errors the bot answered (by block id). */
+  const submit = async (body: Record<string, unknown>, res: ServerResponse) => {
+    const user = knownUser(body.user);
+    if (!user) return reply(res, 400, { error: 'unknown user' });
+    const view = slack.views.find((v) => v.id === body.viewId && v.user === user && !v.closed);
+    if (!view) return reply(res, 409, { error: 'This dialog is no longer open.' });
+    const values = Object.fromEntries(
+      Object.entries((body.values ?? {}) as Record<string, unknown>).map(([block, text]) => [
+        block,
+        typeof text === 'string' ? text : '',
+      ]),
+    );
+    const sent = await sendViewSubmission(options.bot, { userId: user, view, values });
+    if (sent.status !== 200) return reply(res, 502, { error: `opsbot answered HTTP ${sent.status}` });
+    const answer = (sent.body ? JSON.parse(sent.body) : {}) as {
+      response_action?: string;
+      errors?: Record<string, string>;
+    };
+    if (answer.response_action === 'errors')
+      return reply(res, 200, { closed: false, errors: answer.errors ?? {} });
+    slack.closeView(view.id);
+    return reply(res, 200, { closed: true });
   };
 
   const changeScenario = (body: Record<string, unknown>, res: ServerResponse) => {
@@ -193,6 +227,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     if (!body) return reply(res, 400, { error: 'the body must be a JSON object' });
     if (url.pathname === '/api/command') return command(body, res);
     if (url.pathname === '/api/click') return click(body, res);
+    if (url.pathname === '/api/submit') return submit(body, res);
     if (url.pathname === '/api/scenario') return changeScenario(body, res);
     return reply(res, 404, { error: 'not found' });
   };
@@ -211,6 +246,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     close: async () => {
       clearInterval(heartbeat);
       stopWatching();
+      stopViews();
       stopScenario();
       for (const stream of streams) stream.res.end();
       streams.clear();
@@ -232,6 +268,12 @@ function toPageMessage(message: FakeSlackMessage): PageMessage {
     ephemeral: message.ephemeralTo !== undefined,
     broadcast: message.reply_broadcast === true,
   };
+}
+
+/** A modal as the page gets it: its id (to submit it by) and what Slack draws of it. */
+function toPageView(opened: FakeSlackView) {
+  const { title, submit, close, blocks } = opened.view;
+  return { id: opened.id, title, submit, close, blocks: Array.isArray(blocks) ? blocks : [] };
 }
 
 function knownUser(id: unknown): string | undefined {

@@ -63,8 +63,8 @@ export const BOT = { id: 'UOPSBOT01', name: 'opsbot' } as const;
  * `policy` of the sandbox config, from what each person may do. With the people above: Alice asks
  * and may approve anything but her own high-risk requests (e.g. `workspace reinstall`); Bob
  * approves; Dave (@security) approves only what needs @security: a restart on the prod-like ECE
- * target (`prodTarget`), which is high-risk and needs one approval from @sre and one from
- * @security. Carol only reads (status, history and the read-only actions, which need no approval).
+ * target (`prodTarget`), which is high-risk, needs one approval from @sre and one from
+ * @security, and a reason naming a ticket (`--reason "OPS-123 …"`). Carol only reads (status, history and the read-only actions, which need no approval).
  */
 export function sandboxPolicy(
   readOnlyActions: string[],
@@ -77,7 +77,11 @@ export function sandboxPolicy(
   actions[prodTarget.action] = {
     ...actions[prodTarget.action],
     targets: {
-      [prodTarget.target]: { highRisk: true, approvals: [{ role: 'sre' }, { role: 'security' }] },
+      [prodTarget.target]: {
+        highRisk: true,
+        approvals: [{ role: 'sre' }, { role: 'security' }],
+        reason: { required: true, pattern: '^OPS-[0-9]+' },
+      },
     },
   };
   return {

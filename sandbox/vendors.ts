@@ -119,7 +119,7 @@ export async function startVendorLab(): Promise<VendorLab> {
         },
         { command: '/ops arcgis refresh-groups cartographers,analyst', note: 'ArcGIS group membership' },
         {
-          command: `/ops ece restart ${logs.id} kibana --target prod`,
+          command: `/ops ece restart ${logs.id} kibana --target prod --reason "OPS-123 Kibana stuck"`,
           note: `ECE ${logs.name} on prod: @sre + @security`,
         },
         {

@@ -5,6 +5,8 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { registerApprovalButtons } from './commands/approval-buttons.js';
 import { registerOpsCommand } from './commands/ops-command.js';
+import { registerReasonButtons } from './commands/reason-buttons.js';
+import { registerReasonSubmissions } from './commands/reason-submissions.js';
 import type { Config } from './config/load.js';
 import { scrubSecrets } from './config/secret.js';
 import { queueDashboard } from './http/dashboard.js';
@@ -155,6 +157,8 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
     }
     registerOpsCommand(bolt, { command: config.slack.command, commands: queues.commands, log });
     registerApprovalButtons(bolt, { lifecycle, log });
+    registerReasonButtons(bolt, { log });
+    registerReasonSubmissions(bolt, { lifecycle, log });
     bolt.error(async (error) => {
       log.error({ err: error }, 'Slack handler failed');
     });
@@ -199,7 +203,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       reconcileEveryMs: config.worker.reconcileEvery,
       slackConcurrency: config.worker.slackConcurrency,
       queues,
-      run: { store, outbox, clients, locks, policies: config.actions, log, metrics },
+      run: { store, outbox, clients, locks, policy, log, metrics },
       deliver,
       deliverNow,
       commands: { config, policy, lifecycle, store, locks, auditChain, clients, slack, log, metrics },

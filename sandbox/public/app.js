@@ -3,9 +3,9 @@ import { escapeHtml } from './mrkdwn.js';
 
 /**
  * The sandbox's chat page: one channel, a composer for slash commands, a user switcher, the
- * thread pane and confirm dialogs. The server sends a snapshot of the channel, then every change
- * the current user may see (their ephemerals included) as Server-Sent Events; the page re-draws
- * from that state.
+ * thread pane, confirm dialogs and the modals the bot opens. The server sends a snapshot of the
+ * channel, then every change the current user may see (their ephemerals and modals included) as
+ * Server-Sent Events; the page re-draws from that state.
  */
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +21,8 @@ const state = {
   dismissed: new Set(),
   /** ts of the thread open in the side pane. */
   thread: undefined,
+  /** The modal the bot opened for this user (views.open), while it is open. */
+  view: undefined,
   typed: [],
   typedIndex: 0,
 };
@@ -64,6 +66,7 @@ function connect() {
     state.messages.set(message.ts, message);
     scheduleDraw();
   });
+  events.addEventListener('view', (event) => openView(JSON.parse(event.data)));
   events.addEventListener('scenario', (event) => showScenario(JSON.parse(event.data).scenario));
   events.addEventListener('error', () => setConnection('reconnecting'));
 }
@@ -382,8 +385,55 @@ function confirmDialog(confirm) {
   });
 }
 
+/** A modal the bot opened, drawn as Slack draws one, until it is submitted or closed. */
+function openView(view) {
+  const ctx = context();
+  state.view = view;
+  $('view-title').innerHTML = textHtml(view.title, ctx);
+  $('view-body').replaceChildren(renderMessageBody({ blocks: view.blocks, text: '', ts: '' }, ctx));
+  $('view-submit').innerHTML = textHtml(view.submit ?? { type: 'plain_text', text: 'Submit' }, ctx);
+  $('view-close').innerHTML = textHtml(view.close ?? { type: 'plain_text', text: 'Cancel' }, ctx);
+  $('view').hidden = false;
+  $('view-body').querySelector('.input-box')?.focus();
+}
+
+function closeView() {
+  state.view = undefined;
+  $('view').hidden = true;
+}
+
+/**
+ * Submits the open modal with what was typed, as Slack does. The bot answers with errors (shown
+ * under their inputs, the modal staying open) or closes it.
+ */
+async function submitView() {
+  const { view } = state;
+  if (!view) return;
+  const inputs = [...$('view-body').querySelectorAll('.block-input')];
+  const values = Object.fromEntries(
+    inputs.map((block) => [block.dataset.blockId, block.querySelector('.input-box')?.value ?? '']),
+  );
+  const submit = $('view-submit');
+  submit.disabled = true;
+  submit.classList.add('busy');
+  const sent = await post('/api/submit', { user: state.me, viewId: view.id, values });
+  submit.disabled = false;
+  submit.classList.remove('busy');
+  if (state.view !== view) return;
+  if (!sent.ok || sent.closed) {
+    closeView();
+    if (!sent.ok) notice(`:warning: ${sent.error}`);
+    return;
+  }
+  for (const block of inputs) {
+    block.querySelector('.input-error').textContent = sent.errors[block.dataset.blockId] ?? '';
+  }
+}
+
 function switchUser(id) {
   if (id === state.me) return;
+  // A modal is its user's alone, as in Slack.
+  closeView();
   state.me = id;
   sessionStorage.setItem('sandbox-user', id);
   // Nothing of the previous user's view stays on screen (their ephemerals are theirs only).
@@ -412,6 +462,13 @@ document.addEventListener('click', (event) => {
     input.focus();
   }
 });
+
+$('view-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void submitView();
+});
+$('view-close').addEventListener('click', closeView);
+$('view').addEventListener('keydown', (event) => event.key === 'Escape' && closeView());
 
 $('thread-close').addEventListener('click', () => {
   state.thread = undefined;

@@ -2,8 +2,8 @@ import { escapeHtml, renderMrkdwn, renderPlainText } from './mrkdwn.js';
 
 /**
  * Block Kit to DOM, close to how Slack draws it: section (text, two-column fields, accessory),
- * context, actions with buttons (primary / danger, confirm dialogs), header, divider, image.
- * Anything else is named rather than silently dropped. Buttons carry their Block Kit element in
+ * context, actions with buttons (primary / danger, confirm dialogs), header, divider, image, and
+ * a modal's input with a text box. Anything else is named rather than silently dropped. Buttons carry their Block Kit element in
  * `buttonElements` for the page's click handler.
  * Reference: https://api.slack.com/reference/block-kit/blocks
  */
@@ -58,6 +58,8 @@ function renderBlock(block, ctx, message) {
     }
     case 'header':
       return element('div', 'block-header', textHtml(block.text, ctx));
+    case 'input':
+      return renderInput(block, ctx);
     case 'divider':
       return element('hr', 'block-divider');
     case 'image': {
@@ -114,6 +116,36 @@ function renderElement(item, ctx, message) {
   button.type = 'button';
   buttonElements.set(button, { ...item, messageTs: message.ts });
   return button;
+}
+
+/**
+ * An input block: its label ("(optional)" where it is), a text box as Slack's client holds it
+ * (required, at most `max_length`), its hint, and a place for the error a submission answers.
+ * The page reads the box's value by the block's id (`data-block-id`).
+ */
+function renderInput(block, ctx) {
+  const node = element('div', 'block-input');
+  node.dataset.blockId = block.block_id ?? '';
+  const item = block.element ?? {};
+  if (item.type !== 'plain_text_input') {
+    node.append(renderElement(item, ctx, {}));
+    return node;
+  }
+  const box = document.createElement(item.multiline ? 'textarea' : 'input');
+  box.className = 'input-box';
+  box.id = `input-${node.dataset.blockId}`;
+  box.required = block.optional !== true;
+  if (item.max_length) box.maxLength = item.max_length;
+  if (item.placeholder?.text) box.placeholder = item.placeholder.text;
+  const optional = block.optional ? ' <span class="input-optional">(optional)</span>' : '';
+  const label = element('label', 'input-label', `${textHtml(block.label, ctx)}${optional}`);
+  label.htmlFor = box.id;
+  node.append(label, box);
+  if (block.hint) node.append(element('div', 'input-hint', textHtml(block.hint, ctx)));
+  const error = element('div', 'input-error');
+  error.setAttribute('role', 'alert');
+  node.append(error);
+  return node;
 }
 
 function imageAlt(item) {

@@ -25,6 +25,15 @@ export const TARGET_PARAM: ParamSpec = {
   help: 'which configured instance (needed when the vendor has several)',
   optional: true,
 };
+/** Why it is asked for (shown with the request, kept in the audit trail): actions that change something. */
+export const REASON_PARAM: ParamSpec = {
+  name: 'reason',
+  kind: 'option',
+  flag: '--reason',
+  label: '"<text>"',
+  help: 'why: shown with the request and kept in the audit trail (some actions require one)',
+  optional: true,
+};
 export const DRY_RUN_PARAM: ParamSpec = {
   name: 'dryRun',
   kind: 'flag',
@@ -36,21 +45,82 @@ export const DRY_RUN_PARAM: ParamSpec = {
 
 export type RawArgs = Record<string, string | true>;
 
+/** One word of a command line. */
+export interface Word {
+  text: string;
+  /** Written in quotes from its first character: always a value, never an option name. */
+  quoted: boolean;
+}
+
 /**
- * The words of a command line, as the person typed them. Slack sends `&`, `<` and `>` of the
- * command text escaped (`&amp;`, `&lt;`, `&gt;`); they are decoded here, once, so that every echo
- * escapes what was typed exactly once (slack/mrkdwn.ts).
+ * The closing quotes each opening quote accepts. Slack's clients turn typed quotes into smart
+ * ones (`“…”`, `‘…’`), and some keyboards type `”` at both ends; any quote of the same kind closes.
  */
-export function tokenize(text: string): string[] {
-  // Slack turns quotes into smart quotes and may send non-breaking spaces; ids never need either.
-  return text
+const CLOSING_QUOTES: Record<string, string> = {
+  '"': '"”“',
+  '“': '”“"',
+  '”': '”“"',
+  "'": "'’",
+  '‘': "’‘'",
+};
+
+/**
+ * The words of a command line, as the person typed them. Quoted text is one word: `"two words"`,
+ * `'…'`, `“…”`, `‘…’`, also as an option's value (`--reason="two words"`). A quote opens only at
+ * the start of a word (or right after `--option=`) and closes only at the end of one, so an
+ * apostrophe inside a word (`don't`) or inside quoted text (`'it's stuck'`) is just a character.
+ * Slack sends `&`, `<` and `>` of the command text escaped (`&amp;`, `&lt;`, `&gt;`); they are
+ * decoded here, once, so that every echo escapes what was typed exactly once (slack/mrkdwn.ts).
+ */
+export function tokenize(text: string): Word[] {
+  // Slack may send non-breaking and other wide spaces; ids never need them, reasons read the same.
+  const line = text
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&')
-    .replace(/[\u00a0\u2000-\u200b]/g, ' ')
-    .trim()
-    .split(/\s+/)
-    .filter(Boolean);
+    .replace(/[\u00a0\u2000-\u200b]/g, ' ');
+  const words: Word[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (isSpace(line[i])) {
+      i += 1;
+      continue;
+    }
+    const start = i;
+    let word = '';
+    while (i < line.length && !isSpace(line[i])) {
+      const char = line[i]!;
+      const closers = CLOSING_QUOTES[char];
+      const opens = i === start || (line[i - 1] === '=' && word.startsWith('--'));
+      if (!closers || !opens) {
+        word += char;
+        i += 1;
+        continue;
+      }
+      const end = closingQuote(line, i + 1, closers);
+      if (end < 0) {
+        throw new InputError(
+          `a quote is not closed: ${char}${excerpt(line.slice(i + 1).trim())} (end the quoted text with ${closers[0]})`,
+        );
+      }
+      word += line.slice(i + 1, end);
+      i = end + 1;
+    }
+    words.push({ text: word, quoted: CLOSING_QUOTES[line[start]!] !== undefined });
+  }
+  return words;
+}
+
+/** Where quoted text opened before `from` ends: a closing quote that ends a word; -1 if none does. */
+function closingQuote(line: string, from: number, closers: string): number {
+  for (let end = from; end < line.length; end += 1) {
+    if (closers.includes(line[end]!) && (end + 1 === line.length || isSpace(line[end + 1]))) return end;
+  }
+  return -1;
+}
+
+function isSpace(char: string | undefined): boolean {
+  return char !== undefined && /\s/.test(char);
 }
 
 export function usageOf(command: string, shape: Pick<CommandShape, 'words' | 'params'>): string {
@@ -68,7 +138,7 @@ export function usageOf(command: string, shape: Pick<CommandShape, 'words' | 'pa
 
 /** Maps the words after the command name onto the declared params (no validation of values yet). */
 export function bindWords(
-  words: string[],
+  words: Word[],
   shape: Pick<CommandShape, 'words' | 'params'>,
   usage: string,
 ): RawArgs {
@@ -77,8 +147,8 @@ export function bindWords(
   const byFlag = new Map(shape.params.filter((param) => param.flag).map((param) => [param.flag!, param]));
   let next = 0;
   for (let i = 0; i < words.length; i += 1) {
-    const word = words[i]!;
-    if (word.startsWith('--')) {
+    const { text: word, quoted } = words[i]!;
+    if (!quoted && word.startsWith('--')) {
       const eq = word.indexOf('=');
       // Option names are case-insensitive; their values keep their case.
       const param = byFlag.get((eq > 0 ? word.slice(0, eq) : word).toLowerCase());
@@ -95,8 +165,10 @@ export function bindWords(
         if (eq > 0) throw new InputError(`${name} takes no value`, usage);
         raw[param.name] = true;
       } else {
-        const value = eq > 0 ? word.slice(eq + 1) : words[++i];
-        if (value === undefined || value === '' || value.startsWith('--')) {
+        const next = eq > 0 ? undefined : words[++i];
+        const value = eq > 0 ? word.slice(eq + 1) : next?.text;
+        // A bare `--word` after an option is the next option, not its value; a quoted one is a value.
+        if (value === undefined || value === '' || (next && !next.quoted && value.startsWith('--'))) {
           throw new InputError(`${name} needs a value: ${name} ${param.label}`, usage);
         }
         raw[param.name] = value;
@@ -112,8 +184,8 @@ export function bindWords(
   return raw;
 }
 
-/** Validates bound words with the command's schema; the first problem becomes the message. */
-export function validateArgs<T>(schema: z.ZodType<T>, raw: RawArgs, usage: string): T {
+/** Validates bound words (or one of them) with its schema; the problems become the message. */
+export function validateArgs<T>(schema: z.ZodType<T>, raw: unknown, usage: string): T {
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const messages = [...new Set(result.error.issues.map((issue) => issue.message))];

@@ -46,7 +46,7 @@ export async function helpText(options: {
       );
     }
     lines.push(
-      'Every vendor action takes `--target <name>` (when several are configured); those that change something also take `--dry-run`.',
+      'Every vendor action takes `--target <name>` (when several are configured); those that change something also take `--reason "<text>"` (some require one) and `--dry-run`.',
     );
   }
   return lines.join('\n');

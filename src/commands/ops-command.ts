@@ -22,6 +22,7 @@ import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
 import { helpText } from './help.js';
 import { type OpsCommand, parseOpsCommand } from './parse.js';
+import { reasonRefusal } from './reason.js';
 
 /**
  * The `/ops` slash command, in two halves. The web process records the command as a job and only
@@ -237,7 +238,12 @@ async function dispatch(
       const request = await deps.store.get(parsed.requestId);
       if (request?.state === 'approved' || request?.state === 'running') {
         const canVendorCancel = Boolean(findActionById(request.actionId)?.action.cancel);
-        const decision = await deps.lifecycle.stopInFlight(parsed.requestId, user, canVendorCancel);
+        const decision = await deps.lifecycle.stopInFlight(
+          parsed.requestId,
+          user,
+          canVendorCancel,
+          parsed.reason,
+        );
         await reply(
           section(
             decision.ok
@@ -247,7 +253,7 @@ async function dispatch(
         );
         return;
       }
-      const decision = await deps.lifecycle.withdraw(parsed.requestId, user);
+      const decision = await deps.lifecycle.withdraw(parsed.requestId, user, undefined, parsed.reason);
       await reply(
         section(decision.ok ? `Request \`${parsed.requestId}\` cancelled.` : `:warning: ${decision.reason}`),
       );
@@ -280,6 +286,13 @@ async function dispatch(
         return;
       }
       const policy = deps.policy.effective(action.id, target)!;
+      const unreasoned = reasonRefusal(
+        policy.reason,
+        parsed.reason,
+        `${action.id} on ${vendor.name}/${target}`,
+        (reason) => `${name} ${action.examples[0] ?? `${vendor.name} ${action.verb}`} --reason ${reason}`,
+      );
+      if (unreasoned) throw new InputError(`${unreasoned}. Nothing was requested.`);
       const approvable = await deps.policy.feasible(policy, user);
       if (!approvable.ok) {
         deps.metrics.requests.inc({ action: action.id, outcome: 'not_allowed' });
@@ -309,6 +322,7 @@ async function dispatch(
         highRisk: policy.highRisk,
         quorum: { rules: [...policy.approvals], requesterCounts: policy.requesterCounts },
         responseUrl: command.responseUrl,
+        reason: parsed.reason,
       });
       return;
     }

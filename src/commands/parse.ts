@@ -3,7 +3,16 @@ import { InputError } from '../errors.js';
 import { excerpt } from '../slack/mrkdwn.js';
 import { allActions, findActionById, findVendor, VENDORS } from '../vendors/registry.js';
 import type { ActionDef, ParamSpec, VendorModule } from '../vendors/types.js';
-import { bindWords, DRY_RUN_PARAM, TARGET_PARAM, tokenize, usageOf, validateArgs } from './grammar.js';
+import {
+  bindWords,
+  DRY_RUN_PARAM,
+  REASON_PARAM,
+  TARGET_PARAM,
+  tokenize,
+  usageOf,
+  validateArgs,
+} from './grammar.js';
+import { reasonSchema } from './reason.js';
 
 /** What a person asked for, once the words are understood and every argument validated. */
 export type OpsCommand =
@@ -15,9 +24,11 @@ export type OpsCommand =
       args: unknown;
       target: string | undefined;
       dryRun: boolean;
+      /** `--reason`, trimmed; policy may require one (checked when the request is asked). */
+      reason: string | undefined;
     }
   | { kind: 'status'; requestId: string }
-  | { kind: 'cancel'; requestId: string }
+  | { kind: 'cancel'; requestId: string; reason: string | undefined }
   | { kind: 'history'; mine: boolean; target: string | undefined; limit: number }
   | { kind: 'whoami'; actionId: string | undefined; target: string | undefined }
   | { kind: 'audit-verify' };
@@ -77,9 +88,10 @@ export const BUILTINS = {
     summary: 'withdraw a pending request, or stop one in flight',
     params: [
       { name: 'requestId', kind: 'positional', label: '<request-id>', help: 'e.g. op-7k3m9q' },
+      REASON_PARAM,
     ] as ParamSpec[],
-    args: z.object({ requestId: requestIdSchema }),
-    example: 'cancel op-7k3m9q',
+    args: z.object({ requestId: requestIdSchema, reason: reasonSchema.optional() }),
+    example: 'cancel op-7k3m9q --reason "fixed by hand"',
   },
   whoami: {
     summary: 'what you may request and approve here, and why',
@@ -130,10 +142,11 @@ export const BUILTINS = {
   },
 } as const;
 
+/** An action's own params, then those every action understands (`--reason` where it changes something). */
 export function actionParams(action: ActionDef): ParamSpec[] {
   return action.mode === 'read'
     ? [...action.params, TARGET_PARAM]
-    : [...action.params, TARGET_PARAM, DRY_RUN_PARAM];
+    : [...action.params, TARGET_PARAM, REASON_PARAM, DRY_RUN_PARAM];
 }
 
 export function actionUsage(command: string, vendor: VendorModule, action: ActionDef): string {
@@ -151,7 +164,8 @@ function isBuiltin(word: string): word is keyof typeof BUILTINS {
  */
 export function parseOpsCommand(text: string, command: string): OpsCommand {
   const words = tokenize(text);
-  const [typed, second, ...rest] = words;
+  const [typed, second] = words.map((word) => word.text);
+  const rest = words.slice(2);
   const first = typed?.toLowerCase();
   const overview = `${command} help`;
   if (first === undefined || first === 'help') return { kind: 'help', vendor: helpVendor(second, command) };
@@ -177,6 +191,13 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
         limit: args.limit as number,
       };
     }
+    if (first === 'cancel') {
+      return {
+        kind: 'cancel',
+        requestId: args.requestId as string,
+        reason: args.reason as string | undefined,
+      };
+    }
     return { kind: first, requestId: args.requestId as string };
   }
 
@@ -197,7 +218,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
   }
   const usage = actionUsage(command, vendor, action);
   const raw = bindWords(rest, { words: [vendor.name, action.verb], params: actionParams(action) }, usage);
-  const { target, dryRun, ...own } = raw;
+  const { target, dryRun, reason, ...own } = raw;
   const args = validateArgs(action.args, own, usage);
   return {
     kind: 'action',
@@ -206,6 +227,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
     args,
     target: typeof target === 'string' ? target : undefined,
     dryRun: dryRun === true,
+    reason: reason === undefined ? undefined : validateArgs(reasonSchema, reason, usage),
   };
 }
 

@@ -18,3 +18,6 @@ export const duration = z.union([z.number().int().nonnegative(), z.string()]).tr
   }
   return ms;
 });
+
+/** A duration that must be more than zero (e.g. a wait before trying again: zero would spin). */
+export const positiveDuration = duration.refine((ms) => ms > 0, 'must be more than 0');

@@ -119,7 +119,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const redis = redisConnection(raw.redis, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   const actions = new Map<string, ResolvedActionPolicy>(
-    allActions().map(({ action }) => [action.id, resolveActionPolicy(raw.policy, action.id)]),
+    allActions().map(({ action }) => [
+      action.id,
+      resolveActionPolicy(raw.policy, action.id, undefined, raw.vendors.retry),
+    ]),
   );
   return deepFreeze({
     ...raw,

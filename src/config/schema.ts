@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { policySchema } from '../policy/schema.js';
+import { DEFAULT_RETRY, policySchema, RETRY_FIELDS } from '../policy/schema.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from '../vendors/http.js';
 import { secretField } from '../vendors/target-schema.js';
 import { duration } from './duration.js';
@@ -198,9 +198,21 @@ export const configSchema = z
          * whole body) and the call fails with a vendor error saying so.
          */
         maxResponseBytes: size.default(DEFAULT_MAX_RESPONSE_BYTES),
+        /**
+         * How a vendor call that failed on the way is tried again, for every action; an action or
+         * a target may set its own (`policy.….retry`). See RETRY_FIELDS.
+         */
+        retry: z
+          .object({
+            attempts: RETRY_FIELDS.attempts.default(DEFAULT_RETRY.attempts),
+            initialDelay: RETRY_FIELDS.initialDelay.default(DEFAULT_RETRY.initialDelay),
+            maxDelay: RETRY_FIELDS.maxDelay.default(DEFAULT_RETRY.maxDelay),
+          })
+          .strict()
+          .default(DEFAULT_RETRY),
       })
       .strict()
-      .default({ maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES }),
+      .default({ maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, retry: DEFAULT_RETRY }),
     /** Vendor targets by vendor name, then target name; each vendor validates its own entries. */
     targets: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     /** Roles, channel bindings and per-action, per-target rules (see src/policy/schema.ts). */

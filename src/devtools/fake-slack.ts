@@ -6,11 +6,12 @@ import { attachSocketMode, type SocketModeEndpoint } from './fake-slack-socket-m
 /**
  * A local stand-in for the Slack Web API, used by the tests, the sandbox and the benchmarks. It
  * answers like Slack (form or JSON bodies, `blocks` as a JSON string, `ok:false` errors, 429 with
- * Retry-After), checks what it receives (token, channel, block limits, thread roots), records every
- * call, and keeps channels with their threads so a page or a test can read them back. Scripted
- * faults (`fail`) make it misbehave like Slack on a bad day: 429s, 5xx, `ok:false` errors and
- * dropped connections, for a number of calls or for a while. With an app-level token it is also
- * Slack's Socket Mode endpoint (`socketMode`, see fake-slack-socket-mode.ts).
+ * Retry-After), checks what it receives (token, channel, block limits, thread roots, trigger ids),
+ * records every call, and keeps channels with their threads and the modals it opened so a page or
+ * a test can read them back. Scripted faults (`fail`) make it misbehave like Slack on a bad day:
+ * 429s, 5xx, `ok:false` errors and dropped connections, for a number of calls or for a while. With
+ * an app-level token it is also Slack's Socket Mode endpoint (`socketMode`, see
+ * fake-slack-socket-mode.ts).
  */
 
 export interface FakeSlackMessage {
@@ -35,6 +36,18 @@ export interface FakeSlackCall {
   ok: boolean;
   /** Slack's error (`http_500` for a bare HTTP error), or `dropped` / `answer_dropped` (see `FakeSlackFault.drop`). */
   error?: string | undefined;
+}
+
+/** A modal opsbot opened with `views.open`, as it sent it, for the person whose trigger it used. */
+export interface FakeSlackView {
+  /** Slack's view id (`V…`), which a view_submission carries. */
+  id: string;
+  user: string;
+  /** The view object opsbot sent (type, callback_id, title, blocks, private_metadata…). */
+  view: Record<string, unknown>;
+  openedAt: number;
+  /** Set once a submission's answer closed it (see `FakeSlack.closeView`). */
+  closed: boolean;
 }
 
 /** A scripted failure (see `FakeSlack.fail`). */
@@ -98,6 +111,19 @@ export interface FakeSlack {
    */
   responseUrl(user: string, channel: string): string;
   /**
+   * A trigger_id for a new slash command or click by `user`, shaped like Slack's: good for one
+   * `views.open` within 3 s of `issuedAt` (default now). Otherwise `views.open` answers as Slack
+   * does: `expired_trigger_id` after 3 s, `exchanged_trigger_id` the second time, and
+   * `invalid_trigger_id` for one it never issued.
+   */
+  triggerId(user: string, issuedAt?: number): string;
+  /** Every modal opened, oldest first. */
+  views: FakeSlackView[];
+  /** Marks a modal closed, as Slack does when a submission is answered without errors. */
+  closeView(id: string): void;
+  /** Subscribe to every modal opened (the sandbox page shows it to its user). */
+  onView(listener: (view: FakeSlackView) => void): () => void;
+  /**
    * Makes matching calls fail like Slack does, for `times` calls or `forMs` milliseconds. Faults
    * queue up: a call meets the first unfinished fault for its method, so several faults given at
    * once play one after the other (429s for a while, then 500s, then dropped connections).
@@ -141,6 +167,10 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     return undefined;
   };
   const responseTargets = new Map<string, { user: string; channel: string; uses: number }>();
+  const triggers = new Map<string, { user: string; issuedAt: number; used: boolean }>();
+  const views: FakeSlackView[] = [];
+  const viewListeners = new Set<(view: FakeSlackView) => void>();
+  let triggerSeq = 0;
   const buckets = new Map<string, { tokens: number; at: number }>();
   let rateLimit = options.rateLimit;
   let clock = 1_700_000_000_000;
@@ -291,6 +321,58 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
         emit(message);
         return { ok: true, channel: message.channel, ts: message.ts };
       }
+      case 'chat.postEphemeral': {
+        const problem = checkMessage(args);
+        if (problem) return { ok: false, error: problem };
+        if (typeof args.user !== 'string' || args.user === '')
+          return { ok: false, error: 'user_not_in_channel' };
+        const message: FakeSlackMessage = {
+          ts: nextTs(),
+          channel: String(args.channel),
+          thread_ts: args.thread_ts ? String(args.thread_ts) : undefined,
+          user: botUserId,
+          text: String(args.text ?? ''),
+          blocks: args.blocks as unknown[] | undefined,
+          ephemeralTo: args.user,
+        };
+        messages.push(message);
+        emit(message);
+        return { ok: true, message_ts: message.ts };
+      }
+      case 'views.open': {
+        const trigger = triggers.get(String(args.trigger_id ?? ''));
+        if (!trigger) return { ok: false, error: 'invalid_trigger_id' };
+        if (trigger.used) return { ok: false, error: 'exchanged_trigger_id' };
+        if (Date.now() - trigger.issuedAt > TRIGGER_LIFETIME_MS)
+          return { ok: false, error: 'expired_trigger_id' };
+        const problem = checkModal(args.view);
+        if (problem)
+          return { ok: false, error: 'invalid_arguments', response_metadata: { messages: [problem] } };
+        trigger.used = true;
+        const opened: FakeSlackView = {
+          id: `V${randomBytes(5).toString('hex').toUpperCase()}`,
+          user: trigger.user,
+          view: args.view as Record<string, unknown>,
+          openedAt: Date.now(),
+          closed: false,
+        };
+        views.push(opened);
+        for (const listener of viewListeners) listener(opened);
+        return {
+          ok: true,
+          view: {
+            ...opened.view,
+            id: opened.id,
+            team_id: 'T0SANDBOX',
+            state: { values: {} },
+            hash: `${Math.floor(opened.openedAt / 1000)}.${randomBytes(4).toString('hex')}`,
+            root_view_id: opened.id,
+            previous_view_id: null,
+            app_id: 'A0OPSBOT1',
+            bot_id: 'B0OPSBOT1',
+          },
+        };
+      }
       case 'apps.connections.open':
         return { ok: true, url: socketMode.openConnection() };
       case 'chat.getPermalink':
@@ -354,6 +436,20 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
       responseTargets.set(id, { user, channel, uses: 0 });
       return `${url}/commands/${id}`;
     },
+    triggerId: (user, issuedAt = Date.now()) => {
+      const id = `${Math.floor(issuedAt / 1000)}.${++triggerSeq}.${randomBytes(16).toString('hex')}`;
+      triggers.set(id, { user, issuedAt, used: false });
+      return id;
+    },
+    views,
+    closeView: (id) => {
+      const view = views.find((v) => v.id === id);
+      if (view) view.closed = true;
+    },
+    onView: (listener) => {
+      viewListeners.add(listener);
+      return () => viewListeners.delete(listener);
+    },
     fail: (fault) =>
       faults.push({
         ...fault,
@@ -403,11 +499,52 @@ function parseArgs(contentType: string, body: string): Record<string, unknown> {
   if (contentType.includes('application/json')) return JSON.parse(body || '{}') as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [key, value] of new URLSearchParams(body)) {
-    // The Web API client sends nested values (blocks, metadata) as JSON strings inside the form.
-    out[key] =
-      (key === 'blocks' || key === 'metadata' || key === 'attachments') && value ? JSON.parse(value) : value;
+    // The Web API client sends nested values (blocks, metadata, a view) as JSON strings inside the form.
+    out[key] = JSON_FIELDS.has(key) && value ? JSON.parse(value) : value;
   }
   return out;
+}
+
+const JSON_FIELDS = new Set(['blocks', 'metadata', 'attachments', 'view']);
+
+/** A trigger_id is good for 3 seconds (https://docs.slack.dev/interactivity/handling-user-interaction). */
+const TRIGGER_LIFETIME_MS = 3_000;
+
+/**
+ * Refuses what Slack refuses in a modal (https://docs.slack.dev/reference/views/modal-views): a
+ * title, submit or close label over 24 characters, more than 100 blocks, private_metadata over
+ * 3,000 characters, callback_id over 255, input blocks without a label or an element.
+ */
+function checkModal(view: unknown): string | undefined {
+  if (!view || typeof view !== 'object') return 'view is missing';
+  const modal = view as {
+    type?: unknown;
+    title?: { text?: unknown };
+    submit?: { text?: unknown };
+    close?: { text?: unknown };
+    blocks?: unknown;
+    private_metadata?: unknown;
+    callback_id?: unknown;
+  };
+  if (modal.type !== 'modal') return 'view.type must be modal';
+  for (const key of ['title', 'submit', 'close'] as const) {
+    const text = modal[key]?.text;
+    if (key === 'title' && typeof text !== 'string') return 'view.title is missing';
+    if (text !== undefined && (typeof text !== 'string' || text.length > 24))
+      return `view.${key} must be at most 24 characters`;
+  }
+  if (!Array.isArray(modal.blocks) || modal.blocks.length > 100) return 'view.blocks must be 1 to 100 blocks';
+  if (typeof modal.private_metadata === 'string' && modal.private_metadata.length > 3000)
+    return 'view.private_metadata must be at most 3000 characters';
+  if (typeof modal.callback_id === 'string' && modal.callback_id.length > 255)
+    return 'view.callback_id must be at most 255 characters';
+  const inputs = (modal.blocks as Array<{ type?: unknown; label?: unknown; element?: unknown }>).filter(
+    (block) => block.type === 'input',
+  );
+  if (inputs.some((block) => !block.label || !block.element))
+    return 'an input block needs a label and an element';
+  if (inputs.length > 0 && modal.submit === undefined) return 'a view with inputs needs view.submit';
+  return undefined;
 }
 
 /** chat.update's limit when a rate limit is on: Slack's Tier 3, about 50 a minute, short bursts. */

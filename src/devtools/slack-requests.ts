@@ -78,6 +78,8 @@ export interface SlashCommandInput {
   userName?: string;
   channelId: string;
   responseUrl: string;
+  /** Default: a made-up one, which `views.open` refuses (the fake Slack issues real ones). */
+  triggerId?: string;
   /** Extra headers, e.g. a forged signature or Slack's retry headers. */
   headers?: Record<string, string>;
 }
@@ -107,8 +109,13 @@ export function slashCommandFields(input: SlashCommandInput, teamId = 'T0SANDBOX
     api_app_id: 'A0OPSBOT1',
     is_enterprise_install: 'false',
     response_url: input.responseUrl,
-    trigger_id: `${Date.now()}.1.${Math.random().toString(16).slice(2)}`,
+    trigger_id: input.triggerId ?? madeUpTriggerId(),
   };
+}
+
+/** A trigger id no Slack issued: enough for a payload that opens no modal. */
+function madeUpTriggerId(): string {
+  return `${Date.now()}.1.${Math.random().toString(16).slice(2)}`;
 }
 
 export interface ButtonClickInput {
@@ -118,6 +125,8 @@ export interface ButtonClickInput {
   channelId: string;
   messageTs: string;
   responseUrl: string;
+  /** Default: a made-up one, which `views.open` refuses (the fake Slack issues real ones). */
+  triggerId?: string;
   headers?: Record<string, string>;
 }
 
@@ -149,7 +158,7 @@ export function buttonClickPayload(input: ButtonClickInput, teamId = 'T0SANDBOX'
       channel_id: input.channelId,
       is_ephemeral: false,
     },
-    trigger_id: `${Date.now()}.1.${Math.random().toString(16).slice(2)}`,
+    trigger_id: input.triggerId ?? madeUpTriggerId(),
     team: { id: teamId, domain: 'sandbox' },
     channel: { id: input.channelId, name: 'ops' },
     message: { type: 'message', ts: input.messageTs, text: '' },
@@ -164,5 +173,90 @@ export function buttonClickPayload(input: ButtonClickInput, teamId = 'T0SANDBOX'
         action_ts: String(Date.now() / 1000),
       },
     ],
+  };
+}
+
+export interface ViewSubmissionInput {
+  userId: string;
+  /** The modal as opsbot opened it (`views.open`), with the id Slack gave it. */
+  view: { id: string; view: Record<string, unknown> };
+  /** What the person typed, by the input block's id; blank or missing means nothing typed. */
+  values: Record<string, string | undefined>;
+  headers?: Record<string, string>;
+}
+
+export function sendViewSubmission(peer: SlackPeer, input: ViewSubmissionInput): Promise<SentRequest> {
+  return deliver(peer, signViewSubmission(peer, input));
+}
+
+/** A view_submission signed as Slack sends it, to deliver once or several times. */
+export function signViewSubmission(peer: SlackPeer, input: ViewSubmissionInput): SignedSlackRequest {
+  const payload = JSON.stringify(viewSubmissionPayload(input, peer.teamId));
+  return signed(peer, new URLSearchParams({ payload }).toString(), input.headers);
+}
+
+/**
+ * A view_submission, as Slack sends it (https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload):
+ * the whole view back, with `state.values` holding each input block's element by block id and
+ * action id (`{ type: 'plain_text_input', value }`, `null` when nothing was typed), and its
+ * `private_metadata` and `callback_id` as opsbot set them.
+ */
+export function viewSubmissionPayload(
+  input: ViewSubmissionInput,
+  teamId = 'T0SANDBOX',
+): Record<string, unknown> {
+  const { id, view } = input.view;
+  const values: Record<string, Record<string, { type: string; value: string | null }>> = {};
+  const blocks = (view.blocks ?? []) as Array<{
+    type?: string;
+    block_id?: string;
+    element?: { type?: string; action_id?: string };
+  }>;
+  for (const block of blocks) {
+    if (block.type !== 'input' || !block.block_id || !block.element?.action_id) continue;
+    const typed = input.values[block.block_id];
+    values[block.block_id] = {
+      [block.element.action_id]: {
+        type: block.element.type ?? 'plain_text_input',
+        value: typed === undefined || typed === '' ? null : typed,
+      },
+    };
+  }
+  return {
+    type: 'view_submission',
+    team: { id: teamId, domain: 'sandbox' },
+    user: {
+      id: input.userId,
+      username: input.userId.toLowerCase(),
+      name: input.userId.toLowerCase(),
+      team_id: teamId,
+    },
+    api_app_id: 'A0OPSBOT1',
+    token: 'deprecated-verification-token',
+    trigger_id: madeUpTriggerId(),
+    view: {
+      id,
+      team_id: teamId,
+      type: 'modal',
+      blocks: view.blocks ?? [],
+      private_metadata: view.private_metadata ?? '',
+      callback_id: view.callback_id ?? '',
+      state: { values },
+      hash: `${Math.floor(Date.now() / 1000)}.abcdef12`,
+      title: view.title,
+      clear_on_close: false,
+      notify_on_close: false,
+      close: view.close ?? null,
+      submit: view.submit ?? null,
+      previous_view_id: null,
+      root_view_id: id,
+      app_id: 'A0OPSBOT1',
+      external_id: '',
+      app_installed_team_id: teamId,
+      bot_id: 'B0OPSBOT1',
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
   };
 }

@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { ResolvedActionPolicy } from '../config/load.js';
+import type { Policy } from '../requests/policy.js';
 import type { RequestStore } from '../requests/store.js';
 import { FINAL_STATES, type OpsRequest } from '../requests/types.js';
 import { Outbox } from '../slack/outbox.js';
@@ -43,7 +43,8 @@ export interface ReconcileDeps {
   store: RequestStore;
   outbox: Outbox;
   queues: Queues;
-  policies: ReadonlyMap<string, ResolvedActionPolicy>;
+  /** Each request's own policy, its action on its target (the grace comes from its poll interval). */
+  policy: Pick<Policy, 'effective'>;
   log: Logger;
   /** Ends a run its steps will not end (run/processor.ts createRunEnder). */
   end(requestId: string, why: EndReason): Promise<void>;
@@ -145,10 +146,10 @@ async function resume(
 
 /**
  * How long past its deadline a running request whose job sleeps may go before the reconciler ends
- * it: a healthy run ends itself at its first step after the deadline, at most a poll interval
- * later.
+ * it: a healthy run ends itself at its first step after the deadline (its polls, and their
+ * retries, wake up at the deadline at the latest).
  */
 function deadlineGrace(deps: ReconcileDeps, request: OpsRequest): number {
-  const timing = deps.policies.get(request.actionId)?.timing;
+  const timing = deps.policy.effective(request.actionId, request.target)?.timing;
   return Math.max(2 * (timing?.pollIntervalMs ?? 30_000), 60_000);
 }

@@ -63,7 +63,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     store: options.run.store,
     outbox: options.run.outbox,
     queues: options.queues,
-    policies: options.run.policies,
+    policy: options.run.policy,
     log: options.log,
     end,
     expire: createExpirer(options.run),

@@ -36,6 +36,14 @@ export interface ReasonPolicy {
   pattern: string | undefined;
 }
 
+/** How a failed vendor call is tried again (`vendors.retry`, per action and per target). */
+export interface RetryPolicy {
+  /** Tries of a call that surely never reached the vendor, the first included. */
+  attempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
 /**
  * When a waiting request is brought up again, as shares of its approval window: a reminder of the
  * approval rules still short at `after`, and optionally an escalation to `escalation.to` later.
@@ -66,6 +74,7 @@ export interface EffectivePolicy {
   /** Whether the requester is told of the approval, rejection, expiry and end by DM. */
   notifyRequester: boolean;
   timing: ActionTiming;
+  retry: RetryPolicy;
 }
 
 /** What may be asked in a channel; patterns are `'*'`, `vendor.*` or exact ids. */

@@ -11,21 +11,25 @@ import {
 import {
   type AudienceConfig,
   DEFAULT_REMINDER_AFTER,
+  DEFAULT_RETRY,
   type PolicyConfig,
   type PolicySettings,
   type RemindersConfig,
   type RequesterMayApprove,
+  type RetrySettings,
 } from './schema.js';
 
 /**
  * One action on one target, every level applied: `policy.actions.<id>.targets.<target>` over
- * `policy.actions.<id>` over `policy.defaults` over the action's own declaration. Pure; expects a
- * config that `policyProblems` found nothing wrong with (an unknown role or action throws).
+ * `policy.actions.<id>` over `policy.defaults` over the action's own declaration (and, for the
+ * retry settings, over `vendors.retry`: `vendorRetry`). Pure; expects a config that
+ * `policyProblems` found nothing wrong with (an unknown role or action throws).
  */
 export function resolveActionPolicy(
   policy: PolicyConfig,
   actionId: string,
   target?: string | undefined,
+  vendorRetry: RetrySettings = DEFAULT_RETRY,
 ): EffectivePolicy {
   const found = findActionById(actionId);
   if (!found) throw new Error(`unknown action ${actionId}`);
@@ -36,7 +40,10 @@ export function resolveActionPolicy(
 
   const highRisk = first('highRisk') ?? action.highRisk;
   const mayApprove = requesterMayApproveOf(levels);
-  const pollIntervalMs = first('pollInterval') ?? action.timing.pollIntervalMs;
+  const pollInterval = first('pollInterval');
+  const pollIntervalMs = pollInterval ?? action.timing.pollIntervalMs;
+  const retry = <K extends keyof RetrySettings>(key: K): RetrySettings[K] =>
+    levels.find((level) => level.retry?.[key] !== undefined)?.retry?.[key] ?? vendorRetry[key];
   const reason = first('reason');
   return {
     actionId,
@@ -55,7 +62,15 @@ export function resolveActionPolicy(
     timing: {
       pollIntervalMs,
       deadlineMs: first('deadline') ?? action.timing.deadlineMs,
-      firstPollDelayMs: first('firstPollDelay') ?? action.timing.firstPollDelayMs ?? pollIntervalMs,
+      // A configured poll interval moves the first poll too (the action's own first delay goes
+      // with its own interval), unless a first poll delay is configured at some level.
+      firstPollDelayMs:
+        first('firstPollDelay') ?? pollInterval ?? action.timing.firstPollDelayMs ?? pollIntervalMs,
+    },
+    retry: {
+      attempts: retry('attempts'),
+      initialDelayMs: retry('initialDelay'),
+      maxDelayMs: retry('maxDelay'),
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
+import { duration, positiveDuration } from '../config/duration.js';
 
 /**
  * The shape of the `policy` section of `opsbot.yml`: roles, channel bindings, defaults, per-action
@@ -41,6 +41,28 @@ const approvalRule = z
   })
   .strict();
 export type ApprovalRuleConfig = z.infer<typeof approvalRule>;
+
+/**
+ * How a vendor call that failed on the way (a 5xx, a timeout, a refused connection, a busy
+ * server) is tried again: `vendors.retry` holds every key with its default; a policy level may
+ * set any of them (`retry`), each key falling back to the level above.
+ */
+export const RETRY_FIELDS = {
+  /**
+   * Tries of a call that surely never reached the vendor (the submit, and the search for a lost
+   * submission), the first one included. Status reads are tried again until the deadline.
+   */
+  attempts: z.number().int().min(1, 'must be at least 1 (the first try)'),
+  /** The wait after the first failure; each next wait doubles (jittered: half to all of it). */
+  initialDelay: positiveDuration,
+  /** The longest wait between two tries. */
+  maxDelay: positiveDuration,
+};
+
+export type RetrySettings = { [K in keyof typeof RETRY_FIELDS]: z.output<(typeof RETRY_FIELDS)[K]> };
+
+/** `vendors.retry` unless configured: up to 5 tries after the first, 1 s·2ⁿ apart, at most 60 s. */
+export const DEFAULT_RETRY: RetrySettings = { attempts: 6, initialDelay: 1_000, maxDelay: 60_000 };
 
 /** Where in the approval window the reminder comes when none is configured: half way. */
 export const DEFAULT_REMINDER_AFTER = 0.5;
@@ -134,8 +156,11 @@ const settings = {
     .strict()
     .optional(),
   pollInterval: duration.optional(),
+  /** Wait before the first poll. Default: a configured `pollInterval`, else the action's own. */
   firstPollDelay: duration.optional(),
   deadline: duration.optional(),
+  /** Retry settings for this level (see RETRY_FIELDS); a key left out comes from the level above. */
+  retry: z.object(RETRY_FIELDS).partial().strict().optional(),
 };
 
 const targetPolicy = z.object(settings).strict();

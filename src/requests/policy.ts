@@ -45,7 +45,7 @@ export class Policy {
   readonly #roles: Audience;
 
   constructor(
-    private readonly config: Pick<Config, 'policy' | 'actions' | 'targets'>,
+    private readonly config: Pick<Config, 'policy' | 'actions' | 'targets' | 'vendors'>,
     slack: WebClient,
     cacheMs = 60_000,
   ) {
@@ -76,7 +76,7 @@ export class Policy {
     const key = `${actionId}/${target ?? ''}`;
     let effective = this.#effective.get(key);
     if (!effective) {
-      effective = resolveActionPolicy(this.config.policy, actionId, target);
+      effective = resolveActionPolicy(this.config.policy, actionId, target, this.config.vendors.retry);
       this.#effective.set(key, effective);
     }
     return effective;

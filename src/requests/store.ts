@@ -43,6 +43,7 @@ const LONG_FIELDS = new Set([
   'followUp',
   'decisionReason',
   'blocked',
+  'retrying',
 ]);
 
 const JSON_FIELDS = new Set(['args', 'summary', 'progress', 'quorum', 'followUp']);
@@ -244,7 +245,7 @@ export class RequestStore {
         at: request.createdAt,
         kind: 'requested',
         actor: request.requester,
-        text: 'requested',
+        text: request.reason ? `requested: ${request.reason}` : 'requested',
       };
       const created = await (this.redis as unknown as Scripts).opsCreate(
         ...namedArgs(

@@ -106,6 +106,11 @@ export interface OpsRequest {
   /** Consecutive transient faults while following the vendor. */
   faults: number;
   /**
+   * While a vendor call is being tried again after a transient fault, what the root message says
+   * of it (plain text: the try and the vendor's error); '' once a call succeeds.
+   */
+  retrying?: string | undefined;
+  /**
    * The run step's fencing token: moved on by every write a run step makes, which is made only if
    * it still holds the value the step read. A worker that lost its job to another (a pause longer
    * than its lock) therefore cannot act on a stale read: it never sends a submission twice.

@@ -12,6 +12,8 @@ import { clipMrkdwn, escapeMrkdwn, plainLine, slackDate } from './mrkdwn.js';
  */
 
 export const APPROVE_ACTION = 'ops_approve';
+/** Reject and Cancel open a modal asking why (commands/reason-buttons.ts). */
+export const REJECT_ACTION = 'ops_reject';
 export const CANCEL_ACTION = 'ops_cancel';
 
 export interface SlackMessage {
@@ -64,6 +66,17 @@ function pendingLines(request: OpsRequest): string[] {
   return lines;
 }
 
+/**
+ * While a vendor call is tried again after a transient fault (a 5xx, a timeout, a busy server),
+ * which try it is and what the vendor said; gone once a call succeeds.
+ */
+function retryLines(request: OpsRequest): string[] {
+  if (request.state !== 'running' || !request.retrying) return [];
+  return [clipMrkdwn(`:repeat: ${escapeMrkdwn(request.retrying)}`, RETRY_LINE_MAX)];
+}
+/** Enough for the try and the vendor's sentence (vendor clients clip what a vendor says to ~300). */
+const RETRY_LINE_MAX = 300;
+
 function outcomeOf(request: OpsRequest): string {
   return request.outcome ? ` · ${escapeMrkdwn(request.outcome)}` : '';
 }
@@ -100,7 +113,7 @@ export function rootMessage(request: OpsRequest, command: string): SlackMessage 
   }
   blocks.push({
     type: 'section',
-    text: { type: 'mrkdwn', text: [stateLine, ...pendingLines(request)].join('\n') },
+    text: { type: 'mrkdwn', text: [stateLine, ...pendingLines(request), ...retryLines(request)].join('\n') },
   });
   if (request.state === 'pending') blocks.push(approvalButtons(request));
   blocks.push({
@@ -141,6 +154,13 @@ function approvalButtons(request: OpsRequest): KnownBlock {
               },
             }
           : {}),
+      },
+      {
+        type: 'button',
+        action_id: REJECT_ACTION,
+        text: { type: 'plain_text', text: 'Reject' },
+        style: 'danger',
+        value: request.id,
       },
       {
         type: 'button',

@@ -59,7 +59,7 @@ describe('/ops grammar', () => {
 
   it('gives the right usage line with the error', () => {
     expect(inputError('ece restart').usage).toBe(
-      '/ops ece restart <deployment-id> <kind> [<ref-id>] [--cancel-pending] [--target <name>] [--dry-run]',
+      '/ops ece restart <deployment-id> <kind> [<ref-id>] [--cancel-pending] [--target <name>] [--reason "<text>"] [--dry-run]',
     );
   });
 
@@ -108,6 +108,92 @@ describe('/ops grammar', () => {
       args: { refId: 'Main-APM', cancelPending: true },
     });
     expect(inputError('STATUS OP-7K3M9Q').message).toContain('request ids look like op-7k3m9q');
+  });
+});
+
+const DEPLOYMENT = 'arcgis refresh-deployment kvyxph9w5h3o9vgk8dixn';
+
+function reasonOf(text: string): string | undefined {
+  const parsed = parseOpsCommand(text, '/ops');
+  if (parsed.kind !== 'action' && parsed.kind !== 'cancel') throw new Error(`"${text}" is not an action`);
+  return parsed.reason;
+}
+
+describe('--reason', () => {
+  it.each([
+    ['straight double quotes', `${DEPLOYMENT} --reason "OPS-123 stale certificate"`],
+    ['straight single quotes', `${DEPLOYMENT} --reason 'OPS-123 stale certificate'`],
+    ['smart double quotes', `${DEPLOYMENT} --reason \u201cOPS-123 stale certificate\u201d`],
+    ['smart single quotes', `${DEPLOYMENT} --reason \u2018OPS-123 stale certificate\u2019`],
+    ['--reason="…"', `${DEPLOYMENT} --reason="OPS-123 stale certificate"`],
+    ['--reason=“…”', `${DEPLOYMENT} --reason=\u201cOPS-123 stale certificate\u201d`],
+    ['non-breaking spaces', `${DEPLOYMENT} --reason\u00a0"OPS-123\u00a0stale certificate"`],
+    [
+      'before the id and another option',
+      'arcgis refresh-deployment --reason "OPS-123 stale certificate" kvyxph9w5h3o9vgk8dixn --dry-run',
+    ],
+  ])('reads quoted text as one word: %s', (_kind, text) => {
+    expect(reasonOf(text)).toBe('OPS-123 stale certificate');
+  });
+
+  it('keeps apostrophes, the other kind of quote, and text that looks like an option', () => {
+    expect(reasonOf(`${DEPLOYMENT} --reason 'it's stuck'`)).toBe("it's stuck");
+    expect(reasonOf(`${DEPLOYMENT} --reason don't`)).toBe("don't");
+    expect(reasonOf(`${DEPLOYMENT} --reason "the 'old' pod"`)).toBe("the 'old' pod");
+    expect(reasonOf(`${DEPLOYMENT} --reason "--dry-run was not enough"`)).toBe('--dry-run was not enough');
+    expect(parseOpsCommand(`${DEPLOYMENT} --reason "--dry-run was not enough"`, '/ops')).toMatchObject({
+      dryRun: false,
+    });
+    expect(reasonOf(`${DEPLOYMENT} --reason oneword`)).toBe('oneword');
+    expect(reasonOf(DEPLOYMENT)).toBeUndefined();
+  });
+
+  it("decodes Slack's escapes of &, < and > once", () => {
+    expect(reasonOf(`${DEPLOYMENT} --reason "R&amp;D &lt;b&gt; asked"`)).toBe('R&D <b> asked');
+  });
+
+  it('is taken by /ops cancel too', () => {
+    expect(parseOpsCommand('cancel op-7k3m9q --reason \u201cwrong deployment\u201d', '/ops')).toEqual({
+      kind: 'cancel',
+      requestId: 'op-7k3m9q',
+      reason: 'wrong deployment',
+    });
+    expect(parseOpsCommand('cancel op-7k3m9q', '/ops')).toEqual({
+      kind: 'cancel',
+      requestId: 'op-7k3m9q',
+      reason: undefined,
+    });
+  });
+
+  it.each([
+    [
+      'an unterminated quote',
+      `${DEPLOYMENT} --reason "OPS-123 stale`,
+      'a quote is not closed: "OPS-123 stale',
+    ],
+    [
+      'an unterminated smart quote',
+      `${DEPLOYMENT} --reason \u201cstale`,
+      'a quote is not closed: \u201cstale (end the quoted text with \u201d)',
+    ],
+    ['an empty reason', `${DEPLOYMENT} --reason ""`, '--reason needs a value'],
+    ['a blank reason', `${DEPLOYMENT} --reason "   "`, '--reason needs some text'],
+    ['no reason at all', `${DEPLOYMENT} --reason`, '--reason needs a value'],
+    ['a read-only action', 'cckm refresh-status --reason "why"', 'unknown option "--reason"'],
+    ['twice', `${DEPLOYMENT} --reason a --reason b`, '--reason is given twice'],
+  ])('refuses %s', (_case, text, message) => {
+    expect(inputError(text).message).toContain(message);
+  });
+
+  it('refuses a reason over 500 characters, quoting its start escaped', () => {
+    const long = `<!channel> ${'x'.repeat(600)}`;
+    const error = inputError(`${DEPLOYMENT} --reason "${long}"`);
+    expect(error.message).toContain('a reason is at most 500 characters; this one has 611');
+    expect(error.message).toContain('"&lt;!channel&gt; xxxx');
+    expect(error.message).not.toContain('<!channel>');
+    expect(error.usage).toContain('[--reason "<text>"]');
+    // 500 characters exactly, counted as characters (an emoji is one), is fine.
+    expect(reasonOf(`${DEPLOYMENT} --reason "${'🙂'.repeat(500)}"`)).toHaveLength(1000);
   });
 });
 

@@ -143,6 +143,77 @@ describe('configuration', () => {
     );
   });
 
+  it('takes retry settings from vendors.retry (today’s values by default), per action and per target', () => {
+    const env = { T: 'xoxb-1', S: 'secret-1' };
+    const slack = { botToken: { env: 'T' }, signingSecret: { env: 'S' } };
+    const REINSTALL = 'workspace.server.reinstall';
+    const plain = loadConfig({ env, document: { slack, policy: { channels: ['*'] } } });
+    expect(plain.vendors.retry).toEqual({ attempts: 6, initialDelay: 1_000, maxDelay: 60_000 });
+    expect(plain.actions.get(REINSTALL)?.retry).toEqual({
+      attempts: 6,
+      initialDelayMs: 1_000,
+      maxDelayMs: 60_000,
+    });
+
+    const config = loadConfig({
+      env: { ...env, AK: 'hwc-access-key-value', SK: 'hwc-secret-key-value' },
+      document: {
+        slack,
+        targets: {
+          workspace: {
+            prod: {
+              region: 'ap-southeast-1',
+              projectId: '0123456789abcdef0123456789abcdef',
+              auth: { type: 'aksk', accessKey: { env: 'AK' }, secretKey: { env: 'SK' } },
+            },
+          },
+        },
+        vendors: { retry: { attempts: 4, maxDelay: '2m' } },
+        policy: {
+          channels: ['*'],
+          actions: {
+            [REINSTALL]: { retry: { initialDelay: '5s' }, targets: { prod: { retry: { attempts: 2 } } } },
+          },
+        },
+      },
+    });
+    // Each key from the nearest level that sets it: the target, the action, then vendors.retry.
+    expect(resolveActionPolicy(config.policy, REINSTALL, 'prod', config.vendors.retry).retry).toEqual({
+      attempts: 2,
+      initialDelayMs: 5_000,
+      maxDelayMs: 120_000,
+    });
+    expect(config.actions.get(REINSTALL)?.retry).toEqual({
+      attempts: 4,
+      initialDelayMs: 5_000,
+      maxDelayMs: 120_000,
+    });
+    expect(config.actions.get('ece.resource.restart')?.retry).toEqual({
+      attempts: 4,
+      initialDelayMs: 1_000,
+      maxDelayMs: 120_000,
+    });
+
+    const problems = problemsOf(() =>
+      loadConfig({
+        env,
+        document: {
+          slack,
+          vendors: { retry: { attempts: 0, initialDelay: '0s', tries: 3 } },
+          policy: { channels: ['*'], defaults: { retry: { maxDelay: 'later' } } },
+        },
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'vendors.retry: unknown key(s) tries',
+        'vendors.retry.attempts: must be at least 1 (the first try)',
+        'vendors.retry.initialDelay: must be more than 0',
+        'policy.defaults.retry.maxDelay: "later" is not a duration (write e.g. 30s, 15m, 2h)',
+      ]),
+    );
+  });
+
   it('says where to put the file when it is missing', () => {
     const problems = problemsOf(() => loadConfig({ env: { OPSBOT_CONFIG: '/nonexistent/opsbot.yml' } }));
     expect(problems[0]).toContain('config file /nonexistent/opsbot.yml not found (set OPSBOT_CONFIG');

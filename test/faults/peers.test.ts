@@ -6,6 +6,7 @@ import {
   signSlashCommand,
   slackRetryHeaders,
 } from '../../src/devtools/slack-requests.js';
+import { STOPPED_WAITING } from '../../src/jobs/run/follow.js';
 import type { OpsRequest, RequestState } from '../../src/requests/types.js';
 import { APPROVE_ACTION } from '../../src/slack/blocks.js';
 import {
@@ -320,11 +321,11 @@ describe('peers misbehaving, with real processes', { timeout: 150_000 }, () => {
 
     const [request] = await untilFinished(cluster, [id!]);
     expect(request!.state).toBe('timed_out');
-    expect(request!.outcome).toBe('timed out waiting; last known status SUBMITTED (refresh queued)');
+    expect(request!.outcome).toBe(STOPPED_WAITING);
     checkInvariant(cluster, arcgis, [request!], () => deployments.get(id!)!);
     const closing = textOf(cluster.thread(id!).at(-1));
     expect(closing).toContain('Timed out waiting');
-    expect(closing).toContain('last known status SUBMITTED');
+    expect(closing).toContain('Last status from arcgis: *SUBMITTED* · refresh queued');
     await expectRootsFinal(cluster, [id!], 'timed_out');
   });
 

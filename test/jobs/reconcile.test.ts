@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createExpirer } from '../../src/jobs/expire-request.js';
 import { ACTIONS_QUEUE, createQueues, EXPIRE_JOB, type Queues } from '../../src/jobs/queues.js';
 import { createReconcileProcessor, enqueueRun, runJobId } from '../../src/jobs/reconcile.js';
+import { STOPPED_WAITING } from '../../src/jobs/run/follow.js';
 import { createRunEnder } from '../../src/jobs/run/processor.js';
 import type { RunDeps } from '../../src/jobs/run/step.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -35,6 +36,7 @@ let worker: Worker | undefined;
 
 const ACTION = 'arcgis.deployment.refresh';
 const POLL_MS = 1_000;
+const SLOW_POLL_MS = 10 * 60_000;
 
 beforeEach(() => {
   prefix = `t${randomBytes(5).toString('hex')}`;
@@ -44,20 +46,24 @@ beforeEach(() => {
   outbox = new Outbox(redis, prefix, queues.slack);
   const log = pino({ level: 'silent' });
   const metrics = new Metrics();
-  // The action's policy from a minimal config, with a poll interval the grace periods derive from.
+  // The action's policy from a minimal config, with a poll interval the grace periods derive from:
+  // on target `slow`, polls are ten minutes apart.
   const effective = resolveActionPolicy(policySchema.parse({ channels: ['*'] }), ACTION);
-  const policies = new Map([
-    [
-      ACTION,
-      { ...effective, timing: { pollIntervalMs: POLL_MS, deadlineMs: 60_000, firstPollDelayMs: POLL_MS } },
-    ],
-  ]);
+  const policy = {
+    effective: (_actionId: string, target?: string) => {
+      const pollIntervalMs = target === 'slow' ? SLOW_POLL_MS : POLL_MS;
+      return {
+        ...effective,
+        timing: { pollIntervalMs, deadlineMs: 60_000, firstPollDelayMs: pollIntervalMs },
+      };
+    },
+  };
   const run: RunDeps = {
     store,
     outbox,
     clients: new VendorClients(new Map(), log),
     locks: new ResourceLocks(redis, prefix),
-    policies,
+    policy,
     log,
     metrics,
   };
@@ -65,7 +71,7 @@ beforeEach(() => {
     store,
     outbox,
     queues,
-    policies,
+    policy,
     log,
     end: createRunEnder(run),
     expire: createExpirer({ store, outbox, metrics }),
@@ -80,12 +86,16 @@ afterEach(async () => {
 });
 
 /** A request as a crash may leave it: opened, then moved to `state` with `fields`; due for a look. */
-async function requestIn(state: 'pending' | 'approved' | 'running', fields: Partial<OpsRequest> = {}) {
+async function requestIn(
+  state: 'pending' | 'approved' | 'running',
+  fields: Partial<OpsRequest> = {},
+  target = 'prod',
+) {
   const now = Date.now();
   const request = await store.create({
     actionId: ACTION,
     vendor: 'arcgis',
-    target: 'prod',
+    target,
     args: { deploymentId: 'd1' },
     summary: { fields: [], warnings: [] },
     channel: 'C1',
@@ -174,7 +184,7 @@ describe('the reconciler', () => {
 
     const ended = await store.get(id);
     expect(ended?.state).toBe('timed_out');
-    expect(ended?.outcome).toBe('timed out waiting; last known status EXECUTING');
+    expect(ended?.outcome).toBe(STOPPED_WAITING);
     expect(await jobState(id)).toBe('missing');
   });
 
@@ -190,6 +200,23 @@ describe('the reconciler', () => {
 
     expect((await store.get(soon))?.state).toBe('running');
     expect((await store.get(long))?.state).toBe('timed_out');
+  });
+
+  it("takes the grace period from the request's own target: twice its poll interval", async () => {
+    // Five minutes past the deadline, asleep: past the grace of a 1 s poll (a minute), within
+    // that of a 10 min poll on target `slow` (20 minutes).
+    const progress = { outcome: 'running' as const, status: 'EXECUTING', memo: null };
+    const fields = { phase: 'polling' as const, deadlineAt: Date.now() - 5 * 60_000, progress };
+    const prod = await requestIn('running', fields, 'prod');
+    const slow = await requestIn('running', fields, 'slow');
+    for (const id of [prod, slow]) {
+      await queues.actions.add('run', { requestId: id }, { jobId: runJobId(id), delay: 3_600_000 });
+    }
+
+    await reconcile();
+
+    expect((await store.get(prod))?.state).toBe('timed_out');
+    expect((await store.get(slow))?.state).toBe('running');
   });
 
   it('ends a submission whose fate is unknown as unknown when the deadline passes with no step', async () => {

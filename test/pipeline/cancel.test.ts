@@ -61,7 +61,7 @@ async function ended(requestId: string) {
 }
 
 describe('/ops cancel of an approved action', () => {
-  it('stops following a running ArcGIS refresh (no vendor cancel), saying the work may go on', async () => {
+  it('stops following a running ArcGIS refresh (no vendor cancel), saying the work may go on and why', async () => {
     const deployment = arcgis.addDeployment({
       script: { outcome: 'COMPLETED', polls: { SUBMITTED: 2, EXECUTING: 50 } },
     });
@@ -74,15 +74,19 @@ describe('/ops cancel of an approved action', () => {
     expect(lastEphemeral(USERS.outsider)).toContain('only the requester or an approver');
     expect((await bot.opsbot.store.get(id))?.cancelRequestedBy).toBeUndefined();
 
-    await bot.command(USERS.requester, `cancel ${id}`);
+    await bot.command(USERS.requester, `cancel ${id} --reason "wrong deployment"`);
     const done = await ended(id);
     expect(done.state).toBe('cancelled');
     expect(done.cancelledBy).toBe(USERS.requester);
+    expect(done.decisionReason).toBe('wrong deployment');
     expect(done.outcome).toContain('may go on');
     expect(lastEphemeral(USERS.requester)).toContain(`Asked to cancel \`${id}\``);
     const thread = bot.thread(id).map(textOf).join('\n');
-    expect(thread).toContain('asked to cancel');
+    expect(thread).toContain('asked to cancel (“wrong deployment”)');
     await waitFor(() => textOf(bot.root(id)).includes('Cancelled'), 'the root to say cancelled');
+    expect(textOf(bot.root(id))).toContain('“wrong deployment”');
+    const timeline = await bot.opsbot.store.timeline(id);
+    expect(timeline.some((e) => e.text === 'asked to cancel: wrong deployment')).toBe(true);
     expect(arcgis.counters.refreshCalls[deployment.deploymentId]).toBe(1);
 
     await bot.command(USERS.requester, `cancel ${id}`);

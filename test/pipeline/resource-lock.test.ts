@@ -101,7 +101,7 @@ describe('one action per resource', () => {
       outbox: new Outbox(bot.redis, bot.prefix, queue),
       locks,
       clients: new VendorClients(new Map(), bot.opsbot.log),
-      policies: new Map(),
+      policy: { effective: () => undefined },
       log: bot.opsbot.log,
       metrics: bot.opsbot.metrics,
     });

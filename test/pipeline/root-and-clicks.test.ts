@@ -85,16 +85,18 @@ describe('a click', () => {
     const id = await bot.nextRequestId();
 
     // From another channel (a payload replayed or crafted there), from another message, and with
-    // a value that is no request id at all.
+    // a value that is no request id at all (Reject and Cancel too: they open no modal for it).
     await bot.click(USERS.approver, 'approve', id, { channelId: 'C0ELSEWHERE' });
     await bot.click(USERS.approver, 'approve', id, { messageTs: '1700000000.000100' });
-    await bot.click(USERS.approver, 'cancel', id, { channelId: 'C0ELSEWHERE' });
     await bot.click(USERS.approver, 'approve', id, { value: 'op-x:../../admin' });
+    await bot.click(USERS.approver, 'reject', id, { value: 'op-x:../../admin' });
+    await bot.click(USERS.approver, 'cancel', id, { value: '<!channel>' });
 
-    await waitFor(() => bot.ephemerals(USERS.approver).length === 4, 'four refusals');
+    await waitFor(() => bot.ephemerals(USERS.approver).length === 5, 'five refusals');
     const refusals = bot.ephemerals(USERS.approver).map((m) => m.text);
-    expect(refusals.filter((text) => text.includes(`does not belong to request ${id}`))).toHaveLength(3);
-    expect(refusals.filter((text) => text.includes('does not name an opsbot request'))).toHaveLength(1);
+    expect(refusals.filter((text) => text.includes(`does not belong to request ${id}`))).toHaveLength(2);
+    expect(refusals.filter((text) => text.includes('does not name an opsbot request'))).toHaveLength(3);
+    expect(bot.slack.views).toHaveLength(0);
     expect((await bot.opsbot.store.get(id))?.state).toBe('pending');
     expect(bot.logLines.join('\n')).toContain(
       "refused a click that does not come from the request's own message",

@@ -44,6 +44,7 @@ describe('resolveActionPolicy', () => {
       reminders: { after: 0.5 },
       notifyRequester: false,
       timing: { pollIntervalMs: 15_000, deadlineMs: 45 * 60_000, firstPollDelayMs: 10_000 },
+      retry: { attempts: 6, initialDelayMs: 1_000, maxDelayMs: 60_000 },
     });
   });
 
@@ -75,7 +76,7 @@ describe('resolveActionPolicy', () => {
         },
       },
       'apac',
-      { cancelInFlight: 'approvers', timing: { pollIntervalMs: 5_000, firstPollDelayMs: 10_000 } },
+      { cancelInFlight: 'approvers', timing: { pollIntervalMs: 5_000, firstPollDelayMs: 5_000 } },
     ],
     [
       'another target’s settings do not apply',
@@ -154,6 +155,48 @@ describe('resolveActionPolicy', () => {
     expect(resolveActionPolicy(policy, REINSTALL, 'staging').requesters).toEqual([
       { name: 'sre', declared: true, users: ['U0SRE1'], groups: [] },
     ]);
+  });
+
+  // The first poll: a configured firstPollDelay (at any level), else a configured pollInterval
+  // (at any level), else the action's own first delay, else its own poll interval.
+  it.each<[string, Record<string, unknown>, number]>([
+    ['the action’s own first delay when the config sets neither', {}, 10_000],
+    ['a configured poll interval alone moves the first poll too', { pollInterval: '2m' }, 120_000],
+    ['a configured first poll delay wins', { pollInterval: '2m', firstPollDelay: '3s' }, 3_000],
+    [
+      'a first poll delay on the action wins over a poll interval on the target',
+      { firstPollDelay: '3s', targets: { apac: { pollInterval: '2m' } } },
+      3_000,
+    ],
+    ['a poll interval on the target alone', { targets: { apac: { pollInterval: '2m' } } }, 120_000],
+  ])('first poll: %s', (_name, settings, firstPollDelayMs) => {
+    const policy = policyOf({ actions: { [REINSTALL]: settings } });
+    expect(resolveActionPolicy(policy, REINSTALL, 'apac').timing.firstPollDelayMs).toBe(firstPollDelayMs);
+  });
+
+  it('takes each retry setting from the nearest level that sets it, then from vendors.retry', () => {
+    const policy = policyOf({
+      defaults: { retry: { maxDelay: '5m' } },
+      actions: {
+        [REINSTALL]: { retry: { attempts: 3 }, targets: { apac: { retry: { initialDelay: '10s' } } } },
+      },
+    });
+    const vendors = { attempts: 8, initialDelay: 2_000, maxDelay: 30_000 };
+    expect(resolveActionPolicy(policy, REINSTALL, 'apac', vendors).retry).toEqual({
+      attempts: 3,
+      initialDelayMs: 10_000,
+      maxDelayMs: 300_000,
+    });
+    expect(resolveActionPolicy(policy, REINSTALL, 'emea', vendors).retry).toEqual({
+      attempts: 3,
+      initialDelayMs: 2_000,
+      maxDelayMs: 300_000,
+    });
+    expect(resolveActionPolicy(policyOf({}), REINSTALL, 'emea', vendors).retry).toEqual({
+      attempts: 8,
+      initialDelayMs: 2_000,
+      maxDelayMs: 30_000,
+    });
   });
 
   it('waits its own poll interval first when neither the config nor the action says otherwise', () => {

@@ -144,7 +144,7 @@ describe('approve', () => {
       store,
       outbox,
       queues,
-      policies: new Map(),
+      policy: { effective: () => undefined },
       log,
       end: async () => {},
       expire: async () => {},

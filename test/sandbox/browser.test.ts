@@ -186,10 +186,16 @@ describe('the sandbox page in a browser', () => {
 
   it('runs a prod restart only once @sre and @security have both approved, showing the tally', async () => {
     await actAs('Alice');
+    // A prod restart needs a ticket in its reason: without one it is refused, saying how.
     await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana --target prod`);
+    const needsReason = ephemeral('needs a reason');
+    await needsReason.waitFor();
+    expect(await shown(needsReason)).toContain('--reason');
+    await type(`/ops ece restart ${ECE_DEPLOYMENT} kibana --target prod --reason "OPS-123 Kibana stuck"`);
     const root = approvalMessage('ece/prod');
     await root.getByRole('button', { name: 'Approve' }).waitFor();
     expect(await shown(root)).toContain('Approvals: 0 of 2 · still needs @sre and @security');
+    expect(await shown(root)).toContain('OPS-123 Kibana stuck');
     const approve = async () => {
       await root.getByRole('button', { name: 'Approve' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Approve and run' }).click();
@@ -208,6 +214,50 @@ describe('the sandbox page in a browser', () => {
     await finished.waitFor({ timeout: ACTION_TIMEOUT });
     expect(await shown(finished)).toContain('approved by @Bob, @Dave');
   }, 60_000);
+
+  it('asks why in a dialog on Reject: a refusal shows in the dialog, a rejection on the root and in the thread', async () => {
+    await actAs('Alice');
+    await type(`/ops arcgis refresh-deployment ${DEPLOYMENT} --reason "OPS-7 certificate rotation"`);
+    const root = approvalMessage('OPS-7 certificate rotation');
+    await root.getByRole('button', { name: 'Reject' }).waitFor();
+    expect(await shown(root)).toContain('Reason\nOPS-7 certificate rotation');
+    const dialog = page.getByRole('dialog', { name: 'Reject request' });
+    const why = dialog.getByRole('textbox', { name: 'Why are you rejecting it?' });
+
+    // Carol may not approve, so she may not reject: she is told so in the dialog, which stays open.
+    await actAs('Carol');
+    await root.getByRole('button', { name: 'Reject' }).click();
+    await why.fill('I would rather not');
+    await dialog.getByRole('button', { name: 'Reject' }).click();
+    const refusal = dialog.getByRole('alert');
+    await refusal.filter({ hasText: 'Only an approver' }).waitFor();
+    expect(await shown(refusal)).toBe(
+      'Only an approver of arcgis.deployment.refresh can reject it. Nothing was changed.',
+    );
+    await dialog.getByRole('button', { name: 'Back' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await shown(root)).toContain('Waiting for approval');
+
+    await actAs('Bob');
+    await root.getByRole('button', { name: 'Reject' }).click();
+    await why.fill('Not during the <b>freeze</b> & not today');
+    await page.screenshot({ path: join(ARTIFACTS, 'sandbox-reject.png') });
+    await dialog.getByRole('button', { name: 'Reject' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    const rejected = root.filter({ hasText: 'Rejected' });
+    await rejected.waitFor();
+    expect(await shown(rejected)).toContain(
+      '⛔ Rejected by @Bob · “Not during the <b>freeze</b> & not today”',
+    );
+    expect(await root.getByRole('button', { name: 'Reject' }).count()).toBe(0);
+    await root.getByRole('button', { name: /\d+ repl(y|ies)/ }).click();
+    const thread = page.locator('#thread');
+    await thread.locator('article.message', { hasText: 'rejected it' }).waitFor();
+    expect(await shown(thread)).toContain('@Bob rejected it: “Not during the <b>freeze</b> & not today”');
+    expect(await page.locator('#messages b, #thread b').count()).toBe(0);
+    await thread.getByRole('button', { name: 'Close thread' }).click();
+  }, 45_000);
 
   it('switches every simulator to the failure scenario from the page, and shows the failure in the channel', async () => {
     await page.locator('#scenario').selectOption('failure');

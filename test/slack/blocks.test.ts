@@ -126,6 +126,31 @@ describe('the final reply', () => {
   });
 });
 
+describe('the retry line', () => {
+  const retrying = `Retrying (attempt 3 of 6): ECE is unavailable or busy: ${HOSTILE} (HTTP 503)`;
+
+  it('shows on a running root, escaped, under its state line', () => {
+    const root = shown(rootMessage({ ...at('running'), retrying }, '/ops'));
+    expect(root).toContain(
+      `*Running* · approved by <@U0APPROVE1> · rebooting\\n:repeat: Retrying (attempt 3 of 6): ECE is unavailable or busy: &lt;!channel&gt; &lt;https://evil.example|click here&gt; &amp; more (HTTP 503)`,
+    );
+    expect(root).not.toContain(PING);
+  });
+
+  it('is clipped, never cutting an escape in half', () => {
+    const root = shown(rootMessage({ ...at('running'), retrying: `${retrying} ${'&'.repeat(400)}` }, '/ops'));
+    const line = /:repeat: [^"]*/.exec(root)![0];
+    expect(line.length).toBeLessThanOrEqual(300);
+    expect(line).toMatch(/(&amp;)+…$/);
+  });
+
+  it('is gone once a call succeeded, and never shows on an ended root', () => {
+    expect(shown(rootMessage({ ...at('running'), retrying: '' }, '/ops'))).not.toContain('Retrying');
+    for (const state of Object.keys(ENDED) as RequestState[])
+      expect(shown(rootMessage({ ...at(state), retrying }, '/ops'))).not.toContain('Retrying');
+  });
+});
+
 describe('vendor and user text', () => {
   const hostile = request({
     state: 'failed',

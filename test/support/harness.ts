@@ -10,11 +10,13 @@ import {
   type SlackPeer,
   sendButtonClick,
   sendSlashCommand,
+  sendViewSubmission,
   slashCommandFields,
+  viewSubmissionPayload,
 } from '../../src/devtools/slack-requests.js';
 import { createRedis } from '../../src/jobs/queues.js';
 import { createLogger } from '../../src/log.js';
-import { APPROVE_ACTION, CANCEL_ACTION } from '../../src/slack/blocks.js';
+import { APPROVE_ACTION, CANCEL_ACTION, REJECT_ACTION } from '../../src/slack/blocks.js';
 import type { ArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 
 /**
@@ -100,15 +102,22 @@ export interface Harness {
     channel?: string,
   ): Promise<{ status: number; body: string; responseUrl: string }>;
   /**
-   * Clicks a button of a request's approval message, as Slack sends it; `forged` replaces what
-   * the payload says of where the click came from (a replayed or crafted payload).
+   * Clicks a button of a request's approval message, as Slack sends it, with a trigger_id the fake
+   * Slack issued just now; `forged` replaces what the payload says of where the click came from (a
+   * replayed or crafted payload), or its trigger_id (an expired or used one).
    */
   click(
     user: string,
-    action: 'approve' | 'cancel',
+    action: 'approve' | 'reject' | 'cancel',
     requestId: string,
-    forged?: { value?: string; channelId?: string; messageTs?: string },
+    forged?: { value?: string; channelId?: string; messageTs?: string; triggerId?: string },
   ): Promise<number>;
+  /**
+   * Waits for the modal a click opened for `user` and submits it as Slack does, with `values`
+   * typed in its inputs (by block id). Answers what the person then sees: the modal closed, or
+   * still open with the errors opsbot answered (by block id), ready to be submitted again.
+   */
+  submitModal(user: string, values: Record<string, string>): Promise<ModalAnswer>;
   /** The approval message of a request (found by its request id), once posted. */
   root(requestId: string): FakeSlackMessage | undefined;
   thread(requestId: string): FakeSlackMessage[];
@@ -117,6 +126,13 @@ export interface Harness {
   nextRequestId(): Promise<string>;
   stop(): Promise<void>;
 }
+
+export interface ModalAnswer {
+  closed: boolean;
+  errors: Record<string, string>;
+}
+
+const ACTION_IDS = { approve: APPROVE_ACTION, reject: REJECT_ACTION, cancel: CANCEL_ACTION } as const;
 
 const FAST_TIMING = { pollInterval: '30ms', firstPollDelay: '20ms', deadline: '20s' };
 
@@ -230,18 +246,39 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       if (!message) throw new Error(`no approval message for ${requestId}`);
       const channelId = forged.channelId ?? CHANNEL;
       const input = {
-        actionId: action === 'approve' ? APPROVE_ACTION : CANCEL_ACTION,
+        actionId: ACTION_IDS[action],
         value: forged.value ?? requestId,
         userId: user,
         channelId,
         messageTs: forged.messageTs ?? message.ts,
         responseUrl: slack.responseUrl(user, channelId),
+        triggerId: forged.triggerId ?? slack.triggerId(user),
       };
       if (options.socketMode) {
         await slack.socketMode.send('interactive', buttonClickPayload(input));
         return 200;
       }
       return (await sendButtonClick(peer, input)).status;
+    },
+    submitModal: async (user, values) => {
+      const opened = () => slack.views.find((view) => view.user === user && !view.closed);
+      await waitFor(() => opened() !== undefined, `a modal opened for ${user}`);
+      const view = opened()!;
+      const input = { userId: user, view, values };
+      const answer = options.socketMode
+        ? ((await slack.socketMode.send('interactive', viewSubmissionPayload(input))).payload ?? {})
+        : await sendViewSubmission(peer, input).then(({ status, body }) => {
+            // Slack keeps the modal open with an error of its own when the app answers otherwise.
+            if (status !== 200) throw new Error(`opsbot answered a view submission with HTTP ${status}`);
+            return body ? JSON.parse(body) : {};
+          });
+      const { response_action: action, errors = {} } = answer as {
+        response_action?: string;
+        errors?: Record<string, string>;
+      };
+      const closed = action !== 'errors';
+      if (closed) slack.closeView(view.id);
+      return { closed, errors };
     },
     root,
     thread: (requestId) => {

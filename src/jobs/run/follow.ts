@@ -1,23 +1,27 @@
 import { toOpsError } from '../../errors.js';
 import type { OpsRequest } from '../../requests/types.js';
 import { progressReply, section } from '../../slack/blocks.js';
+import { escapeMrkdwn } from '../../slack/mrkdwn.js';
 import type { ActionProgress } from '../../vendors/types.js';
-import { backoff, outcomeState, type Step, SUPERSEDED } from './step.js';
+import { outcomeState, type Step, SUPERSEDED } from './step.js';
 
 /**
  * The follow phase: read the vendor's job once per step, report each new status in the thread,
  * and end when the vendor says it is over, when the deadline passes, or after `/ops cancel`.
  */
 
+/**
+ * How a run that outlived its deadline ends. The closing reply adds the vendor's job and its last
+ * status, so the outcome does not repeat them.
+ */
+export const STOPPED_WAITING = "opsbot stopped waiting at the action's deadline; the vendor's work may go on";
+
 export async function poll(step: Step, request: OpsRequest): Promise<void> {
   const action = step.action(request);
   const last = request.progress!;
   if (last.outcome !== 'running') return step.finish(request, outcomeState(last), {});
-  if (Date.now() >= (request.deadlineAt ?? Number.POSITIVE_INFINITY)) {
-    return step.finish(request, 'timed_out', {
-      outcome: `timed out waiting; last known status ${last.status}${last.detail ? ` (${last.detail})` : ''}`,
-    });
-  }
+  const deadlineAt = request.deadlineAt ?? Number.POSITIVE_INFINITY;
+  if (Date.now() >= deadlineAt) return step.finish(request, 'timed_out', { outcome: STOPPED_WAITING });
   let next: ActionProgress;
   try {
     next = await action.poll!(step.context(request), request.args, last);
@@ -32,17 +36,15 @@ export async function poll(step: Step, request: OpsRequest): Promise<void> {
       'polling the vendor failed; will try again',
     );
     // The resource lock's lease is renewed by the step's write, after the call.
-    const cancelAwaits = await step.record(request, { faults: request.faults + 1 }, undefined, {
-      lease: 'renew',
-    });
-    const untilDeadline = (request.deadlineAt ?? Date.now()) - Date.now();
-    return step.sleep(
-      Math.min(failure.retryAfterMs ?? backoff(request.faults), Math.max(0, untilDeadline)),
-      cancelAwaits,
-    );
+    return step.retryLater(request, failure, { until: deadlineAt, lease: 'renew' });
   }
   const changed = next.status !== last.status || next.detail !== last.detail;
-  const fields = { faults: 0, reported: changed ? request.reported + 1 : request.reported };
+  const retried = step.retried(request);
+  const fields = {
+    faults: 0,
+    reported: changed ? request.reported + 1 : request.reported,
+    ...retried.fields,
+  };
   const status = changed
     ? { kind: 'status', text: `${next.status}${next.detail ? `: ${next.detail}` : ''}` }
     : undefined;
@@ -51,18 +53,22 @@ export async function poll(step: Step, request: OpsRequest): Promise<void> {
     return step.finish({ ...request, ...fields, progress: next }, outcomeState(next), {}, status);
   const cancelAwaits = await step.record(request, { ...fields, progress: next }, status, {
     // Keyed by its number, so a step repeated after a crash queues it once.
-    items: changed
-      ? [
-          {
-            key: `progress-${request.reported + 1}`,
-            kind: 'reply',
-            message: progressReply(request, next, false),
-          },
-        ]
-      : [],
+    items: [
+      ...(changed
+        ? [
+            {
+              key: `progress-${request.reported + 1}`,
+              kind: 'reply' as const,
+              message: progressReply(request, next, false),
+            },
+          ]
+        : []),
+      ...retried.items,
+    ],
     lease: 'renew',
   });
-  return step.sleep(step.timing(request).pollIntervalMs, cancelAwaits);
+  // Woken at the deadline at the latest, to end it then rather than up to a poll interval later.
+  return step.sleep(Math.min(step.timing(request).pollIntervalMs, deadlineAt - Date.now()), cancelAwaits);
 }
 
 /**
@@ -76,9 +82,9 @@ export async function cancel(step: Step, request: OpsRequest): Promise<void> {
   const who = request.cancelRequestedBy!;
   const last = request.progress!;
   if (!action.cancel || last.outcome !== 'running') {
-    const job = last.vendorJobId ? ` (vendor job \`${last.vendorJobId}\`)` : '';
+    // The closing reply names the vendor's job and its last status.
     return step.finish(request, 'cancelled', {
-      outcome: `opsbot stopped following it${job}; ${request.vendor} cannot cancel this work, so it may go on. Last known status ${last.status}`,
+      outcome: `opsbot stopped following it; ${request.vendor} cannot cancel this work, so it may go on`,
       cancelledBy: who,
     });
   }
@@ -92,23 +98,33 @@ export async function cancel(step: Step, request: OpsRequest): Promise<void> {
     );
     sending = true;
   };
-  let answer: string;
+  // What the vendor said is plain text: the timeline keeps it as said, the reply escapes it.
+  let answer: { text: string; reply: string };
   let vendorCancel: 'sent' | 'refused';
   try {
-    answer = `:octagonal_sign: Asked ${request.vendor} to cancel: ${await action.cancel(step.context(request, beforeMutation), request.args, last)}`;
+    const said = await action.cancel(step.context(request, beforeMutation), request.args, last);
+    answer = {
+      text: `Asked ${request.vendor} to cancel: ${said}`,
+      reply: `:octagonal_sign: Asked ${request.vendor} to cancel: ${escapeMrkdwn(said)}`,
+    };
     vendorCancel = 'sent';
   } catch (error) {
     if (error === SUPERSEDED) throw error;
     const failure = toOpsError(error);
     step.logFailure(failure);
-    answer = `:warning: ${request.vendor} did not take the cancel: ${failure.message}. opsbot keeps following the action.`;
+    const refused = (message: string) =>
+      `${request.vendor} did not take the cancel: ${message}. opsbot keeps following the action.`;
+    answer = {
+      text: refused(failure.message),
+      reply: `:warning: ${refused(escapeMrkdwn(failure.message))}`,
+    };
     vendorCancel = 'refused';
   }
   await step.record(
     request,
     { vendorCancel },
-    { kind: 'vendor-cancel', text: answer },
-    { items: [{ key: 'vendor-cancel', kind: 'reply', message: section(answer) }] },
+    { kind: 'vendor-cancel', text: answer.text },
+    { items: [{ key: 'vendor-cancel', kind: 'reply', message: section(answer.reply) }] },
   );
   return step.sleep(0);
 }

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { FINAL_STATES, type OpsRequest } from '../../requests/types.js';
 import type { DeliverNow } from '../deliver-slack.js';
 import { SLEEPING } from '../queues.js';
-import { cancel, poll } from './follow.js';
+import { cancel, poll, STOPPED_WAITING } from './follow.js';
 import { type DeferredAudit, outcomeState, type RunDeps, type Sleep, Step, SUPERSEDED } from './step.js';
 import { recoverSubmission, submit } from './submit.js';
 
@@ -96,11 +96,10 @@ export function createRunProcessor(deps: RunDeps, deliver: DeliverNow) {
 
     if (request.state === 'approved') {
       const now = Date.now();
-      const policy = deps.policies.get(request.actionId);
       const started = {
         phase: 'queued' as const,
         startedAt: now,
-        deadlineAt: now + (policy?.timing.deadlineMs ?? 30 * 60_000),
+        deadlineAt: now + step.timing(request).deadlineMs,
       };
       const result = await deps.store.transition(
         request.id,
@@ -201,10 +200,7 @@ function endOf(request: OpsRequest, why: EndReason, sent: boolean) {
     const last = request.progress;
     // The vendor had already said how it ended (a crash before the end was written).
     if (last.outcome !== 'running') return { state: outcomeState(last), outcome: undefined };
-    return {
-      state: 'timed_out' as const,
-      outcome: `timed out waiting; last known status ${last.status}${last.detail ? ` (${last.detail})` : ''}`,
-    };
+    return { state: 'timed_out' as const, outcome: STOPPED_WAITING };
   }
   return { state: 'timed_out' as const, outcome: NOT_STARTED_BY_DEADLINE };
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { ResolvedActionPolicy } from '../../config/load.js';
 import { OpsError, VendorError } from '../../errors.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { EffectivePolicy, RetryPolicy } from '../../policy/model.js';
+import type { Policy } from '../../requests/policy.js';
 import { type ResourceLocks, resourceOf } from '../../requests/resource-lock.js';
 import type { PatchResult, RequestStore } from '../../requests/store.js';
 import { FINAL_STATES, type OpsRequest, type RequestState } from '../../requests/types.js';
@@ -24,7 +25,11 @@ export interface RunDeps {
   outbox: Outbox;
   clients: VendorClients;
   locks: ResourceLocks;
-  policies: ReadonlyMap<string, ResolvedActionPolicy>;
+  /**
+   * Each request runs by its own policy, its action on its target (`Policy.effective`): its
+   * timing, its retry settings and what it does when its resource is busy.
+   */
+  policy: Pick<Policy, 'effective'>;
   log: Logger;
   metrics: Metrics;
 }
@@ -150,14 +155,64 @@ export class Step {
 
   action(request: OpsRequest) {
     const found = findActionById(request.actionId);
-    if (!found)
-      throw new OpsError('action.unknown', `action ${request.actionId} is no longer known to this opsbot`);
+    if (!found) throw unknownAction(request);
     return found.action;
   }
 
+  /** The request's own policy: its action on its target, every level of the config applied. */
+  policy(request: OpsRequest): EffectivePolicy {
+    const found = this.deps.policy.effective(request.actionId, request.target);
+    if (!found) throw unknownAction(request);
+    return found;
+  }
+
   timing(request: OpsRequest) {
-    const policy = this.deps.policies.get(request.actionId);
-    return policy?.timing ?? { ...this.action(request).timing };
+    return this.policy(request).timing;
+  }
+
+  /**
+   * A transient fault (the call may be tried again): records it with the retry line the root
+   * shows ("Retrying (attempt 3 of 6): ECE answered …") and a root update keyed by this write, so
+   * each try is shown and a later one replaces it; then sleeps until the next try (the vendor's
+   * Retry-After, else the backoff), never past `until`. `attempts`: the most tries, where there
+   * is a limit. `fields` and `lease` go with the write.
+   */
+  async retryLater(
+    request: OpsRequest,
+    failure: OpsError,
+    options: { attempts?: number; until?: number; fields?: Partial<OpsRequest>; lease?: 'renew' } = {},
+  ): Promise<never> {
+    const { attempts, until, fields, lease } = options;
+    const attempt = `attempt ${request.faults + 2}${attempts === undefined ? ', until the deadline' : ` of ${attempts}`}`;
+    const cancelAwaits = await this.record(
+      request,
+      { ...fields, faults: request.faults + 1, retrying: `Retrying (${attempt}): ${failure.message}` },
+      undefined,
+      { items: [this.rootUpdate(request)], lease },
+    );
+    const wait = failure.retryAfterMs ?? backoff(this.policy(request).retry, request.faults);
+    return this.sleep(
+      until === undefined ? wait : Math.min(wait, Math.max(0, until - Date.now())),
+      cancelAwaits,
+    );
+  }
+
+  /**
+   * The fields that clear the retry line once a call succeeded, with the root update that shows
+   * it gone (none if there is no line).
+   */
+  retried(request: OpsRequest): { fields: Partial<OpsRequest>; items: OutboxItem[] } {
+    return request.retrying
+      ? { fields: { retrying: '' }, items: [this.rootUpdate(request)] }
+      : { fields: {}, items: [] };
+  }
+
+  /**
+   * A root update queued by the step's next write, keyed by the fencing token that write takes:
+   * unique to it (a storm's tries each show), and queued once if a crashed step repeats it.
+   */
+  private rootUpdate(request: OpsRequest): OutboxItem {
+    return { ...Outbox.root(request.version), key: `root@${request.version}:f${this.#fence}` };
   }
 
   /** The lock lease outlives the wait between two polls comfortably; the holder renews it each step. */
@@ -191,6 +246,7 @@ export class Step {
       fields = { ...fields, cancelledBy: request.cancelRequestedBy };
     const written = {
       ...fields,
+      ...(request.retrying ? { retrying: '' } : {}),
       progress: request.progress,
       faults: request.faults,
       reported: request.reported,
@@ -290,9 +346,15 @@ export function outcomeState(progress: ActionProgress): RequestState {
   return progress.outcome === 'running' ? 'running' : progress.outcome;
 }
 
-/** A transient fault's wait before the next try: exponential from 1 s, capped, with jitter. */
-export function backoff(faults: number): number {
-  const base = Math.min(MAX_FAULT_BACKOFF_MS, 1_000 * 2 ** faults);
+/**
+ * A transient fault's wait before the next try: `initialDelay`·2ⁿ after n earlier faults, capped
+ * at `maxDelay`, jittered (half to all of it) so that many runs hit by one outage spread out.
+ */
+export function backoff(retry: RetryPolicy, faults: number): number {
+  const base = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** faults);
   return base / 2 + Math.random() * (base / 2);
 }
-const MAX_FAULT_BACKOFF_MS = 60_000;
+
+function unknownAction(request: OpsRequest): OpsError {
+  return new OpsError('action.unknown', `action ${request.actionId} is no longer known to this opsbot`);
+}

@@ -2,9 +2,10 @@ import { OpsError, toOpsError } from '../../errors.js';
 import { resourceOf } from '../../requests/resource-lock.js';
 import type { OpsRequest } from '../../requests/types.js';
 import { progressReply, section } from '../../slack/blocks.js';
+import { escapeMrkdwn, slackDate } from '../../slack/mrkdwn.js';
 import { Outbox } from '../../slack/outbox.js';
 import type { ActionProgress } from '../../vendors/types.js';
-import { backoff, outcomeState, type Step, SUPERSEDED } from './step.js';
+import { outcomeState, type Step, SUPERSEDED } from './step.js';
 
 /**
  * The submit phase: the one call that changes something at the vendor, made at most once.
@@ -18,9 +19,6 @@ import { backoff, outcomeState, type Step, SUPERSEDED } from './step.js';
  * (a read the action makes first, a token grant) left nothing at the vendor and is tried again;
  * a worker that finds "submitting" knows the call's fate is unknown and never sends it blindly.
  */
-
-/** A start call that surely never reached the vendor is tried again this many times. */
-const MAX_SUBMIT_RETRIES = 5;
 
 /** What the mutating call's callback found: the call was marked (at this time) or the lock is busy. */
 type Mark = { kind: 'marked'; submittedAt: number } | { kind: 'busy'; holder: string };
@@ -56,17 +54,13 @@ export async function submit(step: Step, request: OpsRequest): Promise<void> {
     const failure = toOpsError(error);
     // Before the mutating call, nothing was sent whatever the failure says of itself.
     const notSent = mark === undefined || failure.delivery === 'not-sent';
-    if (failure.retryable && notSent && request.faults < MAX_SUBMIT_RETRIES) {
+    const { attempts } = step.policy(request).retry;
+    if (failure.retryable && notSent && request.faults + 1 < attempts) {
       step.log.warn(
         { err: failure.message, faults: request.faults },
         'vendor not reachable; will try the call again',
       );
-      const cancelAwaits = await step.record(
-        request,
-        { phase: 'queued', faults: request.faults + 1 },
-        undefined,
-      );
-      return step.sleep(failure.retryAfterMs ?? backoff(request.faults), cancelAwaits);
+      return step.retryLater(request, failure, { attempts, fields: { phase: 'queued' } });
     }
     if (mark?.kind === 'marked' && failure.delivery === 'uncertain') {
       return recoverSubmission(
@@ -100,10 +94,10 @@ export async function recoverSubmission(step: Step, request: OpsRequest, why: st
       found = await action.findSubmitted(step.context(request), request.args, since);
     } catch (error) {
       const failure = toOpsError(error);
-      if (failure.retryable && request.faults < MAX_SUBMIT_RETRIES) {
+      const { attempts } = step.policy(request).retry;
+      if (failure.retryable && request.faults + 1 < attempts) {
         step.log.warn({ err: failure.message }, 'could not look for a lost submission yet; will look again');
-        const cancelAwaits = await step.record(request, { faults: request.faults + 1 }, undefined);
-        return step.sleep(failure.retryAfterMs ?? backoff(request.faults), cancelAwaits);
+        return step.retryLater(request, failure, { attempts });
       }
       step.log.warn({ err: failure.message }, 'could not look for a lost submission');
     }
@@ -138,8 +132,9 @@ async function accepted(step: Step, request: OpsRequest, progress: ActionProgres
   const cancelAwaits = await step.record(
     request,
     // A synchronous action is also 'polling' here: its progress is already final, so a crash
-    // before `finish` is repaired by the poll step without calling the vendor again.
-    { phase: 'polling', progress, faults: 0, reported: 1 },
+    // before `finish` is repaired by the poll step without calling the vendor again. The root
+    // update below shows the retry line gone.
+    { phase: 'polling', progress, faults: 0, reported: 1, ...step.retried(request).fields },
     {
       kind: 'submitted',
       text: `submitted${progress.vendorJobId ? `, vendor job ${progress.vendorJobId}` : ''}: ${progress.status}`,
@@ -159,20 +154,24 @@ async function accepted(step: Step, request: OpsRequest, progress: ActionProgres
 
 /** Another request holds the resource: wait for it (or refuse, per policy). */
 async function resourceBusy(step: Step, request: OpsRequest, holder: string): Promise<void> {
-  const other = await step.deps.store.get(holder);
-  const who = other
-    ? `\`${holder}\` (asked by <@${other.requester}>, started ${new Date(other.startedAt ?? other.createdAt).toISOString().slice(11, 16)} UTC)`
-    : `\`${holder}\``;
   const resource = resourceOf(step.action(request), request.args);
-  if (step.deps.policies.get(request.actionId)?.whenBusy === 'refuse') {
+  if (step.policy(request).whenBusy === 'refuse') {
+    // Plain text (escaped where it is shown), so no mention or time: `/ops status` of the holder
+    // tells who asked for it and when.
     return step.finish(request, 'failed', {
-      outcome: `${resource} on ${request.vendor}/${request.target} is busy: ${who} holds it`,
+      outcome: `\`${resource}\` on ${request.vendor}/${request.target} is busy: request \`${holder}\` holds it`,
     });
   }
+  const other = await step.deps.store.get(holder);
+  const who = other
+    ? `\`${holder}\` (asked by <@${other.requester}>, started ${slackDate(other.startedAt ?? other.createdAt)})`
+    : `\`${holder}\``;
   await step.post(request, {
     key: `waiting-for-${holder}`,
     kind: 'reply',
-    message: section(`:lock: Waiting: ${who} is working on \`${resource}\`; this starts when it ends.`),
+    message: section(
+      `:lock: Waiting: ${who} is working on \`${escapeMrkdwn(resource)}\`; this starts when it ends.`,
+    ),
   });
   return step.sleep(2_000 + Math.random() * 3_000);
 }

@@ -35,9 +35,11 @@ export class WorkspaceClient {
   readonly #api: VendorHttp;
   readonly #iam: VendorHttp | undefined;
   readonly #auth: RequestAuth;
+  readonly #busyWaitMs: number | undefined;
 
   constructor(target: WorkspaceTarget, deps: ClientDeps) {
     this.projectId = target.projectId;
+    this.#busyWaitMs = target.busyWait;
     this.#api = deps.http({ baseUrl: workspaceBaseUrl(target), requestIdHeader: 'x-request-id' });
     if (target.auth.type === 'token') {
       this.#iam = deps.http({ baseUrl: iamBaseUrl(target), requestIdHeader: 'x-request-id' });
@@ -133,7 +135,12 @@ export class WorkspaceClient {
       });
       if (answer.status === 401 && attempt === 1 && this.#auth.refused(auth)) continue;
       if (answer.status >= 400) {
-        throw errorFromAnswer(answer, { service: 'Workspace', what: call.what, method: call.method });
+        throw errorFromAnswer(answer, {
+          service: 'Workspace',
+          what: call.what,
+          method: call.method,
+          busyWaitMs: this.#busyWaitMs,
+        });
       }
       return answer;
     }

@@ -3,8 +3,12 @@ import { deliveryForStatus, type HttpAnswer, isRetryableStatus, retryAfterMs } f
 
 export const VENDOR = 'workspace';
 
-/** Huawei's Terraform provider retries a busy server's 409 every 30 s (vendor doc, "infer"). */
-export const BUSY_RETRY_AFTER_MS = 30_000;
+/**
+ * How long a 409 (the server is busy with another job) waits before the call is tried again, when
+ * the answer says nothing (no Retry-After): Huawei's Terraform provider retries it every 30 s
+ * (vendor doc, "infer"). A target may set its own (`busyWait`).
+ */
+export const BUSY_WAIT_MS = 30_000;
 
 interface ErrorBody {
   code: string | undefined;
@@ -51,11 +55,12 @@ function clip(text: string, max = 300): string {
 /**
  * Turns an error answer into one sentence naming Huawei's code and the HTTP status, e.g.
  * `Huawei Workspace answered WKS.00129901 (HTTP 400) to the reinstall of server 25b1…: The request message is invalid`.
- * `service` names who answered (Workspace or IAM); `what` names the call in the user's words.
+ * `service` names who answered (Workspace or IAM); `what` names the call in the user's words;
+ * `busyWaitMs` is the target's wait after a 409 (default BUSY_WAIT_MS).
  */
 export function errorFromAnswer(
   answer: HttpAnswer,
-  options: { service: string; what: string; method: string },
+  options: { service: string; what: string; method: string; busyWaitMs?: number | undefined },
 ): VendorError {
   const body = readErrorBody(answer.text);
   const status = answer.status;
@@ -79,7 +84,7 @@ export function errorFromAnswer(
     // 409 means the server is busy with another job and nothing was started: try again later.
     // A 500 on a read is worth another try; on the reinstall it may hide a started job.
     retryable: busy || isRetryableStatus(status) || (status === 500 && options.method === 'GET'),
-    retryAfterMs: retryAfterMs(answer.headers) ?? (busy ? BUSY_RETRY_AFTER_MS : undefined),
+    retryAfterMs: retryAfterMs(answer.headers) ?? (busy ? (options.busyWaitMs ?? BUSY_WAIT_MS) : undefined),
     delivery: busy ? 'not-sent' : deliveryForStatus(status),
   });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { positiveDuration } from '../../config/duration.js';
 import { pathSegment } from '../params.js';
 import { baseTargetSchema, refusePlainHttp, secretField } from '../target-schema.js';
 import { KNOWN_REGIONS, regionEndpoint, regionIamEndpoint } from './regions.js';
@@ -44,6 +45,11 @@ export const workspaceTargetSchema = baseTargetSchema
     }),
     /** IAM endpoint; default `https://iam.<region>.myhuaweicloud.com`. */
     iamUrl: httpUrl.optional(),
+    /**
+     * How long to wait after a 409 (the server is busy with another job) before trying the call
+     * again, when Workspace sends no Retry-After. Default 30 s (errors.ts BUSY_WAIT_MS).
+     */
+    busyWait: positiveDuration.optional(),
     auth: z.discriminatedUnion('type', [tokenAuth, akskAuth], {
       error: 'auth.type must be "token" (IAM user and password) or "aksk" (access key and secret key)',
     }),

@@ -11,7 +11,7 @@ import {
   startWorkspaceSimulator,
   type WorkspaceSimulator,
 } from '../../../src/vendors/workspace/simulator.js';
-import { akskTarget, clientFor, ctx, SERVER_ID, thrown, tokenTarget } from './helpers.js';
+import { akskTarget, clientFor, ctx, SERVER_ID, secret, target, thrown, tokenTarget } from './helpers.js';
 
 const REINSTALL = 'the reinstall of server 25b1dd14-0c84-4558-aa57-03a6c54b8e75';
 
@@ -110,6 +110,33 @@ describe('Workspace error answers', () => {
       headers: { 'Retry-After': '5' },
     });
     expect((await thrown(start)).retryAfterMs).toBe(5_000);
+  });
+
+  it("waits the target's busyWait after a 409 without Retry-After, and Retry-After when given", async () => {
+    const patient = clientFor(
+      target({
+        region: 'ap-southeast-1',
+        url: sim.url,
+        projectId: sim.projectId,
+        auth: { type: 'aksk', accessKey: secret(SIM_ACCESS_KEY), secretKey: secret(SIM_SECRET_KEY) },
+        busyWait: '2m',
+      }),
+    );
+    const startPatient = () =>
+      reinstallServer.start!(ctx(patient), { serverId: SERVER_ID, updateAgent: false });
+    try {
+      sim.injectError(409, { path: '/actions/reinstall' });
+      expect((await thrown(startPatient)).retryAfterMs).toBe(120_000);
+      sim.inject({
+        path: '/actions/reinstall',
+        status: 409,
+        body: errorBody(409),
+        headers: { 'Retry-After': '5' },
+      });
+      expect((await thrown(startPatient)).retryAfterMs).toBe(5_000);
+    } finally {
+      await patient.close();
+    }
   });
 
   it('refuses an answer of the wrong shape with a clear, permanent error', async () => {

@@ -81,6 +81,14 @@ describe('workspace target config', () => {
         '\n',
       ),
     ).toContain('iamUrl: must be an http(s) URL');
+    expect(
+      issues({ region: 'ap-southeast-1', projectId: PROJECT, auth: tokenAuth(), busyWait: '0s' }).join('\n'),
+    ).toContain('busyWait: must be more than 0');
+    expect(
+      issues({ region: 'ap-southeast-1', projectId: PROJECT, auth: tokenAuth(), busyWait: 'soon' }).join(
+        '\n',
+      ),
+    ).toContain('busyWait: "soon" is not a duration');
   });
 
   it('keeps secrets as Secret instances that never print', () => {
