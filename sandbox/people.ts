@@ -6,7 +6,7 @@
  */
 
 /** The sandbox's roles: @sre runs things, @security signs off on prod. */
-export type SandboxRole = 'sre' | 'security';
+export type SandboxRole = 'sre' | 'security' | 'auditor';
 
 export interface SandboxUser {
   id: string;
@@ -40,9 +40,9 @@ export const BOB: SandboxUser = {
 export const CAROL: SandboxUser = {
   id: 'U0SBCAROL',
   name: 'Carol',
-  role: 'views only',
+  role: 'auditor: views only',
   requests: false,
-  roles: [],
+  roles: ['auditor'],
 };
 export const DAVE: SandboxUser = {
   id: 'U0SBDAVE',
@@ -64,7 +64,9 @@ export const BOT = { id: 'UOPSBOT01', name: 'opsbot' } as const;
  * and may approve anything but her own high-risk requests (e.g. `workspace reinstall`); Bob
  * approves; Dave (@security) approves only what needs @security: a restart on the prod-like ECE
  * target (`prodTarget`), which is high-risk, needs one approval from @sre and one from
- * @security, and a reason naming a ticket (`--reason "OPS-123 …"`). Carol only reads (status, history and the read-only actions, which need no approval).
+ * @security, and a reason naming a ticket (`--reason "OPS-123 …"`). Carol only reads (status,
+ * history and the read-only actions, which need no approval); she is the auditor, who may check
+ * the audit trail's chain (`/ops audit verify`).
  */
 export function sandboxPolicy(
   readOnlyActions: string[],
@@ -96,6 +98,6 @@ export function sandboxPolicy(
       approvers: ['sre'],
     },
     actions,
-    auditors: { users: ['*'] },
+    auditors: { users: ids((user) => user.roles.includes('auditor')) },
   };
 }

@@ -144,6 +144,7 @@ export async function startVendorLab(): Promise<VendorLab> {
         { command: '/ops cckm refresh-status', note: 'read-only, anyone' },
         { command: '/ops whoami ece.resource.restart', note: 'why may I (not)?' },
         { command: '/ops history', note: 'the audit trail' },
+        { command: '/ops audit verify', note: 'is the audit chain intact? (Carol)' },
       ],
       lockedByBob: { vendor: 'ece', target: TARGET, resource: search.id },
       scheduled: `arcgis refresh-groups analyst`,

@@ -109,6 +109,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       queueFigures: new QueueFigures({
         redis: state.redis,
         queues: state.queues,
+        auditChain: state.auditChain,
         metrics,
         calendar: calendarOn(state),
         maxAgeMs: config.server.queueMetricsMaxAge,
@@ -181,7 +182,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
       })
     : undefined;
   if (workerState && writer) {
-    const { redis, queues, store, outbox, locks } = workerState;
+    const { redis, queues, store, outbox, locks, auditChain } = workerState;
     const deliver: DeliverDeps = {
       store,
       outbox,
@@ -220,12 +221,14 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         lifecycle,
         store,
         locks,
+        auditChain,
         clients,
         slack,
         log,
         metrics,
         calendar,
       },
+      audit: { chain: auditChain, sealEveryMs: config.audit.sealEvery },
       log,
     });
   }

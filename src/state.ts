@@ -1,3 +1,4 @@
+import { AuditChainStore } from './audit/chain-store.js';
 import type { RedisConnectionConfig } from './config/load.js';
 import { createQueues, createRedis, type Queues, type RedisClient } from './jobs/queues.js';
 import { ResourceLocks } from './requests/resource-lock.js';
@@ -15,6 +16,7 @@ export interface State {
   store: RequestStore;
   outbox: Outbox;
   locks: ResourceLocks;
+  auditChain: AuditChainStore;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export function connectState(options: {
     store,
     outbox: new Outbox(redis, options.prefix, queues.slack),
     locks: new ResourceLocks(redis, options.prefix),
+    auditChain: new AuditChainStore(redis, store.auditKey(), options.retentionMs),
     close: async () => {
       await queues.close();
       redis.disconnect();

@@ -11,6 +11,8 @@ export async function helpText(options: {
   command: string;
   vendor?: string | undefined;
   mayRequest: (actionId: string) => Promise<boolean>;
+  /** Whether the caller is an auditor (`policy.auditors`), who also sees the auditors' built-ins. */
+  auditor?: boolean;
 }): Promise<string> {
   const { command } = options;
   const lines: string[] = [];
@@ -38,6 +40,7 @@ export async function helpText(options: {
   if (!options.vendor) {
     lines.push('*Requests*');
     for (const [word, builtin] of Object.entries(BUILTINS)) {
+      if ('auditorsOnly' in builtin && !options.auditor) continue;
       lines.push(
         `• \`${usageOf(command, { words: [word], params: builtin.params })}\` — ${sentence(builtin.summary)}`,
       );

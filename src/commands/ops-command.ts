@@ -2,6 +2,8 @@ import type { App } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
+import type { AuditChainStore } from '../audit/chain-store.js';
+import { reportSummary, verifyAuditChain } from '../audit/verify.js';
 import { admissionEvents, type Calendar, calendarNotes } from '../calendar/calendar.js';
 import { calendarHistory } from '../calendar/history.js';
 import type { Config } from '../config/load.js';
@@ -13,6 +15,7 @@ import type { RequestLifecycle } from '../requests/lifecycle.js';
 import type { Policy } from '../requests/policy.js';
 import { type ResourceLocks, resourceOf } from '../requests/resource-lock.js';
 import { newRequestId, type RequestStore } from '../requests/store.js';
+import { auditVerifyMessage } from '../slack/audit-views.js';
 import { dryRunMessage, readAnswerMessage, type SlackMessage, section } from '../slack/blocks.js';
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { historyMessage, statusMessage } from '../slack/request-views.js';
@@ -103,6 +106,7 @@ export interface OpsCommandDeps {
   lifecycle: RequestLifecycle;
   store: RequestStore;
   locks: ResourceLocks;
+  auditChain: AuditChainStore;
   clients: VendorClients;
   slack: WebClient;
   log: Logger;
@@ -177,6 +181,7 @@ async function dispatch(
         command: name,
         vendor: parsed.vendor,
         mayRequest: async (id) => (await deps.policy.mayRequestHere(user, channel, id)).ok,
+        auditor: await deps.policy.isAuditor(user),
       });
       await reply(section([text, ...(await calendarNotes(deps.calendar))].join('\n')));
       return;
@@ -196,6 +201,24 @@ async function dispatch(
           ].join('\n'),
         ),
       );
+      return;
+    }
+    case 'audit-verify': {
+      // Refused in words rather than as an unknown command: the command is documented, and the
+      // refusal is itself worth a record in the trail.
+      if (!(await deps.policy.isAuditor(user))) {
+        await deps.store.audit({ kind: 'audit-verify', actor: user, text: 'refused: not an auditor' });
+        await reply(
+          section(
+            `:no_entry: \`${name} audit verify\` is for auditors only (\`policy.auditors\`), and you are not one. Nothing was checked.`,
+          ),
+        );
+        return;
+      }
+      const report = await verifyAuditChain(deps.auditChain);
+      if (report.problemCount > 0) deps.metrics.auditVerifyFailures.inc();
+      await deps.store.audit({ kind: 'audit-verify', actor: user, text: reportSummary(report) });
+      await reply(auditVerifyMessage(report));
       return;
     }
     case 'status': {

@@ -45,7 +45,8 @@ export type OpsCommand =
   | { kind: 'status'; requestId: string }
   | { kind: 'cancel'; requestId: string; reason: string | undefined }
   | { kind: 'history'; mine: boolean; target: string | undefined; limit: number }
-  | { kind: 'whoami'; actionId: string | undefined; target: string | undefined };
+  | { kind: 'whoami'; actionId: string | undefined; target: string | undefined }
+  | { kind: 'audit-verify' };
 
 const requestIdSchema = z
   .string({ error: '<request-id> is missing' })
@@ -140,6 +141,20 @@ export const BUILTINS = {
     }),
     example: 'whoami ece.resource.restart',
   },
+  audit: {
+    summary: 'check that the stored audit trail is intact (its hash chain); for auditors',
+    params: [
+      { name: 'check', kind: 'positional', label: 'verify', help: 'recompute the chain and compare' },
+    ] as ParamSpec[],
+    args: z.object({
+      check: z.string().refine((word) => word.toLowerCase() === 'verify', {
+        error: (issue) => `unknown audit command "${excerpt(String(issue.input))}" (audit commands: verify)`,
+      }),
+    }),
+    example: 'audit verify',
+    /** Listed in help for `policy.auditors` only, the only people it answers. */
+    auditorsOnly: true,
+  },
   ...CALENDAR_BUILTINS,
 } as const;
 
@@ -184,6 +199,7 @@ export function parseOpsCommand(text: string, command: string): OpsCommand {
         target: args.target as string | undefined,
       };
     }
+    if (first === 'audit') return { kind: 'audit-verify' };
     if (first === 'history') {
       return {
         kind: 'history',

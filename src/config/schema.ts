@@ -225,9 +225,14 @@ export const configSchema = z
       .object({
         /** How long finished requests and the audit trail are kept in Redis. */
         retention: duration.default(90 * 86_400_000),
+        /**
+         * How often new audit records are sealed into the hash chain (src/audit/sealer.ts). One run
+         * at a time across all workers; records wait at most about this long to be sealed.
+         */
+        sealEvery: duration.pipe(z.number().min(10, 'must be at least 10ms')).default(5_000),
       })
       .strict()
-      .default({ retention: 90 * 86_400_000 }),
+      .default({ retention: 90 * 86_400_000, sealEvery: 5_000 }),
     /** The BullMQ dashboard (bull-board). Off unless enabled; always behind HTTP Basic auth. */
     dashboard: z
       .object({

@@ -8,7 +8,8 @@ import { batchWritesPerTurn } from './write-batching.js';
  * - `opsbot-actions`: one `run` job per approved request (jobId `run-<request id>`), `expire`
  *   jobs (delayed until a request's approval window closes), `remind` and `escalate` jobs (delayed
  *   to their point in that window, see remind-request.ts), `lock-warning` jobs (delayed until
- *   shortly before a sticky lock expires) and the periodic `reconcile`.
+ *   shortly before a sticky lock expires), and the periodic `reconcile` and `seal-audit`
+ *   (src/audit/sealer.ts).
  * - `opsbot-slack`: `deliver` jobs that drain a request's Slack outbox in order.
  * - `opsbot-commands`: one `command` job per slash command, recorded by the web process before it
  *   acknowledges and handled (parse, policy, request record, answer) by a worker.
@@ -23,6 +24,7 @@ export const EXPIRE_JOB = 'expire';
 export const REMIND_JOB = 'remind';
 export const ESCALATE_JOB = 'escalate';
 export const RECONCILE_JOB = 'reconcile';
+export const SEAL_AUDIT_JOB = 'seal-audit';
 export const COMMAND_JOB = 'command';
 /** Warns a sticky lock's holder shortly before it expires (src/calendar/lock-warning.ts). */
 export const LOCK_WARNING_JOB = 'lock-warning';

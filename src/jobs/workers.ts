@@ -1,5 +1,7 @@
 import { type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { AuditChainStore } from '../audit/chain-store.js';
+import { createAuditSealer } from '../audit/sealer.js';
 import { createLockWarner } from '../calendar/lock-warning.js';
 import { createCommandProcessor, type OpsCommandDeps } from '../commands/ops-command.js';
 import { createDeliverProcessor, type DeliverDeps, type DeliverNow } from './deliver-slack.js';
@@ -15,6 +17,7 @@ import {
   REMIND_JOB,
   type RedisClient,
   RUN_JOB,
+  SEAL_AUDIT_JOB,
   SLACK_QUEUE,
   WORKER_OPTIONS,
 } from './queues.js';
@@ -42,6 +45,8 @@ export interface WorkersOptions {
   log: Logger;
   /** How often the reconciler runs (jobs/reconcile.ts). Default 15 s. */
   reconcileEveryMs?: number;
+  /** The audit chain the sealer extends, and how often it runs (audit/sealer.ts). */
+  audit: { chain: AuditChainStore; sealEveryMs: number };
 }
 
 export interface Workers {
@@ -71,6 +76,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     end,
     expire: createExpirer(options.run),
   });
+  const seal = createAuditSealer(options.audit.chain, options.log);
   /** What every worker shares; `queue` picks the finished-job policy and crash backoff. */
   const settings = (queue: keyof typeof WORKER_OPTIONS, concurrency: number) => ({
     ...WORKER_OPTIONS[queue],
@@ -100,6 +106,8 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
           return followUp(job);
         case RECONCILE_JOB:
           return reconcile();
+        case SEAL_AUDIT_JOB:
+          return seal();
         case LOCK_WARNING_JOB:
           return warnLockHolder(job);
         default:
@@ -136,6 +144,11 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
     'reconcile-enqueues',
     { every: options.reconcileEveryMs ?? 15_000 },
     { name: RECONCILE_JOB, data: {}, opts: { removeOnComplete: true } },
+  );
+  await options.queues.actions.upsertJobScheduler(
+    'seal-audit',
+    { every: options.audit.sealEveryMs },
+    { name: SEAL_AUDIT_JOB, data: {}, opts: { removeOnComplete: true } },
   );
   for (const worker of all) void worker.run();
   await Promise.all(all.map((worker) => worker.waitUntilReady()));

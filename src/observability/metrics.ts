@@ -68,6 +68,16 @@ export class Metrics {
     help: 'Approved actions waiting for their scheduled time (--at, at scrape time).',
     registers: [this.registry],
   });
+  readonly auditUnsealed = new Gauge({
+    name: 'opsbot_audit_unsealed_records',
+    help: 'Audit records not yet sealed into the hash chain: how far the sealer lags (from Redis, at scrape time).',
+    registers: [this.registry],
+  });
+  readonly auditVerifyFailures = new Counter({
+    name: 'opsbot_audit_verify_failures_total',
+    help: 'Checks of the audit chain (/ops audit verify) that found it broken.',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'opsbot_queue_jobs',
     help: 'Jobs by queue and state (at scrape time).',

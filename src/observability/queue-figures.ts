@@ -1,12 +1,13 @@
 import type { Queue } from 'bullmq';
+import type { AuditChainStore } from '../audit/chain-store.js';
 import type { Calendar } from '../calendar/calendar.js';
 import type { Queues, RedisClient } from '../jobs/queues.js';
 import { runJobId } from '../jobs/reconcile.js';
 import type { Metrics } from './metrics.js';
 
 /**
- * The figures `/metrics` reads from Redis (jobs by queue and state, actions in flight, freezes,
- * sticky locks and scheduled actions), read at
+ * The figures `/metrics` reads from Redis (jobs by queue and state, actions in flight, audit
+ * records not sealed yet, freezes, sticky locks and scheduled actions), read at
  * most once per `maxAgeMs`: a scrape while they are fresh costs Redis nothing, and scrapes that
  * arrive together while they are stale share one read. So however many scrapers there are and
  * however often they come, Redis does the same work.
@@ -36,13 +37,14 @@ export class QueueFigures {
   }
 
   async #read(): Promise<void> {
-    const { queues, metrics, redis } = this.#deps;
+    const { queues, metrics, redis, auditChain } = this.#deps;
     for (const queue of queues.all) {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
       for (const [state, count] of Object.entries(counts))
         metrics.queueDepth.set({ queue: queue.name, state }, count);
     }
     metrics.inFlight.set(await actionsInFlight(redis, queues.actions));
+    metrics.auditUnsealed.set(await auditChain.unsealedCount());
     const calendar = await this.#deps.calendar.figures(Date.now());
     metrics.freezesActive.set(calendar.freezes);
     metrics.locksHeld.set(calendar.locks);
@@ -53,6 +55,7 @@ export class QueueFigures {
 export interface QueueFiguresDeps {
   redis: RedisClient;
   queues: Queues;
+  auditChain: AuditChainStore;
   metrics: Metrics;
   /** Freezes, sticky locks and scheduled actions (src/calendar/). */
   calendar: Pick<Calendar, 'figures'>;

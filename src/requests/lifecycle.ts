@@ -391,7 +391,17 @@ export class RequestLifecycle {
     );
     if (!result.ok)
       return this.refuse('duplicate', alreadyDecided((await this.deps.store.get(requestId)) ?? request));
-    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1));
+    // The reason, when one was given, is said in the thread too, as a rejection's is.
+    const said = why
+      ? [
+          {
+            key: 'withdrawn',
+            kind: 'reply' as const,
+            message: section(`:no_entry_sign: <@${user}> cancelled it: “${escapeMrkdwn(why)}”`),
+          },
+        ]
+      : [];
+    await this.deps.outbox.push(requestId, Outbox.root(request.version + 1), ...said);
     this.disarmJobs(requestId);
     this.deps.metrics.approvals.inc({ result: 'cancelled' });
     this.deps.metrics.requests.inc({ action: request.actionId, outcome: 'cancelled' });

@@ -151,6 +151,7 @@ describe('Cancel', () => {
     expect(request?.decisionReason).toBeUndefined();
     await waitFor(() => textOf(bot.root(id)).includes('Cancelled'), 'the root to say cancelled');
     expect(textOf(bot.root(id))).not.toContain('“');
+    expect(bot.thread(id)).toHaveLength(0);
   });
 
   it('withdraws a pending request with a reason, shown on the root and kept in the audit trail', async () => {
@@ -172,6 +173,9 @@ describe('Cancel', () => {
       actor: USERS.approver,
       text: 'withdrawn before approval: duplicate of an earlier request',
     });
+    // …and said in the thread, as a rejection's reason is.
+    await waitFor(() => bot.thread(id).length === 1, 'the reply');
+    expect(textOf(bot.thread(id)[0])).toContain('cancelled it: “duplicate of an earlier request”');
   });
 
   it('refuses, in the modal, a cancel clicked on a message in another channel', async () => {

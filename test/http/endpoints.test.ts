@@ -252,12 +252,14 @@ describe('/metrics cost to Redis', () => {
       expect(sample(burst[0]!.text, 'opsbot_actions_in_flight')).toBe(0);
       const read = await commands.sent();
       // One read for the twenty: the in-flight count (one script), the job counts of each queue,
-      // and the freezes, sticky locks and scheduled actions (one script).
+      // the audit records waiting for the sealer (one script), and the freezes, sticky locks and
+      // scheduled actions (one script).
       expect(read.filter(([, script]) => script?.includes('local n = 0'))).toHaveLength(1);
       for (const queue of ['opsbot-actions', 'opsbot-slack', 'opsbot-commands'])
         expect(read.filter((args) => args.includes(`${harness.prefix}:${queue}:`))).toHaveLength(1);
+      expect(read.filter((args) => args.includes(`${harness.prefix}:audit:chain`))).toHaveLength(1);
       expect(read.filter(([, script]) => script?.includes("redis.call('ZCOUNT'"))).toHaveLength(1);
-      expect(read).toHaveLength(5);
+      expect(read).toHaveLength(6);
 
       for (let i = 0; i < 20; i += 1) expect((await get('/metrics')).status).toBe(200);
       expect(await commands.sent()).toEqual([]);

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditChainStore } from '../../src/audit/chain-store.js';
+import { verifyAuditChain } from '../../src/audit/verify.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { type RedisCluster, startRedisCluster } from '../../src/devtools/redis-cluster.js';
 import { type NewRequest, RequestStore } from '../../src/requests/store.js';
@@ -39,6 +41,7 @@ describe('opsbot on Redis Cluster', () => {
             prod: { url: arcgis.url, username: arcgis.username, password: { env: 'ARCGIS_PASSWORD' } },
           },
         },
+        audit: { sealEvery: '30ms' },
       });
       expect(bot.prefix).toMatch(/^\{t[0-9a-f]+\}$/);
 
@@ -70,6 +73,11 @@ describe('opsbot on Redis Cluster', () => {
       expect(await slot(`${bot.prefix}:opsbot-actions:run-${requestId}`)).toBe(
         await slot(bot.opsbot.store.key(requestId)),
       );
+
+      // Its audit trail is sealed there too (the chain's scripts name keys of the same slot).
+      const chain = new AuditChainStore(bot.redis, bot.opsbot.store.auditKey(), 86_400_000);
+      await waitFor(async () => (await chain.unsealedCount()) === 0, 'the audit trail to be sealed');
+      expect(await verifyAuditChain(chain)).toMatchObject({ problems: [], head: expect.anything() });
 
       // Its node connections send one turn's commands in one write (jobs/write-batching.ts).
       // (Nodes connect lazily: the one holding the prefix's slot is connected by now.)

@@ -61,6 +61,8 @@ export interface HarnessOptions {
   prefix?: string;
   /** `worker.reconcileEvery` (default 15s). */
   reconcileEvery?: string;
+  /** The `audit` config section (`retention`, `sealEvery`). */
+  audit?: Record<string, unknown>;
   /** `policy.auditors` (default: nobody). */
   auditors?: { users?: string[]; groups?: string[] };
   /** More of the `policy` section (roles, channels, defaults…), over the harness's own. */
@@ -196,6 +198,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         ...options.policy,
       },
       ...(options.dashboard ? { dashboard: options.dashboard } : {}),
+      ...(options.audit ? { audit: options.audit } : {}),
     },
   });
   const logLines: string[] = [];
