@@ -6,7 +6,9 @@ import { CHANNEL, USERS, waitFor } from '../support/harness.js';
 import { type Cluster, checkInvariant, startCluster } from './cluster.js';
 
 /**
- * The calendar with real processes on one Redis: a scheduled action runs once, at its time, with
+ * The calendar with real processes on one Redis (two web processes and workers): a freeze refuses
+ * a request, a break-glass override needs its override role's approval too, and a freeze set while
+ * a request waits refuses the click; a scheduled action runs once, at its time, with
  * three workers, after every process was killed and replaced while it waited; a sticky lock
  * outlives the worker that took it (SIGKILL), blocks others and not its holder, warns its holder
  * once whatever the number of workers, and lets go when it expires.
@@ -48,6 +50,75 @@ async function ask(c: Cluster, web: BotProcess, user: string, text: string): Pro
 }
 
 describe('the calendar across processes', { timeout: 120_000 }, () => {
+  it('refuses a request in a freeze, needs the override role on break-glass, and refuses a click once a freeze starts', async () => {
+    cluster = await startCluster({
+      arcgis,
+      policy: {
+        roles: { sre: { users: [USERS.requester, USERS.approver] }, cab: { users: [USERS.groupApprover] } },
+        freezes: {
+          setBy: ['sre'],
+          overrideBy: 'cab',
+          windows: [
+            {
+              name: 'always',
+              scope: 'arcgis.prod',
+              from: '2020-01-01T00:00',
+              until: '2100-01-01T00:00',
+              reason: 'audit',
+            },
+          ],
+        },
+      },
+    });
+    const webs = [await cluster.start('web-a', ['web']), await cluster.start('web-b', ['web'])];
+    await cluster.start('w1', ['worker']);
+    await cluster.start('w2', ['worker']);
+    const deployment = () =>
+      arcgis.addDeployment({ script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } } }).deploymentId;
+
+    const refused = await ask(
+      cluster,
+      webs[0]!,
+      USERS.requester,
+      `arcgis refresh-deployment ${deployment()}`,
+    );
+    expect(refused).toContain('is in a change freeze: *always* (arcgis/prod)');
+
+    const overridden = deployment();
+    const id = await cluster.request(
+      webs[0]!,
+      `arcgis refresh-deployment ${overridden} --override --reason "OPS-1 outage"`,
+    );
+    // The usual approver's vote counts toward the action's rule; @cab's, on the other web process, meets the quorum.
+    expect(await cluster.approve(webs[1]!, id, USERS.approver)).toBe(200);
+    await waitFor(async () => (await cluster!.store.get(id))?.votes.length === 1, 'the first vote');
+    expect((await cluster.store.get(id))?.state).toBe('pending');
+    expect(await cluster.approve(webs[0]!, id, USERS.groupApprover)).toBe(200);
+    await waitFor(async () => (await cluster!.store.get(id))?.state === 'succeeded', 'the break-glass run');
+    expect(arcgis.counters.refreshCalls[overridden]).toBe(1);
+
+    // A freeze set from Slack after a break-glass request was asked is not one it overrides: the
+    // click is refused, whichever web process takes it.
+    const waiting = await cluster.request(
+      webs[1]!,
+      `arcgis refresh-deployment ${deployment()} --override --reason "OPS-2"`,
+    );
+    expect(
+      await ask(
+        cluster,
+        webs[0]!,
+        USERS.approver,
+        'freeze arcgis.prod --for 1h --name later --reason "incident"',
+      ),
+    ).toContain('Change freeze set: *later*');
+    await cluster.approve(webs[1]!, waiting, USERS.groupApprover);
+    await waitFor(
+      async () => (await cluster!.store.get(waiting))?.blocked?.startsWith('change freeze later') === true,
+      'the refusal',
+    );
+    expect((await cluster.store.get(waiting))?.state).toBe('pending');
+  });
+
   it('runs a scheduled action once, at its time, after every process was killed and replaced', async () => {
     cluster = await startCluster({ arcgis });
     const web = await cluster.start('web', ['web']);
