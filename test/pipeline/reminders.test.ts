@@ -151,6 +151,7 @@ describe('reminders', () => {
     await bot.click(USERS.approver, 'approve', id);
     await waitFor(async () => (await bot.opsbot.store.get(id))?.votes.length === 1, 'the @sre approval');
     await bot.click(USERS.requester, 'cancel', id);
+    expect(await bot.submitModal(USERS.requester, {})).toMatchObject({ closed: true });
     await waitFor(async () => (await bot.opsbot.store.get(id))?.state === 'cancelled', 'the withdrawal');
     await waitFor(async () => {
       const left = await Promise.all(followUpJobIds(id).map((jobId) => queues.actions.getJob(jobId)));
