@@ -14,18 +14,22 @@ import type { OpsRequest } from './types.js';
  * Lua: takes the lock if free or already `holder`'s (and extends it); answers the holder's id.
  * A sticky lock (`/ops lock`, src/calendar/locks.ts) holds `user:<id>` in the same key, or in the
  * target's whole-target key `wholeKey`: it blocks every request but those of its holder, `owner`
- * (the request's requester), which pass it without taking the key (the sticky lock stays as it
- * is). A lease already held is renewed whatever the whole-target key says: the action runs on.
- * Used by the request store's PATCH.
+ * (the request's requester). Under its holder's own sticky lock on the resource, a run's lease is
+ * kept in `runKey` instead (the sticky lock stays as it is): one action per resource still holds
+ * among the holder's own requests. A lease already held is renewed whatever the whole-target key
+ * says: the action runs on. Used by the request store's PATCH.
  */
 export const TAKE_LEASE = `
-local function takeLease(key, holder, ms, owner, wholeKey)
+local function takeLease(key, holder, ms, owner, wholeKey, runKey)
   local current = redis.call('GET', key)
   local sticky = owner and ('user:' .. owner)
+  if sticky and current == sticky then
+    key = runKey
+    current = redis.call('GET', key)
+  end
   if current ~= holder then
     local whole = wholeKey and redis.call('GET', wholeKey)
     if whole and whole ~= sticky then return whole end
-    if current and current == sticky then return holder end
     if current then return current end
   end
   redis.call('SET', key, holder, 'PX', ms)
@@ -47,6 +51,11 @@ export class ResourceLocks {
   /** The whole target's lock: only a sticky lock (`/ops lock <target>`) is ever held there. */
   targetKey(request: Pick<OpsRequest, 'vendor' | 'target'>): string {
     return `${this.prefix}:lock:${request.vendor}:${request.target}`;
+  }
+
+  /** Where a run's lease is kept while its requester's own sticky lock holds `key`. */
+  static runKey(key: string): string {
+    return `${key}:run`;
   }
 
   async holder(key: string): Promise<string | null> {

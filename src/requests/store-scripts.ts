@@ -84,10 +84,14 @@ return 1
  * - `enqueue`: add this id to the enqueue outbox (K.enqueue);
  * - `openAt`: (re)schedule the request in the open-requests index (K.open); `closed`: remove it
  *   (a final state), and keep the record `keepSeconds` from now on.
- * KEYS: record, long, timeline, votes, enqueue, audit, open, [outbox, seen], [lock].
+ * KEYS: record, long, timeline, votes, enqueue, audit, open, [outbox, seen], [lock, runLock].
  */
 export const TRANSITION = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}
-if A.lockHolder and redis.call('GET', K.lock) == A.lockHolder then redis.call('DEL', K.lock) end
+if A.lockHolder then
+  for _, lock in ipairs({K.lock, K.runLock}) do
+    if redis.call('GET', lock) == A.lockHolder then redis.call('DEL', lock) end
+  end
+end
 for _, entry in ipairs(A.reads) do recordRead(entry) end
 local current = redis.call('HGET', K.record, 'state')
 if not current then return 'missing' end
@@ -160,7 +164,7 @@ return 'approved'
  *   ended), or `phase` is not the record's phase; only `reads` were recorded. Every fenced
  *   write moves the token on, so of two workers that read the same record, only the first to
  *   write can act on it (a submission is sent at most once).
- * KEYS: record, long, timeline, audit, [outbox, seen], [lock, wholeLock].
+ * KEYS: record, long, timeline, audit, [outbox, seen], [lock, wholeLock, runLock].
  */
 export const PATCH = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}${TAKE_LEASE}
 for _, entry in ipairs(A.reads) do recordRead(entry) end
@@ -174,7 +178,7 @@ if A.fence then
 end
 local holder = ''
 if A.lease then
-  holder = takeLease(K.lock, A.lease.holder, A.lease.ms, A.lease.owner, K.wholeLock)
+  holder = takeLease(K.lock, A.lease.holder, A.lease.ms, A.lease.owner, K.wholeLock, K.runLock)
   if holder ~= A.lease.holder and A.lease.required then return {'locked', '', '', holder} end
 end
 if A.event then recordEvent(A.event) end

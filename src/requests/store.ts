@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { OutboxBatch } from '../slack/outbox.js';
 import type { ActionProgress } from '../vendors/types.js';
+import { ResourceLocks } from './resource-lock.js';
 import { namedArgs } from './script-args.js';
 import { CREATE, PATCH, READ, TIMELINE, TRANSITION, VOTE } from './store-scripts.js';
 import {
@@ -373,6 +374,7 @@ export class RequestStore {
           outbox: outbox?.listKey,
           seen: outbox?.seenKey,
           lock: options.releaseLock,
+          runLock: options.releaseLock ? ResourceLocks.runKey(options.releaseLock) : undefined,
         },
         {
           id,
@@ -426,6 +428,7 @@ export class RequestStore {
           seen: outbox?.seenKey,
           lock: lease?.key,
           wholeLock: lease?.wholeKey,
+          runLock: lease ? ResourceLocks.runKey(lease.key) : undefined,
         },
         {
           minId: this.auditMinId(at),

@@ -76,6 +76,29 @@ describe('the lease script with sticky locks', () => {
     expect(await resourceLocks.holder(resourceLocks.key(wholeTarget, 'd1'))).toBe('user:U1');
   });
 
+  it("runs the holder's own requests on a resource under their lock one at a time", async () => {
+    await locks.take(deployment, { user: 'U1', reason: 'debugging', ms: HOUR, takeOver: false }, Date.now());
+    const first = await requestBy('U1');
+    const second = await requestBy('U1');
+    expect(await submit(first)).toMatchObject({ status: 'ok', lockHolder: first.id });
+    expect(await submit(second)).toMatchObject({ status: 'locked', lockHolder: first.id });
+
+    // The first run ends (releasing its lease), and the second may go; the lock stays the holder's.
+    const key = resourceLocks.key(wholeTarget, 'd1');
+    await store.transition(
+      first.id,
+      ['pending'],
+      'succeeded',
+      { kind: 'succeeded', text: 'done' },
+      {},
+      {
+        releaseLock: key,
+      },
+    );
+    expect(await submit(second)).toMatchObject({ status: 'ok', lockHolder: second.id });
+    expect(await resourceLocks.holder(key)).toBe('user:U1');
+  });
+
   it('refuses others on every resource of a target locked whole; the holder takes the resource lease', async () => {
     await locks.take(wholeTarget, { user: 'U1', reason: 'migration', ms: HOUR, takeOver: false }, Date.now());
     expect(await submit(await requestBy('U2'))).toMatchObject({ status: 'locked', lockHolder: 'user:U1' });
