@@ -37,7 +37,7 @@ async function ask(user: string, text: string): Promise<FakeSlackMessage> {
   return bot.ephemerals(user)[before]!;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().slice(0, 19) + 'Z';
+const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 const deployment = () =>
   arcgis.addDeployment({ script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } } }).deploymentId;
 const refreshes = (id: string) => arcgis.counters.refreshCalls[id] ?? 0;
