@@ -169,13 +169,14 @@ describe('the calendar across processes', { timeout: 120_000 }, () => {
       cluster,
       web,
       USERS.requester,
-      `lock arcgis.prod ${deploymentId} --for 12s --reason "disk swap"`,
+      // Long enough to outlast starting three workers on a loaded machine.
+      `lock arcgis.prod ${deploymentId} --for 25s --reason "disk swap"`,
     );
     expect(taken).toContain(`:lock: Locked ${deploymentId} on arcgis/prod until`);
 
     // The worker that took it dies; three others carry on.
     await first.crash();
-    for (const name of ['w2', 'w3', 'w4']) await cluster.start(name, ['worker']);
+    await Promise.all(['w2', 'w3', 'w4'].map((name) => cluster!.start(name, ['worker'])));
     const refused = await ask(cluster, web, USERS.approver, `arcgis refresh-deployment ${deploymentId}`);
     expect(refused).toContain(`is locked by <@${USERS.requester}>`);
     expect(refused).toContain('“disk swap”');
@@ -192,7 +193,7 @@ describe('the calendar across processes', { timeout: 120_000 }, () => {
     await waitFor(
       async () => !(await ask(cluster!, web, USERS.approver, 'locks')).includes(deploymentId),
       'the lock to expire',
-      30_000,
+      45_000,
     );
     expect(warnings()).toHaveLength(1);
     const after = await cluster.request(web, `arcgis refresh-deployment ${deploymentId}`);
