@@ -143,6 +143,7 @@ export class VendorHttp {
         ...(options.tls?.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
       },
       keepAliveTimeout: 10_000,
+      maxResponseSize: this.#maxResponseBytes,
     });
   }
 
@@ -280,26 +281,21 @@ export class VendorHttp {
 const TOO_LARGE = 'answer-too-large';
 
 /**
- * The body as text, or undefined as soon as it is known to be longer than `max` bytes: then the
- * rest is never read (the connection is dropped), so a huge answer costs at most `max` of memory.
+ * The body as text, or undefined when it is longer than `max` bytes. The agent's
+ * `maxResponseSize` (undici counts the bytes as they arrive and drops the connection past it) is
+ * what bounds the memory; a declared length over `max` is refused before a byte is read.
  */
 async function readCapped(response: Dispatcher.ResponseData, max: number): Promise<string | undefined> {
   if (Number(response.headers['content-length']) > max) {
     response.body.destroy();
     return undefined;
   }
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > max) {
-      response.body.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
+  try {
+    return await response.body.text();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return undefined;
+    throw error;
   }
-  // As undici's own body.text(): UTF-8, a leading byte-order mark dropped.
-  return new TextDecoder().decode(Buffer.concat(chunks, length));
 }
 
 const TLS_CODES = new Set([
