@@ -8,7 +8,7 @@ import { REFRESH_ACTION, requestAndApprove, startBot, statusChangesPerAction, UN
 import type { BenchContext, SectionResult } from './lib/context.js';
 import { closedLoop, until } from './lib/load.js';
 import { startChild } from './lib/processes.js';
-import { commandsProcessed, deletePrefix, freshPrefix } from './lib/redis.js';
+import { commandCalls, commandMix, commandsProcessed, deletePrefix, freshPrefix } from './lib/redis.js';
 import { BENCH_SLACK, CHANNEL, SlackWatch, startBenchSlack, writeCalls } from './lib/slack.js';
 import { median, ratio } from './lib/stats.js';
 
@@ -41,6 +41,8 @@ interface PipelineRun {
   cpuMsPerAction: number;
   /** Redis commands per action in the timed window (everything on this Redis, setup excluded). */
   redisCommandsPerAction: number;
+  /** Calls per action of each Redis command, those inside scripts included (diagnostic). */
+  redisCommandMix: Record<string, number>;
   logErrors?: number;
   logWarnings?: number;
   logSamples?: string[];
@@ -81,6 +83,7 @@ async function runBot(ctx: BenchContext, count: number, childrenDir?: string): P
     const vendorCalls = arcgis.requests.length;
     const cpu = bot.child.cpuMs();
     const commands = await commandsProcessed(ctx.redis.client);
+    const calls = await commandCalls(ctx.redis.client);
 
     const started = Date.now();
     await actions.resume();
@@ -88,6 +91,7 @@ async function runBot(ctx: BenchContext, count: number, childrenDir?: string): P
     const seconds = (Math.max(...watch.finished.values()) - started) / 1000;
     const cpuMsPerAction = (bot.child.cpuMs() - cpu) / count;
     const redisCommandsPerAction = ((await commandsProcessed(ctx.redis.client)) - commands) / count;
+    const redisCommandMix = commandMix(calls, await commandCalls(ctx.redis.client), count);
 
     const statusChanges = await statusChangesPerAction(
       ctx.redis.client,
@@ -105,6 +109,7 @@ async function runBot(ctx: BenchContext, count: number, childrenDir?: string): P
       vendorCallsPerAction: (arcgis.requests.length - vendorCalls) / count,
       cpuMsPerAction,
       redisCommandsPerAction,
+      redisCommandMix,
       logErrors: log.errors,
       logWarnings: log.warnings,
       logSamples: log.samples,
@@ -164,12 +169,14 @@ async function runBaseline(ctx: BenchContext, count: number): Promise<PipelineRu
     const vendorCalls = arcgis.requests.length;
     const cpu = worker.cpuMs();
     const commands = await commandsProcessed(ctx.redis.client);
+    const calls = await commandCalls(ctx.redis.client);
     const started = Date.now();
     await queue.resume();
     await until(() => watch.finished.size === count, `${count} finished baseline refreshes`, 600_000, 10);
     const seconds = (Math.max(...watch.finished.values()) - started) / 1000;
     const cpuMsPerAction = (worker.cpuMs() - cpu) / count;
     const redisCommandsPerAction = ((await commandsProcessed(ctx.redis.client)) - commands) / count;
+    const redisCommandMix = commandMix(calls, await commandCalls(ctx.redis.client), count);
     return {
       actions: count,
       seconds,
@@ -179,6 +186,7 @@ async function runBaseline(ctx: BenchContext, count: number): Promise<PipelineRu
       vendorCallsPerAction: (arcgis.requests.length - vendorCalls) / count,
       cpuMsPerAction,
       redisCommandsPerAction,
+      redisCommandMix,
     };
   } finally {
     await worker.stop();

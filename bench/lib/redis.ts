@@ -58,6 +58,29 @@ export function freshPrefix(name: string): string {
   return `bench-${name}-${process.pid}-${prefixes}`;
 }
 
+/**
+ * Calls per command name since Redis started (INFO commandstats), those made inside Lua scripts
+ * included: the difference of two readings says where a change's extra commands come from.
+ */
+export async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls.set(match[1]!, Number(match[2]));
+  }
+  return calls;
+}
+
+/** The commands called per action between two readings of commandCalls, most called first. */
+export function commandMix(before: Map<string, number>, after: Map<string, number>, actions: number) {
+  return Object.fromEntries(
+    [...after]
+      .map(([name, calls]) => [name, (calls - (before.get(name) ?? 0)) / actions] as const)
+      .filter(([, perAction]) => perAction >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, perAction]) => [name, Number(perAction.toFixed(2))]),
+  );
+}
+
 /** Commands Redis has processed since it started (INFO stats total_commands_processed). */
 export async function commandsProcessed(redis: Redis): Promise<number> {
   const info = await redis.info('stats');
