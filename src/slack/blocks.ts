@@ -69,9 +69,10 @@ function pendingLines(request: OpsRequest): string[] {
 
 /**
  * While a vendor call is tried again after a transient fault (a 5xx, a timeout, a busy server),
- * which try it is and what the vendor said; gone once a call succeeds.
+ * which try it is and what the vendor said; gone once a call succeeds. The root shows it, and so
+ * does `/ops status`.
  */
-function retryLines(request: OpsRequest): string[] {
+export function retryLines(request: OpsRequest): string[] {
   if (request.state !== 'running' || !request.retrying) return [];
   return [clipMrkdwn(`:repeat: ${escapeMrkdwn(request.retrying)}`, RETRY_LINE_MAX)];
 }

@@ -1,6 +1,6 @@
 import type { OpsRequest, TimelineEvent } from '../requests/types.js';
 import { FINAL_STATES } from '../requests/types.js';
-import { plainState, type SlackMessage, section } from './blocks.js';
+import { plainState, retryLines, type SlackMessage, section } from './blocks.js';
 import { escapeMrkdwn, slackDate } from './mrkdwn.js';
 
 /** Ephemeral views of stored requests for `/ops status` and `/ops history`, short enough for a phone. */
@@ -24,6 +24,7 @@ export function statusMessage(
     lines.push(
       `Vendor job \`${escapeMrkdwn(request.progress.vendorJobId)}\` · ${escapeMrkdwn(request.progress.status)}`,
     );
+  lines.push(...retryLines(request));
   if (request.outcome) lines.push(escapeMrkdwn(request.outcome));
   lines.push('*Timeline*');
   const { shown, left } = timelineToShow(timeline);

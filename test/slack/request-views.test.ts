@@ -95,6 +95,19 @@ describe('/ops status', () => {
     expect(text).not.toMatch(/<!channel>|<https:\/\/evil/);
     expect(text).toContain('<https://sandbox.slack.local/archives/C0OPSCHAN1/p1|Open the thread>');
   });
+
+  it('says a running action is being tried again, as its root does, and not once it ended', () => {
+    const retrying = 'Retrying (attempt 3 of 6): CipherTrust is unavailable or busy (HTTP 502) <!here>';
+    const running = statusMessage(
+      { ...request, state: 'running', outcome: undefined, retrying },
+      longTimeline(),
+      undefined,
+    ).text;
+    expect(running).toContain(
+      ':repeat: Retrying (attempt 3 of 6): CipherTrust is unavailable or busy (HTTP 502) &lt;!here&gt;',
+    );
+    expect(statusMessage({ ...request, retrying }, longTimeline(), undefined).text).not.toContain('Retrying');
+  });
 });
 
 describe('/ops history', () => {
