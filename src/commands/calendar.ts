@@ -236,6 +236,12 @@ async function lock(
     { user, lock: lockedThing(place), until: result.info.until, takeover: Boolean(previous) },
     'sticky lock taken',
   );
+  if (previous)
+    await tellHolder(
+      deps,
+      previous.user,
+      `:lock: Your lock on ${escapeMrkdwn(lockedThing(place))} (“${escapeMrkdwn(previous.reason)}”) was taken over by <@${user}> until ${slackDate(result.info.until)}: “${escapeMrkdwn(args.reason)}”.`,
+    );
   const release = `${deps.config.slack.command} unlock ${args.target}${args.resource ? ` ${args.resource}` : ''}`;
   await reply(
     section(
@@ -273,7 +279,26 @@ async function unlock(
     actor: user,
     text: `unlocked ${lockedThing(place)}${result.info.user === user ? '' : ` (held by user ${result.info.user})`}`,
   });
+  if (result.info.user !== user)
+    await tellHolder(
+      deps,
+      result.info.user,
+      `:unlock: Your lock on ${escapeMrkdwn(lockedThing(place))} (“${escapeMrkdwn(result.info.reason)}”) was released by <@${user}>.`,
+    );
   await reply(section(`:unlock: Unlocked ${escapeMrkdwn(lockedThing(place))}.`));
+}
+
+/**
+ * Tells a lock's holder, in a direct message, that an approver took their lock over or released
+ * it: a lock is never removed silently. Once: a command job retried after a crash finds the lock
+ * already moved and has no one to tell. A DM Slack refuses is logged; the lock has moved anyway.
+ */
+async function tellHolder(deps: OpsCommandDeps, holder: string, text: string): Promise<void> {
+  try {
+    await deps.slack.chat.postMessage({ channel: holder, text });
+  } catch (error) {
+    deps.log.warn({ user: holder, err: error }, 'could not tell a sticky lock holder that their lock moved');
+  }
 }
 
 async function listLocks(deps: OpsCommandDeps, command: QueuedCommand, reply: Reply): Promise<void> {

@@ -39,7 +39,10 @@ async function ask(user: string, text: string): Promise<FakeSlackMessage> {
 const deployment = () =>
   arcgis.addDeployment({ script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } } }).deploymentId;
 /** The lock warnings a user got by DM. */
-const dms = (user: string) => bot.slack.dms(user).filter((message) => message.text.includes('Your lock'));
+const dms = (user: string) => bot.slack.dms(user).filter((message) => message.text.startsWith(':hourglass:'));
+/** What a user was told by DM about their lock being taken over or released by someone else. */
+const moved = (user: string) =>
+  bot.slack.dms(user).filter((message) => /^:(un)?lock: Your lock/.test(message.text));
 
 describe('sticky locks', () => {
   it('refuses others when asked and at approval, lets its holder run, and hands over to an approver', async () => {
@@ -91,6 +94,13 @@ describe('sticky locks', () => {
       'lock arcgis.prod --for 10m --reason "urgent fix" --take-over',
     );
     expect(takeover.text).toContain(`(taken over from <@${USERS.requester}>)`);
+    // Its holder is told, never left to find it gone.
+    await waitFor(() => moved(USERS.requester).length === 1, 'the DM to the previous holder');
+    expect(moved(USERS.requester)[0]!.text).toMatch(
+      new RegExp(
+        `^:lock: Your lock on all of arcgis/prod \\(“whole target”\\) was taken over by <@${USERS.approver}> until <!date\\^\\d+\\^[^>]+>: “urgent fix”\\.$`,
+      ),
+    );
     const audit = await bot.opsbot.store.auditTrail(20);
     expect(audit.find((record) => record.kind === 'lock-takeover')).toMatchObject({
       actor: USERS.approver,
@@ -101,9 +111,16 @@ describe('sticky locks', () => {
     expect((await ask(USERS.approver, 'unlock arcgis.prod')).text).toBe(
       ':unlock: Unlocked all of arcgis/prod.',
     );
-    expect((await ask(USERS.requester, `unlock arcgis.prod ${locked}`)).text).toBe(
+    // An approver may release someone else's lock; its holder is told (and nobody is told of
+    // their own release above).
+    expect((await ask(USERS.approver, `unlock arcgis.prod ${locked}`)).text).toBe(
       `:unlock: Unlocked ${locked} on arcgis/prod.`,
     );
+    await waitFor(() => moved(USERS.requester).length === 2, 'the DM about the release');
+    expect(moved(USERS.requester)[1]!.text).toBe(
+      `:unlock: Your lock on ${locked} on arcgis/prod (“debugging &lt;the&gt; node”) was released by <@${USERS.approver}>.`,
+    );
+    expect(moved(USERS.approver)).toEqual([]);
     expect(audit.map((record) => record.kind)).toEqual(expect.arrayContaining(['lock']));
   });
 
