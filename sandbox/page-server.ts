@@ -55,6 +55,8 @@ interface PageMessage {
   edited: boolean;
   ephemeral: boolean;
   broadcast: boolean;
+  /** Sent to this user by direct message (the app's Messages tab), not in the channel. */
+  dm: boolean;
 }
 
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
@@ -87,10 +89,13 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
   });
 
   const visibleTo = (user: string) => (message: FakeSlackMessage) =>
-    message.channel === CHANNEL.id && (!message.ephemeralTo || message.ephemeralTo === user);
-  // What a Slack client shows when it opens: the channel, but no earlier ephemeral message, as
-  // Slack keeps those only in the client that received them, until it is reloaded.
-  const onOpening = (message: FakeSlackMessage) => message.channel === CHANNEL.id && !message.ephemeralTo;
+    (message.channel === CHANNEL.id && (!message.ephemeralTo || message.ephemeralTo === user)) ||
+    message.channel === slack.imChannel(user);
+  // What a Slack client shows when it opens: the channel and the user's direct messages, but no
+  // earlier ephemeral message, as Slack keeps those only in the client that received them, until
+  // it is reloaded.
+  const onOpening = (user: string) => (message: FakeSlackMessage) =>
+    (message.channel === CHANNEL.id && !message.ephemeralTo) || message.channel === slack.imChannel(user);
 
   const send = (res: ServerResponse, event: string, data: unknown) => {
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -125,7 +130,7 @@ export async function startPageServer(options: PageServerOptions): Promise<PageS
     streams.add(stream);
     send(res, 'snapshot', {
       scenario: scenario.current(),
-      messages: slack.messages.filter(onOpening).map(toPageMessage),
+      messages: slack.messages.filter(onOpening(user)).map(toPageMessage),
     });
     req.on('close', () => streams.delete(stream));
   };
@@ -267,6 +272,8 @@ function toPageMessage(message: FakeSlackMessage): PageMessage {
     edited: message.edited === true,
     ephemeral: message.ephemeralTo !== undefined,
     broadcast: message.reply_broadcast === true,
+    // Only the channel and the user's own DM conversation reach the page.
+    dm: message.channel !== CHANNEL.id,
   };
 }
 

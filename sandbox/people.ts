@@ -96,6 +96,8 @@ export function sandboxPolicy(
     defaults: {
       requesters: { users: ids((user) => user.requests) },
       approvers: ['sre'],
+      // The requester hears of the approval and the end by DM (the page's Direct messages).
+      notify: { requester: true },
     },
     actions,
     auditors: { users: ids((user) => user.roles.includes('auditor')) },

@@ -41,7 +41,12 @@ async function start() {
 function context() {
   const names = new Map([[state.session.bot.id, state.session.bot.name]]);
   for (const user of state.session.users) names.set(user.id, user.name);
-  return { me: state.me, userName: (id) => names.get(id) ?? id };
+  const { channel } = state.session;
+  return {
+    me: state.me,
+    userName: (id) => names.get(id) ?? id,
+    channelName: (id) => (id === channel.id ? channel.name : id),
+  };
 }
 
 // --- live updates ---------------------------------------------------------------------------
@@ -165,7 +170,7 @@ function drawChannel() {
   const list = $('messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
   const shown = [...state.messages.values()]
-    .filter((m) => (!m.threadTs || m.broadcast) && !state.dismissed.has(m.ts))
+    .filter((m) => !m.dm && (!m.threadTs || m.broadcast) && !state.dismissed.has(m.ts))
     .concat(state.notices.filter((n) => n.to === state.me && !state.dismissed.has(n.ts)))
     .sort(byTs);
   list.replaceChildren(
@@ -186,8 +191,17 @@ function intro(empty = false) {
   return node;
 }
 
+/** The app's direct messages to this user (its Messages tab), oldest first. */
+function directMessages() {
+  return [...state.messages.values()].filter((m) => m.dm).sort(byTs);
+}
+
 function drawThread() {
   const pane = $('thread');
+  const dms = directMessages();
+  $('dm-count').textContent = dms.length > 0 ? String(dms.length) : '';
+  if (state.thread === DMS) return drawDirectMessages(pane, dms);
+  $('thread-title').textContent = 'Thread';
   const root = state.thread && state.messages.get(state.thread);
   pane.hidden = !root;
   if (!root) return;
@@ -203,6 +217,21 @@ function drawThread() {
     ...replies.map((reply) => drawMessage(reply, { inThread: true })),
   );
   if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+/** The side pane's other use: the app's direct messages to this user, in place of a thread. */
+const DMS = 'dms';
+
+function drawDirectMessages(pane, dms) {
+  pane.hidden = false;
+  $('thread-title').textContent = 'Direct messages · opsbot';
+  const list = $('thread-messages');
+  list.replaceChildren(
+    ...(dms.length > 0
+      ? dms.map((message) => drawMessage(message, { inThread: true }))
+      : [html('div', 'thread-divider', 'No direct messages from opsbot yet.')]),
+  );
+  list.scrollTop = list.scrollHeight;
 }
 
 function drawMessage(message, { inThread }) {
@@ -449,6 +478,10 @@ document.addEventListener('click', (event) => {
   if (target.classList.contains('bk-button') && buttonElements.has(target)) return void clickButton(target);
   if (target.dataset.thread) {
     state.thread = target.dataset.thread;
+    return scheduleDraw();
+  }
+  if (target.dataset.dms) {
+    state.thread = DMS;
     return scheduleDraw();
   }
   if (target.dataset.dismiss) {

@@ -75,7 +75,8 @@ export function renderPlainText(text, emoji = true) {
 
 /**
  * @param {string} text mrkdwn as Slack receives it
- * @param {{ userName(id: string): string, me: string }} ctx names for mentions, and who is looking
+ * @param {{ userName(id: string): string, channelName?(id: string): string, me: string }} ctx names
+ *   for mentions, and who is looking
  * @returns {string} HTML
  */
 export function renderMrkdwn(text, ctx) {
@@ -132,7 +133,10 @@ function renderAngle(inner, ctx) {
     const mine = id === ctx.me ? ' mention-me' : '';
     return `<span class="mention${mine}">@${escapeHtml(label ?? ctx.userName(id))}</span>`;
   }
-  if (target.startsWith('#')) return `<span class="mention">#${escapeHtml(label ?? target.slice(1))}</span>`;
+  if (target.startsWith('#')) {
+    const id = target.slice(1);
+    return `<span class="mention">#${escapeHtml(label ?? ctx.channelName?.(id) ?? id)}</span>`;
+  }
   if (target.startsWith('!date^')) return renderDate(target, label);
   if (target.startsWith('!subteam^')) return `<span class="mention">${escapeHtml(label ?? '@group')}</span>`;
   if (target.startsWith('!')) return `<span class="mention">@${escapeHtml(target.slice(1))}</span>`;

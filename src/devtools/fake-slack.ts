@@ -134,6 +134,8 @@ export interface FakeSlack {
   thread(channel: string, rootTs: string): FakeSlackMessage[];
   /** The messages the app sent a user by DM (chat.postMessage with the user's id as `channel`). */
   dms(user: string): FakeSlackMessage[];
+  /** The id (`D…`) of the app's DM conversation with a user: the `channel` of its DMs to them. */
+  imChannel(user: string): string;
   /** Subscribe to every change (used by the sandbox page to stream updates). */
   onChange(listener: (message: FakeSlackMessage) => void): () => void;
   setRateLimit(limit: FakeSlackOptions['rateLimit']): void;
@@ -460,6 +462,7 @@ export async function startFakeSlack(options: FakeSlackOptions): Promise<FakeSla
     },
     thread: (channel, rootTs) => messages.filter((m) => m.channel === channel && m.thread_ts === rootTs),
     dms: (user) => messages.filter((m) => m.channel === ims.get(user)),
+    imChannel: imOf,
     onChange: (listener) => {
       listeners.add(listener);
       return () => listeners.delete(listener);

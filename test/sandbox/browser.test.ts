@@ -251,6 +251,34 @@ describe('the sandbox page in a browser', () => {
     expect(await shown(finished)).toContain('approved by @Bob, @Dave');
   }, 60_000);
 
+  it('tells Bob by direct message when Alice takes his lock over, and Alice how her requests went', async () => {
+    await actAs('Alice');
+    await type(`/ops lock ece.lab ${LOCKED_DEPLOYMENT} --take-over --reason "OPS-88 hotfix"`);
+    await ephemeral('taken over from @Bob').waitFor();
+
+    await actAs('Bob');
+    await page.getByRole('button', { name: /^opsbot/ }).click();
+    await page.locator('#thread-title', { hasText: 'Direct messages · opsbot' }).waitFor();
+    const told = page.locator('#thread-messages article.message', { hasText: 'was taken over by' });
+    await told.waitFor();
+    expect(await shown(told)).toContain(
+      `Your lock on ${LOCKED_DEPLOYMENT} on ece/lab (“upgrading Kibana plugins”) was taken over by @Alice`,
+    );
+    expect(await shown(told)).toContain('“OPS-88 hotfix”');
+    // A DM is not in the channel.
+    expect(await inChannel('was taken over by').count()).toBe(0);
+
+    // Alice asked for the refreshes above: she was told of each approval and end.
+    await actAs('Alice');
+    const hers = page.locator('#thread-messages article.message', { hasText: 'Succeeded' });
+    await hers.first().waitFor();
+    expect(await shown(page.locator('#thread-messages'))).toContain('Approved by @Bob');
+    // Each names its request's channel, as Slack draws a channel mention.
+    expect(await shown(hers.first())).toContain('in #ops-sandbox)');
+    await page.screenshot({ path: join(ARTIFACTS, 'sandbox-dms.png') });
+    await page.locator('#thread-close').click();
+  }, 45_000);
+
   it('asks why in a dialog on Reject: a refusal shows in the dialog, a rejection on the root and in the thread', async () => {
     await actAs('Alice');
     await type(`/ops arcgis refresh-deployment ${DEPLOYMENT} --reason "OPS-7 certificate rotation"`);
