@@ -1,5 +1,5 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { startOpsbot } from './app.js';
+import { type Opsbot, startOpsbot } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config/load.js';
 
 /** Production entry point: load the config, start, and stop gracefully on SIGTERM/SIGINT. */
@@ -14,8 +14,40 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const opsbot = await startOpsbot(config);
   const { portFile } = config.server;
+  // Listening for SIGTERM and SIGINT from the start: a signal with no listener kills the process
+  // at once, without a graceful stop, and whoever started opsbot may send one as soon as it sees
+  // the "opsbot started" line or the port file. One that comes while opsbot starts is acted on
+  // once it has started, or ends the process if starting takes more than 10 s longer (a Redis
+  // that never answers).
+  let opsbot: Opsbot | undefined;
+  let signalled: string | undefined;
+  const stop = (signal: string) => {
+    if (signalled) return;
+    signalled = signal;
+    if (!opsbot) {
+      setTimeout(() => process.exit(1), 10_000).unref();
+      return;
+    }
+    const running = opsbot;
+    running.log.info({ signal }, 'shutting down');
+    if (portFile) rmSync(portFile, { force: true });
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        running.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  opsbot = await startOpsbot(config);
+  if (signalled) {
+    const signal = signalled;
+    signalled = undefined;
+    return stop(signal);
+  }
   if (portFile) {
     try {
       writePortFile(portFile, Number(new URL(opsbot.url).port));
@@ -26,22 +58,6 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    opsbot.log.info({ signal }, 'shutting down');
-    if (portFile) rmSync(portFile, { force: true });
-    opsbot.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        opsbot.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 /**
