@@ -85,7 +85,12 @@ describe('/ops ingress', () => {
         async () => (await web.command(USERS.requester, 'help')).body === '',
         'commands to be recorded again',
         20_000,
-      );
+      ).catch((error: Error) => {
+        // One full run timed out here and could not be reproduced: keep what the web process said.
+        throw new Error(
+          `${error.message}; the web process's last log lines:\n${web.logLines.slice(-20).join('')}`,
+        );
+      });
     } finally {
       await web.stop();
       await redis.destroy();
