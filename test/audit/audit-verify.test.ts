@@ -2,7 +2,6 @@ import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AuditChainStore } from '../../src/audit/chain-store.js';
 import { createAuditSealer } from '../../src/audit/sealer.js';
-import type { FakeSlackMessage } from '../../src/devtools/fake-slack.js';
 import { ACTIONS_QUEUE } from '../../src/jobs/queues.js';
 import { createLogger } from '../../src/log.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
@@ -71,12 +70,6 @@ async function untilSealed(bot: Harness): Promise<void> {
 }
 
 /** Sends one command and returns the ephemeral answer it got. */
-async function ask(bot: Harness, user: string, text: string): Promise<FakeSlackMessage> {
-  const before = bot.ephemerals(user).length;
-  expect((await bot.command(user, text)).status).toBe(200);
-  await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
-  return bot.ephemerals(user).at(-1)!;
-}
 
 async function metrics(bot: Harness): Promise<string> {
   return (await fetch(`${bot.opsbot.opsUrl}/metrics`)).text();
@@ -137,7 +130,7 @@ describe('/ops audit verify', () => {
     await untilSealed(bot);
     const head = (await seals(bot.redis, chainOf(bot).chainKey)).at(-1)!;
 
-    const answer = await ask(bot, AUDITOR, 'audit verify');
+    const answer = await bot.ask(AUDITOR, 'audit verify');
 
     expect(answer.text).toContain('The audit chain is intact');
     expect(answer.text).toMatch(/records? from <!date\^\d+\^/);
@@ -162,7 +155,7 @@ describe('/ops audit verify', () => {
       [id, id === changed!.id ? withField(fields, 'kind', '<!channel> approved') : fields],
     ]);
 
-    const answer = await ask(bot, AUDITOR, 'audit verify');
+    const answer = await bot.ask(AUDITOR, 'audit verify');
 
     expect(answer.text).toContain('The audit chain is broken');
     expect(answer.text).toContain(
@@ -176,7 +169,7 @@ describe('/ops audit verify', () => {
   it('refuses anyone but an auditor, checks nothing, and records the refusal', async () => {
     const bot = await start();
 
-    const answer = await ask(bot, USERS.approver, 'audit verify');
+    const answer = await bot.ask(USERS.approver, 'audit verify');
 
     expect(answer.text).toContain('`/ops audit verify` is for auditors only (`policy.auditors`)');
     expect(answer.text).not.toContain('audit chain');
@@ -186,18 +179,18 @@ describe('/ops audit verify', () => {
 
   it('is listed in help for auditors only', async () => {
     const bot = await start();
-    expect((await ask(bot, AUDITOR, 'help')).text).toContain('`/ops audit verify`');
-    expect((await ask(bot, USERS.requester, 'help')).text).not.toContain('audit verify');
+    expect((await bot.ask(AUDITOR, 'help')).text).toContain('`/ops audit verify`');
+    expect((await bot.ask(USERS.requester, 'help')).text).not.toContain('audit verify');
   });
 
   it('says exactly what is wrong with a mistyped check', async () => {
     const bot = await start();
-    expect((await ask(bot, AUDITOR, 'audit')).text).toContain('verify is missing');
-    expect((await ask(bot, AUDITOR, 'audit <!here>')).text).toContain(
+    expect((await bot.ask(AUDITOR, 'audit')).text).toContain('verify is missing');
+    expect((await bot.ask(AUDITOR, 'audit <!here>')).text).toContain(
       'unknown audit command "&lt;!here&gt;" (audit commands: verify)',
     );
     // Nothing is recorded yet (typing mistakes leave no record), so nothing is sealed.
-    expect((await ask(bot, AUDITOR, 'AUDIT Verify')).text).toBe('No audit record is sealed yet.');
+    expect((await bot.ask(AUDITOR, 'AUDIT Verify')).text).toBe('No audit record is sealed yet.');
   });
 });
 

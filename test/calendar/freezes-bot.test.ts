@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeSlackMessage } from '../../src/devtools/fake-slack.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import {
   arcgisProd,
@@ -50,13 +49,6 @@ afterAll(async () => {
   await arcgis?.close();
 });
 
-async function ask(user: string, text: string): Promise<FakeSlackMessage> {
-  const before = bot.ephemerals(user).length;
-  expect((await bot.command(user, text)).status).toBe(200);
-  await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
-  return bot.ephemerals(user)[before]!;
-}
-
 async function clickAnswer(user: string, requestId: string): Promise<string> {
   const before = bot.ephemerals(user).length;
   expect(await bot.click(user, 'approve', requestId)).toBe(200);
@@ -69,7 +61,7 @@ const posts = () => bot.slack.calls.filter((call) => call.method === 'chat.postM
 describe('change freezes', () => {
   it('refuses a request in a declared freeze at once, with its name, reason and end', async () => {
     const before = posts();
-    const answer = await ask(USERS.requester, 'arcgis refresh-groups cartographers');
+    const answer = await bot.ask(USERS.requester, 'arcgis refresh-groups cartographers');
     expect(answer.text).toContain(
       ':warning: arcgis.groups.refresh on arcgis/prod is in a change freeze: *quarter-end* (arcgis.groups.refresh on arcgis) until <!date^4102444800^',
     );
@@ -81,7 +73,7 @@ describe('change freezes', () => {
   });
 
   it('opens a break-glass override that needs an approval from the override role too', async () => {
-    const refused = await ask(USERS.requester, 'arcgis refresh-groups cartographers --override');
+    const refused = await bot.ask(USERS.requester, 'arcgis refresh-groups cartographers --override');
     expect(refused.text).toContain('a break-glass override needs a reason: add `--reason "…"`');
 
     await bot.command(
@@ -120,17 +112,17 @@ describe('change freezes', () => {
     await bot.command(USERS.requester, `arcgis refresh-deployment ${deploymentId}`);
     const id = await bot.nextRequestId();
 
-    expect((await ask(USERS.outsider, 'freeze arcgis.prod --for 1h --reason "nope"')).text).toContain(
+    expect((await bot.ask(USERS.outsider, 'freeze arcgis.prod --for 1h --reason "nope"')).text).toContain(
       'only @sre may set or lift change freezes.',
     );
-    const set = await ask(
+    const set = await bot.ask(
       USERS.approver,
       'freeze arcgis.prod --for 1h --name storage --reason "storage <migration>"',
     );
     expect(set.text).toContain(':snowflake: Change freeze set: *storage* (arcgis/prod) until <!date^');
     expect(set.text).toContain('“storage &lt;migration&gt;” · set by <@U0APPROVE1>');
-    expect((await ask(USERS.approver, 'freezes')).text).toContain('*storage* (arcgis/prod)');
-    expect((await ask(USERS.requester, 'help')).text).toContain('*Change freezes in effect*');
+    expect((await bot.ask(USERS.approver, 'freezes')).text).toContain('*storage* (arcgis/prod)');
+    expect((await bot.ask(USERS.requester, 'help')).text).toContain('*Change freezes in effect*');
 
     const refusal = await clickAnswer(USERS.approver, id);
     expect(refusal).toContain(':warning: Approval refused: change freeze storage until ');
@@ -143,8 +135,12 @@ describe('change freezes', () => {
       'the refusal on the root',
     );
 
-    expect((await ask(USERS.approver, 'unfreeze storage')).text).toContain('Change freeze *storage* lifted.');
-    expect((await ask(USERS.approver, 'unfreeze quarter-end')).text).toContain('is declared in the config');
+    expect((await bot.ask(USERS.approver, 'unfreeze storage')).text).toContain(
+      'Change freeze *storage* lifted.',
+    );
+    expect((await bot.ask(USERS.approver, 'unfreeze quarter-end')).text).toContain(
+      'is declared in the config',
+    );
     await bot.click(USERS.approver, 'approve', id);
     await waitFor(
       async () => (await bot.opsbot.store.get(id))?.state === 'succeeded',

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeSlackMessage } from '../../src/devtools/fake-slack.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
@@ -29,13 +28,6 @@ afterAll(async () => {
   await arcgis?.close();
 });
 
-async function ask(user: string, text: string): Promise<FakeSlackMessage> {
-  const before = bot.ephemerals(user).length;
-  expect((await bot.command(user, text)).status).toBe(200);
-  await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
-  return bot.ephemerals(user)[before]!;
-}
-
 const deployment = () =>
   arcgis.addDeployment({ script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } } }).deploymentId;
 /** The lock warnings a user got by DM. */
@@ -47,21 +39,21 @@ const moved = (user: string) =>
 describe('sticky locks', () => {
   it('refuses others when asked and at approval, lets its holder run, and hands over to an approver', async () => {
     const locked = deployment();
-    const taken = await ask(
+    const taken = await bot.ask(
       USERS.requester,
       `lock arcgis.prod ${locked} --for 1h --reason "debugging <the> node"`,
     );
     expect(taken.text).toContain(`:lock: Locked ${locked} on arcgis/prod until <!date^`);
     expect(taken.text).toContain('Others’ actions on it are refused until then; yours pass.');
 
-    const refused = await ask(USERS.approver, `arcgis refresh-deployment ${locked}`);
+    const refused = await bot.ask(USERS.approver, `arcgis refresh-deployment ${locked}`);
     expect(refused.text).toContain(
       `:lock: ${locked} on arcgis/prod is locked by <@${USERS.requester}> (for 0m, until <!date^`,
     );
     expect(refused.text).toContain(
       '“debugging &lt;the&gt; node”. Nothing was requested: ask again once it is unlocked.',
     );
-    expect((await ask(USERS.approver, 'locks')).text).toContain(
+    expect((await bot.ask(USERS.approver, 'locks')).text).toContain(
       `${locked} on arcgis/prod is locked by <@${USERS.requester}>`,
     );
     const metrics = await (await fetch(`${bot.opsbot.opsUrl}/metrics`)).text();
@@ -80,7 +72,7 @@ describe('sticky locks', () => {
     const later = deployment();
     await bot.command(USERS.approver, `arcgis refresh-deployment ${later}`);
     const waiting = await bot.nextRequestId();
-    await ask(USERS.requester, `lock arcgis.prod --for 30m --reason "whole target"`);
+    await bot.ask(USERS.requester, `lock arcgis.prod --for 30m --reason "whole target"`);
     await bot.click(USERS.requester, 'approve', waiting);
     await waitFor(
       () => textOf(bot.root(waiting)).includes('Approval refused: all of arcgis/prod is locked by user'),
@@ -89,7 +81,7 @@ describe('sticky locks', () => {
     expect((await bot.opsbot.store.get(waiting))?.state).toBe('pending');
 
     // An approver of the target may take it over; the audit trail says from whom.
-    const takeover = await ask(
+    const takeover = await bot.ask(
       USERS.approver,
       'lock arcgis.prod --for 10m --reason "urgent fix" --take-over',
     );
@@ -108,12 +100,12 @@ describe('sticky locks', () => {
         `took over the lock of user ${USERS.requester} on all of arcgis/prod until`,
       ),
     });
-    expect((await ask(USERS.approver, 'unlock arcgis.prod')).text).toBe(
+    expect((await bot.ask(USERS.approver, 'unlock arcgis.prod')).text).toBe(
       ':unlock: Unlocked all of arcgis/prod.',
     );
     // An approver may release someone else's lock; its holder is told (and nobody is told of
     // their own release above).
-    expect((await ask(USERS.approver, `unlock arcgis.prod ${locked}`)).text).toBe(
+    expect((await bot.ask(USERS.approver, `unlock arcgis.prod ${locked}`)).text).toBe(
       `:unlock: Unlocked ${locked} on arcgis/prod.`,
     );
     await waitFor(() => moved(USERS.requester).length === 2, 'the DM about the release');
@@ -125,27 +117,27 @@ describe('sticky locks', () => {
   });
 
   it('refuses a lock longer than policy.locks.maxDuration, and one by someone who may not request there', async () => {
-    expect((await ask(USERS.requester, 'lock arcgis.prod --for 3h --reason "long"')).text).toContain(
+    expect((await bot.ask(USERS.requester, 'lock arcgis.prod --for 3h --reason "long"')).text).toContain(
       'a lock may be held for 2h at most (policy.locks.maxDuration)',
     );
-    expect((await ask(USERS.outsider, 'lock arcgis.prod --for 1h --reason "x"')).text).toContain(
+    expect((await bot.ask(USERS.outsider, 'lock arcgis.prod --for 1h --reason "x"')).text).toContain(
       'you may not lock arcgis/prod: you may request none of its actions here.',
     );
-    expect((await ask(USERS.requester, 'lock arcgis.prod --for 1h')).text).toContain(
+    expect((await bot.ask(USERS.requester, 'lock arcgis.prod --for 1h')).text).toContain(
       '--reason "…" is required',
     );
   });
 
   it('warns its holder once shortly before it expires, then lets go by itself', async () => {
     const short = deployment();
-    await ask(USERS.requester, `lock arcgis.prod ${short} --for 3s --reason "brief"`);
+    await bot.ask(USERS.requester, `lock arcgis.prod ${short} --for 3s --reason "brief"`);
     await waitFor(() => dms(USERS.requester).length > 0, 'the warning');
     const [warning] = dms(USERS.requester);
     expect(warning!.text).toContain(
       `:hourglass: Your lock on ${short} on arcgis/prod (“brief”) expires <!date^`,
     );
     await waitFor(
-      async () => !(await ask(USERS.approver, 'locks')).text.includes(short),
+      async () => !(await bot.ask(USERS.approver, 'locks')).text.includes(short),
       'the lock to expire',
     );
     expect(dms(USERS.requester)).toHaveLength(1);

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeSlackMessage } from '../../src/devtools/fake-slack.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
 import { arcgisProd, type Harness, startHarness, textOf, USERS, waitFor } from '../support/harness.js';
 
@@ -29,13 +28,6 @@ afterAll(async () => {
   await bot?.stop();
   await arcgis?.close();
 });
-
-async function ask(user: string, text: string): Promise<FakeSlackMessage> {
-  const before = bot.ephemerals(user).length;
-  expect((await bot.command(user, text)).status).toBe(200);
-  await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
-  return bot.ephemerals(user)[before]!;
-}
 
 const iso = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 const deployment = () =>
@@ -72,7 +64,7 @@ describe('scheduled actions', () => {
       kind: 'scheduled',
       text: `scheduled for ${iso(runAt).slice(0, 10)} ${iso(runAt).slice(11, 16)} UTC`,
     });
-    expect((await ask(USERS.requester, 'history')).text).toContain(`\`${id}\` succeeded`);
+    expect((await bot.ask(USERS.requester, 'history')).text).toContain(`\`${id}\` succeeded`);
   });
 
   it('is cancelled cleanly before it starts: nothing reaches the vendor', async () => {
@@ -84,9 +76,9 @@ describe('scheduled actions', () => {
     const id = await bot.nextRequestId();
     await bot.click(USERS.approver, 'approve', id);
     await waitFor(async () => (await bot.opsbot.store.get(id))?.state === 'approved', 'the approval');
-    expect((await ask(USERS.requester, `history`)).text).toContain(`\`${id}\` approved`);
+    expect((await bot.ask(USERS.requester, `history`)).text).toContain(`\`${id}\` approved`);
 
-    const answer = await ask(USERS.requester, `cancel ${id}`);
+    const answer = await bot.ask(USERS.requester, `cancel ${id}`);
     expect(answer.text).toContain(`Asked to cancel \`${id}\``);
     await waitFor(async () => (await bot.opsbot.store.get(id))?.state === 'cancelled', 'the cancel');
     const cancelled = (await bot.opsbot.store.get(id))!;
@@ -101,26 +93,26 @@ describe('scheduled actions', () => {
   it('refuses a time past, too far ahead, unreadable, or in a freeze that does not hold', async () => {
     const target = deployment();
     const refusal = async (at: string) =>
-      (await ask(USERS.requester, `arcgis refresh-deployment ${target} --at ${at}`)).text;
+      (await bot.ask(USERS.requester, `arcgis refresh-deployment ${target} --at ${at}`)).text;
     expect(await refusal(iso(Date.now() - 60_000))).toContain('has passed: give a time ahead');
     expect(await refusal(iso(Date.now() + 2 * 86_400_000))).toContain(
       'is more than 1d ahead (policy.schedule.horizon)',
     );
     expect(await refusal('25:00')).toContain('--at "25:00" is not a time: write HH:MM (in UTC) or ISO 8601');
 
-    await ask(USERS.approver, 'freeze arcgis.prod --for 1h --name window --reason "maintenance"');
+    await bot.ask(USERS.approver, 'freeze arcgis.prod --for 1h --name window --reason "maintenance"');
     expect(await scrape('opsbot_freezes_active')).toBe(1);
     const frozen = await refusal(iso(Date.now() + 120_000));
     expect(frozen).toContain('arcgis.deployment.refresh on arcgis/prod at <!date^');
     expect(frozen).toContain('is in a change freeze: *window* (arcgis/prod)');
-    await ask(USERS.approver, 'unfreeze window');
+    await bot.ask(USERS.approver, 'unfreeze window');
     expect(await scrape('opsbot_freezes_active')).toBe(0);
   });
 
   it('runs when a freeze that holds ends, and the thread says so', async () => {
     const target = deployment();
     const frozenAt = Date.now();
-    await ask(USERS.approver, 'freeze arcgis --for 5s --hold --name brief --reason "deploy window"');
+    await bot.ask(USERS.approver, 'freeze arcgis --for 5s --hold --name brief --reason "deploy window"');
     await bot.command(USERS.requester, `arcgis refresh-deployment ${target} --at ${iso(Date.now() + 2_000)}`);
     const id = await bot.nextRequestId();
     await bot.click(USERS.approver, 'approve', id);

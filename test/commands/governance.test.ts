@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeSlackMessage } from '../../src/devtools/fake-slack.js';
 import { type ArcgisSimulator, startArcgisSimulator } from '../../src/vendors/arcgis/simulator.js';
-import { CHANNEL, type Harness, OTHER_CHANNEL, startHarness, USERS, waitFor } from '../support/harness.js';
+import { CHANNEL, type Harness, OTHER_CHANNEL, startHarness, USERS } from '../support/harness.js';
 
 /**
  * Roles, channel bindings and per-target policy through the whole bot, over signed HTTP.
@@ -47,17 +46,6 @@ afterAll(async () => {
   await arcgis?.close();
 });
 
-/** Sends one command and returns the ephemeral answer it got. */
-async function ask(user: string, text: string, channel = CHANNEL): Promise<FakeSlackMessage> {
-  const before = bot.ephemerals(user).length;
-  const sent = await bot.command(user, text, channel);
-  expect(sent.status).toBe(200);
-  await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
-  const answers = bot.ephemerals(user).slice(before);
-  expect(answers).toHaveLength(1);
-  return answers[0]!;
-}
-
 const refresh = (target: string) =>
   `arcgis refresh-deployment ${arcgis.addDeployment({ script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } } }).deploymentId} --target ${target}`;
 
@@ -66,11 +54,11 @@ const channelPosts = () => bot.slack.calls.filter((call) => call.method === 'cha
 describe('/ops whoami', () => {
   it('explains why someone outside the requester roles is refused, naming the roles that would do', async () => {
     const posts = channelPosts();
-    const refusal = await ask(USERS.outsider, refresh('staging'));
+    const refusal = await bot.ask(USERS.outsider, refresh('staging'));
     expect(refusal.text).toBe(
       ':warning: you are not allowed to request arcgis.deployment.refresh here: you are in none of its requester roles (@sre). `/ops whoami arcgis.deployment.refresh` explains.',
     );
-    const why = await ask(USERS.outsider, 'whoami arcgis.deployment.refresh');
+    const why = await bot.ask(USERS.outsider, 'whoami arcgis.deployment.refresh');
     expect(why.text).toContain('*What <@U0OUTSIDE1> may do with `arcgis.deployment.refresh` here*');
     expect(why.text).toContain('You are in no declared role.');
     expect(why.text).toContain(
@@ -80,11 +68,11 @@ describe('/ops whoami', () => {
   });
 
   it('explains a refusal by the channel’s binding, target by target', async () => {
-    const refusal = await ask(USERS.requester, refresh('prod'), OTHER_CHANNEL);
+    const refusal = await bot.ask(USERS.requester, refresh('prod'), OTHER_CHANNEL);
     expect(refusal.text).toContain(
       "you are not allowed to request arcgis.deployment.refresh on arcgis/prod here: this channel's binding (policy.channels.C0OTHERCH1) does not include target arcgis.prod.",
     );
-    const why = await ask(USERS.requester, 'whoami arcgis.deployment.refresh', OTHER_CHANNEL);
+    const why = await bot.ask(USERS.requester, 'whoami arcgis.deployment.refresh', OTHER_CHANNEL);
     expect(why.text).toContain(
       'This channel (policy.channels.C0OTHERCH1): actions arcgis.deployment.refresh · targets arcgis.staging.',
     );
@@ -95,7 +83,7 @@ describe('/ops whoami', () => {
   });
 
   it('sums up every action in one line each, in the channel asked from', async () => {
-    const here = await ask(USERS.approver, 'whoami', OTHER_CHANNEL);
+    const here = await bot.ask(USERS.approver, 'whoami', OTHER_CHANNEL);
     expect(here.text).toContain('Your roles: @sre.');
     expect(here.text).toContain(
       '• `arcgis.deployment.refresh`: request on staging (as @sre) · approve on staging (as @sre).',
@@ -106,7 +94,7 @@ describe('/ops whoami', () => {
   });
 
   it('refuses an unknown action with the list of actions', async () => {
-    const answer = await ask(USERS.approver, 'whoami ece.restart');
+    const answer = await bot.ask(USERS.approver, 'whoami ece.restart');
     expect(answer.text).toContain('unknown action "ece.restart" (actions: arcgis.deployment.refresh, ');
     expect(answer.text).toContain('Usage: `/ops whoami [<action>] [--target <name>]`');
   });
@@ -115,32 +103,32 @@ describe('/ops whoami', () => {
 describe('requests against per-target policy and bindings', () => {
   it('refuses, when asked, a request whose approval rules can never be met', async () => {
     const posts = channelPosts();
-    const refusal = await ask(USERS.requester, refresh('prod'));
+    const refusal = await bot.ask(USERS.requester, refresh('prod'));
     expect(refusal.text).toBe(
       ':warning: arcgis.deployment.refresh on arcgis/prod could never be approved: @security has no member besides the requester. Nothing was requested; an opsbot admin can change the approval rules.',
     );
     expect(channelPosts()).toBe(posts);
     // On staging the flat rule (one approval from @sre) applies, and the request opens.
-    await ask(USERS.requester, 'help');
+    await bot.ask(USERS.requester, 'help');
     await bot.command(USERS.requester, refresh('staging'));
     await bot.nextRequestId();
   });
 
   it('lists in help only what the channel’s binding and the person’s roles allow together', async () => {
-    const there = await ask(USERS.approver, 'help', OTHER_CHANNEL);
+    const there = await bot.ask(USERS.approver, 'help', OTHER_CHANNEL);
     expect(there.text).toContain('/ops arcgis refresh-deployment');
     expect(there.text).not.toContain('/ops arcgis refresh-groups');
-    expect((await ask(USERS.approver, 'help')).text).toContain('/ops arcgis refresh-groups');
+    expect((await bot.ask(USERS.approver, 'help')).text).toContain('/ops arcgis refresh-groups');
     // Nor actions of a vendor with no target configured: nothing could be asked of them.
-    expect((await ask(USERS.approver, 'help')).text).not.toContain('/ops ece restart');
-    expect((await ask(USERS.outsider, 'help')).text).toContain('You may not request any vendor action.');
+    expect((await bot.ask(USERS.approver, 'help')).text).not.toContain('/ops ece restart');
+    expect((await bot.ask(USERS.outsider, 'help')).text).toContain('You may not request any vendor action.');
   });
 
   it('keeps a request private to its channel by default: no one else sees it from another channel', async () => {
-    const id = (await ask(USERS.approver, 'history')).text.match(/`(op-[a-z0-9]+)`/)?.[1];
+    const id = (await bot.ask(USERS.approver, 'history')).text.match(/`(op-[a-z0-9]+)`/)?.[1];
     expect(id).toBeDefined();
-    expect((await ask(USERS.outsider, `status ${id}`)).text).toContain(`*${id}* · *pending*`);
-    const elsewhere = await ask(USERS.outsider, `status ${id}`, OTHER_CHANNEL);
+    expect((await bot.ask(USERS.outsider, `status ${id}`)).text).toContain(`*${id}* · *pending*`);
+    const elsewhere = await bot.ask(USERS.outsider, `status ${id}`, OTHER_CHANNEL);
     expect(elsewhere.text).toBe(`:warning: no request ${id} that you may see`);
   });
 });

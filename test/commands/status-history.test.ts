@@ -60,17 +60,6 @@ afterAll(async () => {
   await arcgis?.close();
 });
 
-/** Sends one command (in CHANNEL unless told) and returns the ephemeral answer it got. */
-async function ask(user: string, text: string, channel = CHANNEL): Promise<FakeSlackMessage> {
-  const before = bot.ephemerals(user).length;
-  const sent = await bot.command(user, text, channel);
-  expect(sent.status).toBe(200);
-  await waitFor(() => bot.ephemerals(user).length > before, `an answer to "${text}"`);
-  const answers = bot.ephemerals(user).slice(before);
-  expect(answers).toHaveLength(1);
-  return answers[0]!;
-}
-
 /** The request ids an answer lists, in order. */
 function listed(message: FakeSlackMessage): string[] {
   return [...message.text.matchAll(/`(op-[a-z0-9]+)`/g)].map((match) => match[1]!);
@@ -83,7 +72,7 @@ function expectPhoneSized(message: FakeSlackMessage): void {
 
 describe('/ops status', () => {
   it('shows the requester the state, the timeline and a link to the thread', async () => {
-    const answer = await ask(USERS.requester, `status ${ids.done}`);
+    const answer = await bot.ask(USERS.requester, `status ${ids.done}`);
     const root = bot.root(ids.done)!;
     expect(answer.text).toContain(`*${ids.done}* · *succeeded*`);
     expect(answer.text).toContain('arcgis.deployment.refresh on `arcgis/prod`');
@@ -98,7 +87,7 @@ describe('/ops status', () => {
   });
 
   it('shows anyone in the request’s own channel its request', async () => {
-    const answer = await ask(USERS.outsider, `status ${ids.staging}`);
+    const answer = await bot.ask(USERS.outsider, `status ${ids.staging}`);
     expect(answer.text).toContain(`*${ids.staging}* · *pending*`);
     expect(answer.text).toContain('`arcgis/staging`');
   });
@@ -106,38 +95,38 @@ describe('/ops status', () => {
   it('tells an outsider in another channel there is no request they may see, and nothing else', async () => {
     const permalinks = () => bot.slack.calls.filter((call) => call.method === 'chat.getPermalink').length;
     const before = permalinks();
-    const answer = await ask(USERS.outsider, `status ${ids.done}`, OTHER_CHANNEL);
+    const answer = await bot.ask(USERS.outsider, `status ${ids.done}`, OTHER_CHANNEL);
     expect(answer.text).toBe(`:warning: no request ${ids.done} that you may see`);
     expect(permalinks()).toBe(before);
     expect(JSON.stringify(answer.blocks)).not.toMatch(/arcgis|Timeline|slack\.local|archives/);
     // The same words as for an id that does not exist: the answer does not tell which it is.
-    expect((await ask(USERS.outsider, 'status op-zzzzzz9', OTHER_CHANNEL)).text).toBe(
+    expect((await bot.ask(USERS.outsider, 'status op-zzzzzz9', OTHER_CHANNEL)).text).toBe(
       ':warning: no request op-zzzzzz9 that you may see',
     );
   });
 
   it('shows a request in another channel to its requester, its approvers and an auditor', async () => {
     for (const user of [USERS.requester, USERS.groupApprover, AUDITOR]) {
-      const answer = await ask(user, `status ${ids.done}`, OTHER_CHANNEL);
+      const answer = await bot.ask(user, `status ${ids.done}`, OTHER_CHANNEL);
       expect(answer.text).toContain(`*${ids.done}* · *succeeded*`);
       expect(answer.text).toContain(`<https://sandbox.slack.local/archives/${CHANNEL}/`);
     }
   });
 
   it('says clearly when the id is unknown or malformed', async () => {
-    expect((await ask(USERS.approver, 'status op-zzzzzz9')).text).toBe(
+    expect((await bot.ask(USERS.approver, 'status op-zzzzzz9')).text).toBe(
       ':warning: no request op-zzzzzz9 that you may see',
     );
-    const malformed = await ask(USERS.approver, 'status 42');
+    const malformed = await bot.ask(USERS.approver, 'status 42');
     expect(malformed.text).toContain('request ids look like op-7k3m9q');
     expect(malformed.text).toContain('Usage: `/ops status <request-id>`');
-    expect((await ask(USERS.approver, 'status')).text).toContain('<request-id> is missing');
+    expect((await bot.ask(USERS.approver, 'status')).text).toContain('<request-id> is missing');
   });
 });
 
 describe('/ops history', () => {
   it('lists anyone in the channel its recent requests, newest first', async () => {
-    const answer = await ask(USERS.outsider, 'history');
+    const answer = await bot.ask(USERS.outsider, 'history');
     expect(answer.text).toContain('Recent requests in this channel');
     expect(listed(answer)).toEqual([ids.approvers, ids.staging, ids.done]);
     expect(answer.text).toContain(`\`${ids.done}\` succeeded · arcgis.deployment.refresh \`prod\``);
@@ -145,28 +134,32 @@ describe('/ops history', () => {
   });
 
   it('filters with --mine and --target, and bounds with --limit', async () => {
-    expect(listed(await ask(USERS.approver, 'history --mine'))).toEqual([ids.approvers]);
-    expect(listed(await ask(USERS.approver, 'history --target staging'))).toEqual([ids.staging]);
-    expect(listed(await ask(USERS.approver, 'history --target prod'))).toEqual([ids.approvers, ids.done]);
-    expect(listed(await ask(USERS.approver, 'history --limit 2'))).toEqual([ids.approvers, ids.staging]);
-    expect(listed(await ask(USERS.approver, 'history --mine --target staging'))).toEqual([]);
-    expect((await ask(USERS.approver, 'history --target nowhere')).text).toBe('No requests in this channel.');
+    expect(listed(await bot.ask(USERS.approver, 'history --mine'))).toEqual([ids.approvers]);
+    expect(listed(await bot.ask(USERS.approver, 'history --target staging'))).toEqual([ids.staging]);
+    expect(listed(await bot.ask(USERS.approver, 'history --target prod'))).toEqual([ids.approvers, ids.done]);
+    expect(listed(await bot.ask(USERS.approver, 'history --limit 2'))).toEqual([ids.approvers, ids.staging]);
+    expect(listed(await bot.ask(USERS.approver, 'history --mine --target staging'))).toEqual([]);
+    expect((await bot.ask(USERS.approver, 'history --target nowhere')).text).toBe(
+      'No requests in this channel.',
+    );
   });
 
   it('never lists a channel’s requests in another channel, even to their requester or an auditor', async () => {
     for (const user of [USERS.outsider, USERS.requester, AUDITOR]) {
-      const answer = await ask(user, 'history', OTHER_CHANNEL);
+      const answer = await bot.ask(user, 'history', OTHER_CHANNEL);
       expect(answer.text).toBe('No requests in this channel.');
     }
-    const mine = await ask(USERS.requester, 'history --mine');
+    const mine = await bot.ask(USERS.requester, 'history --mine');
     expect(mine.text).toContain('Recent requests of yours in this channel');
     expect(listed(mine)).toEqual([ids.staging, ids.done]);
   });
 
   it('refuses a bad --limit with the usage', async () => {
-    expect((await ask(USERS.approver, 'history --limit 0')).text).toContain('--limit must be at least 1');
-    expect((await ask(USERS.approver, 'history --limit 51')).text).toContain('--limit can be at most 50');
-    expect((await ask(USERS.approver, 'history --limit lots')).text).toContain('--limit must be a number');
+    expect((await bot.ask(USERS.approver, 'history --limit 0')).text).toContain('--limit must be at least 1');
+    expect((await bot.ask(USERS.approver, 'history --limit 51')).text).toContain('--limit can be at most 50');
+    expect((await bot.ask(USERS.approver, 'history --limit lots')).text).toContain(
+      '--limit must be a number',
+    );
   });
 
   it('answers every status and history command ephemerally, posting nothing in the channel', async () => {
@@ -175,10 +168,10 @@ describe('/ops history', () => {
     const channelMessages = () => bot.slack.messages.filter((m) => !m.ephemeralTo).length;
     const before = { posts: posts(), channelMessages: channelMessages() };
     const answersBefore = bot.slack.calls.filter((call) => call.method === 'response_url').length;
-    await ask(USERS.requester, `status ${ids.done}`);
-    await ask(USERS.outsider, `status ${ids.done}`, OTHER_CHANNEL);
-    await ask(USERS.approver, 'history --limit 5');
-    await ask(USERS.outsider, 'history', OTHER_CHANNEL);
+    await bot.ask(USERS.requester, `status ${ids.done}`);
+    await bot.ask(USERS.outsider, `status ${ids.done}`, OTHER_CHANNEL);
+    await bot.ask(USERS.approver, 'history --limit 5');
+    await bot.ask(USERS.outsider, 'history', OTHER_CHANNEL);
     expect({ posts: posts(), channelMessages: channelMessages() }).toEqual(before);
     const answers = bot.slack.calls.filter((call) => call.method === 'response_url').slice(answersBefore);
     expect(answers).toHaveLength(4);

@@ -122,6 +122,11 @@ export interface Harness {
   root(requestId: string): FakeSlackMessage | undefined;
   thread(requestId: string): FakeSlackMessage[];
   ephemerals(user: string): FakeSlackMessage[];
+  /**
+   * Sends a slash command (in CHANNEL unless told), expects Slack's 200, and answers the first
+   * private answer it got.
+   */
+  ask(user: string, text: string, channel?: string): Promise<FakeSlackMessage>;
   /** Waits for the bot to post a new approval message and returns its request id. */
   nextRequestId(): Promise<string>;
   stop(): Promise<void>;
@@ -223,6 +228,19 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     (message.metadata as { event_payload?: { request_id?: string } } | undefined)?.event_payload?.request_id;
   const root = (requestId: string) => roots().find((m) => requestIdOf(m) === requestId);
 
+  const command: Harness['command'] = async (user, text, channel = CHANNEL) => {
+    const responseUrl = slack.responseUrl(user, channel);
+    const input = { command: '/ops', text, userId: user, channelId: channel, responseUrl };
+    if (options.socketMode) {
+      // The ack on the socket stands for Slack's HTTP 200, its payload for the body.
+      const ack = await slack.socketMode.send('slash_commands', slashCommandFields(input));
+      return { status: 200, body: JSON.stringify(ack.payload ?? {}), responseUrl };
+    }
+    const sent = await sendSlashCommand(peer, input);
+    return { status: sent.status, body: sent.body, responseUrl };
+  };
+  const ephemerals = (user: string) => slack.messages.filter((m) => m.ephemeralTo === user);
+
   return {
     opsbot,
     slack,
@@ -230,16 +248,13 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     prefix,
     secrets,
     logLines,
-    command: async (user, text, channel = CHANNEL) => {
-      const responseUrl = slack.responseUrl(user, channel);
-      const input = { command: '/ops', text, userId: user, channelId: channel, responseUrl };
-      if (options.socketMode) {
-        // The ack on the socket stands for Slack's HTTP 200, its payload for the body.
-        const ack = await slack.socketMode.send('slash_commands', slashCommandFields(input));
-        return { status: 200, body: JSON.stringify(ack.payload ?? {}), responseUrl };
-      }
-      const sent = await sendSlashCommand(peer, input);
-      return { status: sent.status, body: sent.body, responseUrl };
+    command,
+    ask: async (user, text, channel = CHANNEL) => {
+      const before = ephemerals(user).length;
+      const sent = await command(user, text, channel);
+      if (sent.status !== 200) throw new Error(`/ops ${text} answered HTTP ${sent.status}`);
+      await waitFor(() => ephemerals(user).length > before, `an answer to "${text}"`);
+      return ephemerals(user)[before]!;
     },
     click: async (user, action, requestId, forged = {}) => {
       const message = root(requestId);
@@ -285,7 +300,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       const message = root(requestId);
       return message ? slack.thread(CHANNEL, message.ts) : [];
     },
-    ephemerals: (user) => slack.messages.filter((m) => m.ephemeralTo === user),
+    ephemerals,
     nextRequestId: async () => {
       let found: string | undefined;
       await waitFor(() => {
