@@ -16,7 +16,7 @@ import type { Freeze } from './freezes.js';
 import { lockMrkdwn, lockPlain } from './lock-text.js';
 import { type LockInfo, StickyLocks } from './locks.js';
 import type { Place } from './scope.js';
-import { parseInstant, plainInstant, shortDuration, TIME_EXAMPLES } from './time.js';
+import { parseInstant, plainInstant, shortDuration, TIME_EXAMPLES, TimeInputError } from './time.js';
 
 /**
  * One read for /metrics: freezes set from Slack that have not ended, sticky locks not expired, and
@@ -165,7 +165,8 @@ export class Calendar {
     try {
       at = parseInstant(text, zone, now);
     } catch (error) {
-      throw new InputError(`--at ${(error as Error).message.replace(/^"[^"]*"/, `"${excerpt(text)}"`)}`);
+      if (!(error instanceof TimeInputError)) throw error;
+      throw new InputError(`--at ${error.shown(excerpt)}`);
     }
     if (at <= now)
       throw new InputError(`--at ${excerpt(text)} has passed: give a time ahead (${TIME_EXAMPLES})`);

@@ -26,21 +26,26 @@ export const SCOPE_HELP =
 
 /**
  * Reads a scope; answers the reason it is not one (unknown vendor, target or action) as a string.
- * `targetsOf(vendor)` names the configured targets.
+ * `targetsOf(vendor)` names the configured targets. Every part of what was typed that the reason
+ * repeats goes through `quote` (for Slack: a short escaped excerpt).
  */
-export function parseScope(text: string, targetsOf: (vendor: string) => readonly string[]): Scope | string {
+export function parseScope(
+  text: string,
+  targetsOf: (vendor: string) => readonly string[],
+  quote: (typed: string) => string = (typed) => typed,
+): Scope | string {
   if (text === '*') return { text };
   const [what, onTarget, ...extra] = text.split('@');
-  if (extra.length > 0 || what === undefined) return `"${text}" is not a scope: write ${SCOPE_HELP}`;
+  if (extra.length > 0 || what === undefined) return `"${quote(text)}" is not a scope: write ${SCOPE_HELP}`;
   const words = what.split('.');
   const vendor = findVendor(words[0] ?? '')?.name;
   if (!vendor)
-    return `"${text}" names no vendor opsbot knows (vendors: ${VENDORS.map((v) => v.name).join(', ')}); write ${SCOPE_HELP}`;
+    return `"${quote(text)}" names no vendor opsbot knows (vendors: ${VENDORS.map((v) => v.name).join(', ')}); write ${SCOPE_HELP}`;
   const knownTarget = (target: string) => {
     const targets = targetsOf(vendor);
     return targets.includes(target)
       ? undefined
-      : `"${text}": ${vendor} has no target "${target}" (targets: ${targets.join(', ') || 'none configured'})`;
+      : `"${quote(text)}": ${vendor} has no target "${quote(target)}" (targets: ${targets.join(', ') || 'none configured'})`;
   };
   if (words.length <= 2 && onTarget === undefined) {
     if (words.length === 1) return { text, vendor };
@@ -48,7 +53,7 @@ export function parseScope(text: string, targetsOf: (vendor: string) => readonly
   }
   const action = findActionById(what);
   if (!action)
-    return `"${text}": no action ${what} (actions of ${vendor}: ${allActions()
+    return `"${quote(text)}": no action ${quote(what)} (actions of ${vendor}: ${allActions()
       .filter((a) => a.vendor.name === vendor)
       .map((a) => a.action.id)
       .join(', ')})`;

@@ -50,14 +50,9 @@ export async function calendarCommand(
     }
   } catch (error) {
     // A time, duration or zone that cannot be read is bad input like any other.
-    if (error instanceof TimeInputError) throw new InputError(excerptTime(error.message));
+    if (error instanceof TimeInputError) throw new InputError(error.shown(excerpt));
     throw error;
   }
-}
-
-/** Time errors quote what was typed; keep the quote short and escaped like any echo. */
-function excerptTime(message: string): string {
-  return message.replace(/"([^"]*)"/, (_, typed: string) => `"${excerpt(typed)}"`);
 }
 
 async function mayChangeFreezes(deps: OpsCommandDeps, user: string): Promise<void> {
@@ -78,8 +73,8 @@ async function freeze(
 ): Promise<void> {
   const user = command.userId;
   await mayChangeFreezes(deps, user);
-  const scope = parseScope(args.scope, (vendor) => deps.calendar.targetsOf(vendor));
-  if (typeof scope === 'string') throw new InputError(excerptScope(scope));
+  const scope = parseScope(args.scope, (vendor) => deps.calendar.targetsOf(vendor), excerpt);
+  if (typeof scope === 'string') throw new InputError(scope);
   const now = command.receivedAt;
   const end =
     args.for !== undefined
@@ -112,10 +107,6 @@ async function freeze(
       `:snowflake: Change freeze set: ${freezeMrkdwn(set)}.\nRequests in its scope are refused until then; \`${deps.config.slack.command} unfreeze ${name}\` lifts it.`,
     ),
   );
-}
-
-function excerptScope(message: string): string {
-  return message.replace(/^"([^"]*)"/, (_, typed: string) => `"${excerpt(typed)}"`);
 }
 
 async function unfreeze(

@@ -105,6 +105,22 @@ describe('change freezes', () => {
     );
   });
 
+  it('quotes a mistyped scope or time short and escaped, every part of it', async () => {
+    const scope = await bot.ask(USERS.requester, 'freeze arcgis.<!channel>@prod --for 1h --reason "x"');
+    expect(scope.text).toContain('no action arcgis.&lt;!channel&gt;');
+    const time = await bot.ask(
+      USERS.requester,
+      'freeze arcgis --until 2026-12-05T16:30<!channel> --reason "x"',
+    );
+    expect(time.text).toContain('"2026-12-05T16:30&lt;!channel&gt;" is not a time');
+    const at = await bot.ask(
+      USERS.requester,
+      'arcgis refresh-groups cartographers --at 2026-12-05T16:30<!here>',
+    );
+    expect(at.text).toContain('--at "2026-12-05T16:30&lt;!here&gt;" is not a time');
+    for (const answer of [scope, time, at]) expect(answer.text).not.toMatch(/<!(channel|here)>/);
+  });
+
   it('refuses the click when a freeze set from Slack starts while a request waits, until it is lifted', async () => {
     const { deploymentId } = arcgis.addDeployment({
       script: { outcome: 'COMPLETED', polls: { SUBMITTED: 1 } },
