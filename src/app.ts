@@ -224,6 +224,7 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
         auditChain,
         clients,
         slack,
+        writer,
         log,
         metrics,
         calendar,

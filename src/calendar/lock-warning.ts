@@ -1,7 +1,7 @@
-import type { WebClient } from '@slack/web-api';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { escapeMrkdwn, slackDate } from '../slack/mrkdwn.js';
+import type { SlackWriter } from '../slack/writer.js';
 import type { Calendar, LockWarningData } from './calendar.js';
 import { lockedThing } from './lock-text.js';
 
@@ -13,7 +13,8 @@ import { lockedThing } from './lock-text.js';
  */
 export function createLockWarner(deps: {
   calendar: Calendar;
-  slack: WebClient;
+  /** The workers' Slack writer: it scrubs secrets from what it sends, as every delivery does. */
+  writer: SlackWriter;
   command: string;
   log: Logger;
 }) {
@@ -22,7 +23,7 @@ export function createLockWarner(deps: {
     const info = await deps.calendar.locks.info(key);
     if (!info || info.until !== until) return;
     const again = `${deps.command} lock ${info.vendor}.${info.target}${info.resource === undefined ? '' : ` ${info.resource}`} --for 1h --reason "…"`;
-    await deps.slack.chat.postMessage({
+    await deps.writer.call('chat.postMessage', {
       channel: info.user,
       text: `:hourglass: Your lock on ${escapeMrkdwn(lockedThing(info))} (“${escapeMrkdwn(info.reason)}”) expires ${slackDate(until)}. To keep it, lock it again: \`${escapeMrkdwn(again)}\``,
     });

@@ -286,7 +286,7 @@ async function unlock(
  */
 async function tellHolder(deps: OpsCommandDeps, holder: string, text: string): Promise<void> {
   try {
-    await deps.slack.chat.postMessage({ channel: holder, text });
+    await deps.writer.call('chat.postMessage', { channel: holder, text });
   } catch (error) {
     deps.log.warn({ user: holder, err: error }, 'could not tell a sticky lock holder that their lock moved');
   }

@@ -20,6 +20,7 @@ import { dryRunMessage, readAnswerMessage, type SlackMessage, section } from '..
 import { escapeMrkdwn } from '../slack/mrkdwn.js';
 import { historyMessage, statusMessage } from '../slack/request-views.js';
 import { replyPrivately } from '../slack/respond.js';
+import type { SlackWriter } from '../slack/writer.js';
 import type { VendorClients } from '../vendors/clients.js';
 import { findActionById } from '../vendors/registry.js';
 import { calendarCommand } from './calendar.js';
@@ -109,6 +110,8 @@ export interface OpsCommandDeps {
   auditChain: AuditChainStore;
   clients: VendorClients;
   slack: WebClient;
+  /** Posts the command's own messages (DMs to a lock's holder), scrubbed like every delivery. */
+  writer: SlackWriter;
   log: Logger;
   metrics: Metrics;
   calendar: Calendar;

@@ -63,7 +63,7 @@ export async function startWorkers(options: WorkersOptions): Promise<Workers> {
   const followUp = createFollowUpProcessor(options.run);
   const warnLockHolder = createLockWarner({
     calendar: options.commands.calendar,
-    slack: options.commands.slack,
+    writer: options.deliver.writer,
     command: options.commands.config.slack.command,
     log: options.log,
   });
