@@ -378,7 +378,7 @@ async function busyNote(
   resource: string,
   whenBusy: 'wait' | 'refuse',
 ): Promise<string | undefined> {
-  const holder = await deps.locks.holder(deps.locks.key(where, resource));
+  const holder = await deps.locks.runningOn(deps.locks.key(where, resource));
   if (!holder) return undefined;
   return `\`${holder}\` is already working on \`${resource}\`: this request will ${whenBusy === 'wait' ? 'wait for it to end' : 'be refused if it is still running'}.`;
 }

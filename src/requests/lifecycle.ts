@@ -258,7 +258,7 @@ export class RequestLifecycle {
     const whenBusy = this.deps.policy.effective(request.actionId, request.target)?.whenBusy;
     if (action && action.mode !== 'read' && whenBusy === 'refuse') {
       const resource = resourceOf(action, request.args);
-      const holder = await this.deps.locks.holder(this.deps.locks.key(request, resource));
+      const holder = await this.deps.locks.runningOn(this.deps.locks.key(request, resource));
       if (holder && holder !== request.id) {
         return `request ${holder} is working on ${resource} on ${request.vendor}/${request.target}; approve this once it has ended`;
       }

@@ -58,8 +58,15 @@ export class ResourceLocks {
     return `${key}:run`;
   }
 
-  async holder(key: string): Promise<string | null> {
-    return this.redis.get(key);
+  /**
+   * The request running on a resource, if any: the lease in `key`, or, where a sticky lock holds
+   * `key` (`user:<id>`), the lease its holder's own run keeps beside it (see TAKE_LEASE). A sticky
+   * lock itself is not a request: src/calendar/locks.ts says who holds one.
+   */
+  async runningOn(key: string): Promise<string | undefined> {
+    const held = await this.redis.get(key);
+    if (!held?.startsWith('user:')) return held ?? undefined;
+    return (await this.redis.get(ResourceLocks.runKey(key))) ?? undefined;
   }
 }
 

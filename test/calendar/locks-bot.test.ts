@@ -21,6 +21,9 @@ beforeAll(async () => {
     ...arcgisProd(arcgis),
     server: { queueMetricsMaxAge: '0s' },
     policy: { locks: { maxDuration: '2h', warnBefore: '1s' } },
+    // Refusing, not waiting, when busy: the approval re-check must still let the holder's own
+    // request through their lock.
+    actions: { 'arcgis.deployment.refresh': { whenBusy: 'refuse' } },
   });
 });
 afterAll(async () => {

@@ -73,7 +73,10 @@ describe('the lease script with sticky locks', () => {
     const own = await requestBy('U1');
     expect(await submit(own)).toMatchObject({ status: 'ok' });
     expect((await store.get(own.id))?.phase).toBe('submitting');
-    expect(await resourceLocks.holder(resourceLocks.key(wholeTarget, 'd1'))).toBe('user:U1');
+    const key = resourceLocks.key(wholeTarget, 'd1');
+    expect(await redis.get(key)).toBe('user:U1');
+    // What runs there is the holder's request, beside their lock.
+    expect(await resourceLocks.runningOn(key)).toBe(own.id);
   });
 
   it("runs the holder's own requests on a resource under their lock one at a time", async () => {
@@ -96,7 +99,8 @@ describe('the lease script with sticky locks', () => {
       },
     );
     expect(await submit(second)).toMatchObject({ status: 'ok', lockHolder: second.id });
-    expect(await resourceLocks.holder(key)).toBe('user:U1');
+    expect(await redis.get(key)).toBe('user:U1');
+    expect(await resourceLocks.runningOn(key)).toBe(second.id);
   });
 
   it('refuses others on every resource of a target locked whole; the holder takes the resource lease', async () => {
@@ -104,7 +108,7 @@ describe('the lease script with sticky locks', () => {
     expect(await submit(await requestBy('U2'))).toMatchObject({ status: 'locked', lockHolder: 'user:U1' });
     const own = await requestBy('U1');
     expect(await submit(own)).toMatchObject({ status: 'ok' });
-    expect(await resourceLocks.holder(resourceLocks.key(wholeTarget, 'd1'))).toBe(own.id);
+    expect(await resourceLocks.runningOn(resourceLocks.key(wholeTarget, 'd1'))).toBe(own.id);
   });
 
   it('renews a running action’s lease even after someone locks the whole target', async () => {
@@ -116,7 +120,7 @@ describe('the lease script with sticky locks', () => {
     await store.patch(running.id, {}, undefined, {
       lease: { key, ms: 600_000, owner: 'U2', wholeKey: resourceLocks.targetKey(wholeTarget) },
     });
-    expect(await resourceLocks.holder(key)).toBe(running.id);
+    expect(await resourceLocks.runningOn(key)).toBe(running.id);
     expect(await redis.pttl(key)).toBeGreaterThan(500_000);
   });
 });

@@ -92,7 +92,7 @@ describe('one action per resource', () => {
     await waitFor(async () => (await store.get(id))?.phase === 'polling', 'polling');
     const locks = new ResourceLocks(bot.redis, bot.prefix);
     const lock = locks.key({ vendor: 'arcgis', target: 'prod' }, deployment.deploymentId);
-    expect(await locks.holder(lock)).toBe(id);
+    expect(await locks.runningOn(lock)).toBe(id);
 
     // When its run job has used up its attempts (what the worker does on the last failure).
     const queues = createQueues(bot.redis, bot.prefix);
@@ -112,7 +112,7 @@ describe('one action per resource', () => {
     // Then it ends unknown (the vendor may still be working), says so, and the lock is free.
     const ended = await store.get(id);
     expect(ended?.state).toBe('unknown');
-    expect(await locks.holder(lock)).toBeNull();
+    expect(await locks.runningOn(lock)).toBeUndefined();
     await waitFor(() => textOf(bot.root(id)).includes('could not go on following'), 'the root to say so');
   });
 });

@@ -112,11 +112,11 @@ describe('a run step write', () => {
 
     await redis.del(key);
     await store.patch(request.id, { faults: 2 }, undefined, { lease: { key, ms: 600_000 } });
-    expect(await locks.holder(key)).toBe(request.id);
+    expect(await locks.runningOn(key)).toBe(request.id);
 
     await redis.set(key, 'op-other', 'PX', 5_000);
     await store.patch(request.id, { faults: 3 }, undefined, { lease: { key, ms: 600_000 } });
-    expect(await locks.holder(key)).toBe('op-other');
+    expect(await locks.runningOn(key)).toBe('op-other');
     expect(await redis.pttl(key)).toBeLessThanOrEqual(5_000);
     expect((await store.get(request.id))?.faults).toBe(3);
   });
@@ -144,7 +144,7 @@ describe('a run step write', () => {
       'GET /jobs → HTTP 200',
       'requested',
     ]);
-    expect(await locks.holder(key)).toBe('op-other');
+    expect(await locks.runningOn(key)).toBe('op-other');
 
     await redis.del(key);
     expect(await submit()).toEqual({ status: 'ok', cancelAwaits: false, lockHolder: request.id });
@@ -270,7 +270,7 @@ describe('a run step write', () => {
     );
     expect(ended).toEqual({ ok: true });
     expect(await store.get(request.id)).toMatchObject({ state: 'succeeded', version: 3, outcome: 'done' });
-    expect(await locks.holder(key)).toBeNull();
+    expect(await locks.runningOn(key)).toBeUndefined();
 
     // Refused (already ended): it says why, and another holder's lock stays.
     await redis.set(key, 'op-other', 'PX', 60_000);
@@ -283,7 +283,7 @@ describe('a run step write', () => {
       { releaseLock: key },
     );
     expect(again).toEqual({ ok: false, state: 'succeeded' });
-    expect(await locks.holder(key)).toBe('op-other');
+    expect(await locks.runningOn(key)).toBe('op-other');
   });
 
   it('ends a run in one write: its reads, last status, end and closing messages, once; a refused end queues nothing', async () => {
@@ -315,7 +315,7 @@ describe('a run step write', () => {
       reported: 3,
       version: 3,
     });
-    expect(await locks.holder(key)).toBeNull();
+    expect(await locks.runningOn(key)).toBeUndefined();
     const trail = await store.auditTrail(10);
     expect(trail.map((record) => [record.kind, record.text]).reverse()).toEqual([
       ['requested', 'requested'],
