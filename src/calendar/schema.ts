@@ -92,7 +92,7 @@ export const calendarSettings = {
     .default({ setBy: [], windows: [] }),
   locks: z
     .object({
-      /** The longest a sticky lock may be held (`/ops lock --for`), and its length when none is given. */
+      /** The longest a sticky lock may be held (`/ops lock --for`); without `--for`, 1h or this if less. */
       maxDuration: duration.default(8 * 3_600_000),
       /** How long before it expires its holder is told. */
       warnBefore: duration.default(10 * 60_000),

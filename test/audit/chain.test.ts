@@ -127,7 +127,9 @@ describe('the sealer', () => {
         const [, a, b] = await Promise.all([writeRecords(30, round * 30), seal(), rival()]);
         results.push(a, b);
       }
-      await seal();
+      results.push(await seal());
+      // Each record sealed by exactly one of them: none twice, none left out.
+      expect(results.reduce((sum, result) => sum + result.sealed, 0)).toBe(600);
       const stored = await expectSealedInOrder(redis, store.auditKey());
       expect(stored).toHaveLength(600);
       expect(stored.map((s) => s.seq)).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));

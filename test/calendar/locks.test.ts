@@ -155,7 +155,11 @@ describe('taking and releasing sticky locks', () => {
     ).toMatchObject({
       kind: 'taken',
       previous: undefined,
+      info: { user: 'U1', reason: 'longer', until: now + 2 * HOUR },
     });
+    // Extended in Redis too: the lock and its details live on past the first hour.
+    expect(await redis.pttl(key)).toBeGreaterThan(HOUR);
+    expect(await redis.pttl(`${key}:info`)).toBeGreaterThan(HOUR);
     const takeover = await locks.take(
       deployment,
       { user: 'U2', reason: 'urgent', ms: HOUR, takeOver: true },

@@ -49,7 +49,6 @@ describe('approval votes racing over two web processes', { timeout: 120_000 }, (
     const clicks = people.flatMap((user, i) =>
       [0, 1, 2, 3, 4].map((n) => cluster!.approve(webs[(i + n) % 2]!, id, user)),
     );
-    expect(clicks).toHaveLength(30);
     const statuses = await Promise.all(clicks);
     expect(statuses.every((status) => status === 200)).toBe(true);
 

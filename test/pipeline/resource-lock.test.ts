@@ -59,7 +59,8 @@ describe('one action per resource', () => {
     const firstDone = (await bot.opsbot.store.get(first))!;
     const secondDone = (await bot.opsbot.store.get(second))!;
     expect(firstDone.state).toBe('succeeded');
-    expect(secondDone.startedAt).toBeDefined();
+    // The second was sent to the vendor only once the first had ended.
+    expect(secondDone.submittedAt).toBeGreaterThanOrEqual(firstDone.finishedAt!);
     expect(arcgis.counters.refreshCalls[deployment.deploymentId]).toBe(2);
   });
 
