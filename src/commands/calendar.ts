@@ -83,7 +83,9 @@ async function freeze(
   if (end <= now) throw new InputError(`--until ${excerpt(args.until!)} has passed: give a time ahead`);
   const name = args.name ?? `fz-${randomBytes(3).toString('hex')}`;
   if (deps.calendar.freezes.isDeclared(name))
-    throw new InputError(`${name} is the name of a freeze declared in the config: pick another --name`);
+    throw new InputError(
+      `${escapeMrkdwn(name)} is the name of a freeze declared in the config: pick another --name`,
+    );
   const set: Freeze & { setBy: string } = {
     name,
     scopes: [scope],
@@ -95,7 +97,7 @@ async function freeze(
     setBy: user,
   };
   if (!(await deps.calendar.freezes.store.add(set, now)))
-    throw new InputError(`a freeze named ${name} is in effect already: pick another --name`);
+    throw new InputError(`a freeze named ${escapeMrkdwn(name)} is in effect already: pick another --name`);
   await deps.store.audit({
     kind: 'freeze',
     actor: user,
@@ -104,7 +106,7 @@ async function freeze(
   deps.log.info({ user, freeze: name, scope: scope.text, end }, 'change freeze set');
   await reply(
     section(
-      `:snowflake: Change freeze set: ${freezeMrkdwn(set)}.\nRequests in its scope are refused until then; \`${deps.config.slack.command} unfreeze ${name}\` lifts it.`,
+      `:snowflake: Change freeze set: ${freezeMrkdwn(set)}.\nRequests in its scope are refused until then; \`${deps.config.slack.command} unfreeze ${escapeMrkdwn(name)}\` lifts it.`,
     ),
   );
 }
@@ -132,7 +134,7 @@ async function unfreeze(
     text: `lifted change freeze ${lifted.name} (${lifted.reason})`,
   });
   deps.log.info({ user, freeze: lifted.name }, 'change freeze lifted');
-  await reply(section(`:sunny: Change freeze *${lifted.name}* lifted.`));
+  await reply(section(`:sunny: Change freeze *${escapeMrkdwn(lifted.name)}* lifted.`));
 }
 
 async function listFreezes(deps: OpsCommandDeps, command: QueuedCommand, reply: Reply): Promise<void> {
@@ -156,12 +158,7 @@ function targetOf(deps: OpsCommandDeps, text: string): { vendor: string; target:
     throw new InputError(
       `no vendor "${excerpt(vendorName)}" (vendors: ${VENDORS.map((v) => v.name).join(', ')})`,
     );
-  const targets = deps.calendar.targetsOf(vendor.name);
-  if (!targets.includes(target))
-    throw new InputError(
-      `${vendor.name} has no target "${excerpt(target)}" (targets: ${targets.join(', ') || 'none configured'})`,
-    );
-  return { vendor: vendor.name, target };
+  return { vendor: vendor.name, target: deps.clients.resolveTarget(vendor.name, target) };
 }
 
 /** Whether `check` holds for some action of the vendor that changes something. */

@@ -45,9 +45,6 @@ export async function helpText(options: {
         `• \`${usageOf(command, { words: [word], params: builtin.params })}\` — ${sentence(builtin.summary)}`,
       );
     }
-    lines.push(
-      'Every vendor action takes `--target <name>` (when several are configured); those that change something also take `--reason "<text>"` (some require one) and `--dry-run`.',
-    );
   }
   return lines.join('\n');
 }
