@@ -238,6 +238,15 @@ export class RequestLifecycle {
   }
 
   /**
+   * Whether `user` is one of this request's approvers: in one of its own approval rules (a
+   * break-glass override's role included), as approving, rejecting and cancelling all ask.
+   */
+  private async isApprover(request: OpsRequest, user: string): Promise<boolean> {
+    const quorum = this.quorumOf(request);
+    return quorum !== undefined && (await this.deps.policy.eligibleFor(quorum.rules, user)).length > 0;
+  }
+
+  /**
    * What was true when the request was asked, checked again at each approval: the requester may
    * still ask for it in its channel (roles and bindings), and, where its policy refuses to wait for
    * a busy resource, no other request holds it. Answers why not, or undefined.
@@ -323,9 +332,7 @@ export class RequestLifecycle {
     if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
     const why = reason.trim();
     if (why === '') return this.refuse('refused', 'a rejection needs a reason. Nothing was changed.');
-    const quorum = this.quorumOf(request);
-    const eligible = quorum ? await this.deps.policy.eligibleFor(quorum.rules, user) : [];
-    if (eligible.length === 0)
+    if (!(await this.isApprover(request, user)))
       return this.refuse(
         'refused',
         `only an approver of ${request.actionId} can reject it. Nothing was changed.`,
@@ -374,9 +381,7 @@ export class RequestLifecycle {
     if (stray) return stray;
     if (request.state !== 'pending') return this.refuse('duplicate', alreadyDecided(request));
     const why = reason?.trim() || undefined;
-    const allowed =
-      user === request.requester ||
-      (await this.deps.policy.mayApprove(request.actionId, user, { target: request.target }));
+    const allowed = user === request.requester || (await this.isApprover(request, user));
     if (!allowed)
       return this.refuse(
         'refused',
@@ -425,7 +430,7 @@ export class RequestLifecycle {
     const why = reason?.trim() || undefined;
     const approversOnly =
       this.deps.policy.effective(request.actionId, request.target)?.cancelInFlight === 'approvers';
-    const approver = await this.deps.policy.mayApprove(request.actionId, user, { target: request.target });
+    const approver = await this.isApprover(request, user);
     if (approversOnly && !approver)
       return this.refuse(
         'refused',

@@ -191,7 +191,7 @@ export class Policy {
 
   /** Whether `user`, asking in `channel`, may see this request (`/ops status`). */
   async maySee(
-    request: Pick<OpsRequest, 'channel' | 'requester' | 'actionId' | 'target'>,
+    request: Pick<OpsRequest, 'channel' | 'requester' | 'actionId' | 'target' | 'quorum'>,
     user: string,
     channel: string,
     voters: readonly string[],
@@ -200,9 +200,10 @@ export class Policy {
       { channel: request.channel, requester: request.requester, voters },
       { user, channel },
       {
+        // Its approvers are those of its own rules (a break-glass override role included).
         mayApprove: async () => {
-          const effective = this.effective(request.actionId, request.target);
-          return effective !== undefined && (await this.eligibleRules(effective, user)).length > 0;
+          const rules = request.quorum?.rules ?? this.effective(request.actionId, request.target)?.approvals;
+          return rules !== undefined && (await this.eligibleFor(rules, user)).length > 0;
         },
         isAuditor: () => this.isAuditor(user),
       },

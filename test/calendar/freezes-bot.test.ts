@@ -4,6 +4,7 @@ import {
   arcgisProd,
   CHANNEL,
   type Harness,
+  OTHER_CHANNEL,
   startHarness,
   textOf,
   USERS,
@@ -16,7 +17,7 @@ import {
  * role; a freeze set from Slack while a request waits makes Approve refuse, until it is lifted.
  *
  * Roles: @sre (the requester and the approver) may set freezes; @cab (the group approver, listed by
- * id) approves overrides. `quarter-end` freezes the ArcGIS group refresh for the life of this test.
+ * id, and the outsider, who approves nothing else) approves overrides. `quarter-end` freezes the ArcGIS group refresh for the life of this test.
  */
 
 let arcgis: ArcgisSimulator;
@@ -27,7 +28,11 @@ beforeAll(async () => {
   bot = await startHarness({
     ...arcgisProd(arcgis),
     policy: {
-      roles: { sre: { users: [USERS.requester, USERS.approver] }, cab: { users: [USERS.groupApprover] } },
+      channels: [CHANNEL, OTHER_CHANNEL],
+      roles: {
+        sre: { users: [USERS.requester, USERS.approver] },
+        cab: { users: [USERS.groupApprover, USERS.outsider] },
+      },
       freezes: {
         setBy: ['sre'],
         overrideBy: 'cab',
@@ -119,6 +124,17 @@ describe('change freezes', () => {
     );
     expect(at.text).toContain('--at "2026-12-05T16:30&lt;!here&gt;" is not a time');
     for (const answer of [scope, time, at]) expect(answer.text).not.toMatch(/<!(channel|here)>/);
+  });
+
+  it('counts the override role among a break-glass request’s approvers: they may cancel it and see it', async () => {
+    await bot.command(USERS.requester, 'arcgis refresh-groups analysts --override --reason "OPS-8 fix"');
+    const id = await bot.nextRequestId();
+    // The outsider approves nothing but as @cab: here that makes them one of its approvers.
+    const seen = await bot.ask(USERS.outsider, `status ${id}`, OTHER_CHANNEL);
+    expect(seen.text).toContain(`*${id}*`);
+    const cancelled = await bot.ask(USERS.outsider, `cancel ${id} --reason "not now"`);
+    expect(cancelled.text).not.toContain('only the requester or an approver');
+    await waitFor(async () => (await bot.opsbot.store.get(id))?.state === 'cancelled', 'the cancel');
   });
 
   it('refuses the click when a freeze set from Slack starts while a request waits, until it is lifted', async () => {
