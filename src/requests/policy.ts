@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { Config, ResolvedActionPolicy } from '../config/load.js';
+import type { Config } from '../config/load.js';
 import { bindingFor } from '../policy/bindings.js';
 import { type AccessExplanation, explainAccess, requestAccess } from '../policy/explain.js';
 import { GroupMembers } from '../policy/group-members.js';
@@ -12,7 +12,6 @@ import {
   isMember,
   type Permission,
   type Person,
-  requesterCounts,
 } from '../policy/model.js';
 import { feasible } from '../policy/quorum.js';
 import { resolveActionPolicy, resolveAudience } from '../policy/resolve.js';
@@ -34,9 +33,9 @@ import type { OpsRequest } from './types.js';
  *   (where four eyes apply); refuse the request when asked otherwise.
  * - `maySee(request, user, channel, voters)`: the `/ops status` rule (src/policy/visibility.ts).
  * - `explain(user, channel, actionId?)`: the data `/ops whoami` renders.
- * The older checks keep working and are conservative without a target: `mayRequest` and
- * `mayApprove` then hold only if they hold on every configured target of the action, and
- * `selfApprovalRefused` refuses if any target's policy would.
+ * - `mayApprove(actionId, user, { target? })`: whether the user is in an approval rule of the
+ *   action as configured (on every configured target when none is given): who may lock or unlock
+ *   a target. A request's own approvers are those of its snapshot rules (RequestLifecycle).
  */
 export class Policy {
   readonly #groups: GroupMembers;
@@ -63,11 +62,6 @@ export class Policy {
 
   binding(channel: string): Binding | undefined {
     return bindingFor(this.config.policy.channels, channel);
-  }
-
-  /** The action-level policy (no target). */
-  action(actionId: string): ResolvedActionPolicy | undefined {
-    return this.config.actions.get(actionId);
   }
 
   /** One action on one target, every level of the config applied; undefined for an unknown action. */
@@ -117,18 +111,6 @@ export class Policy {
     };
   }
 
-  /**
-   * Whether the user is among the requesters of an enabled action: on `target`, or on every target
-   * when none is given. Channel bindings are `mayRequestHere`'s part.
-   */
-  async mayRequest(actionId: string, user: string, where: { target?: string } = {}): Promise<boolean> {
-    const policies = this.everyTarget(actionId, where.target);
-    if (policies.length === 0) return false;
-    for (const policy of policies)
-      if (!policy.enabled || !(await this.isIn(policy.requesters, user))) return false;
-    return true;
-  }
-
   /** Whether the user is in an approval rule: on `target`, or on every target when none is given. */
   async mayApprove(actionId: string, user: string, where: { target?: string } = {}): Promise<boolean> {
     const policies = this.everyTarget(actionId, where.target);
@@ -141,19 +123,6 @@ export class Policy {
 
   async isAuditor(user: string): Promise<boolean> {
     return this.isIn(this.#auditors, user);
-  }
-
-  /** Four eyes: whether the requester's own approval is refused (on `target`, or on any target). */
-  selfApprovalRefused(
-    actionId: string,
-    highRisk: boolean,
-    requester: string,
-    approver: string,
-    where: { target?: string } = {},
-  ): boolean {
-    if (requester !== approver) return false;
-    const policies = this.everyTarget(actionId, where.target);
-    return policies.length === 0 || policies.some((p) => !requesterCounts(p.requesterMayApprove, highRisk));
   }
 
   /** The indexes of `effective.approvals` the user may fill (group lookups cached, single-flight). */

@@ -81,10 +81,9 @@ return 1
  * - `notAfter`: refuse ('late') once `now` is past the record's `expiresAt` (a late click);
  * - `fence`: the run step's fencing token as the step read it (see PATCH); refused ('fenced') if
  *   another step has written since;
- * - `enqueue`: add this id to the enqueue outbox (K.enqueue);
  * - `openAt`: (re)schedule the request in the open-requests index (K.open); `closed`: remove it
  *   (a final state), and keep the record `keepSeconds` from now on.
- * KEYS: record, long, timeline, votes, enqueue, audit, open, [outbox, seen], [lock, runLock].
+ * KEYS: record, long, timeline, votes, audit, open, [outbox, seen], [lock, runLock].
  */
 export const TRANSITION = `${NAMED_ARGS}${WRITE_FIELDS}${RECORD}${QUEUE_ITEMS}
 if A.lockHolder then
@@ -106,7 +105,6 @@ if A.fence then redis.call('HINCRBY', K.record, 'fence', 1) end
 for _, entry in ipairs(A.events) do recordEvent(entry) end
 if #A.items > 0 then queueItems(K.outbox, K.seen, A.items) end
 writeFields(A.short, A.long)
-if A.enqueue then redis.call('SADD', K.enqueue, A.enqueue) end
 if A.openAt then redis.call('ZADD', K.open, A.openAt, A.id) end
 if A.closed then
   redis.call('ZREM', K.open, A.id)

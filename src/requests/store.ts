@@ -334,7 +334,7 @@ export class RequestStore {
   /**
    * Moves a request from one of `from` to `to`, writing `fields` and a timeline event, atomically.
    * `notAfterExpiry` refuses the change once the approval window has passed (a late click).
-   * `markToEnqueue` records the id in the enqueue outbox in the same step. `releaseLock` frees a
+   * `releaseLock` frees a
    * lock the request holds, whatever the answer. `fence`: a run step's fencing token (see patch).
    * A run's last step also records its routine vendor reads (`audit`, recorded whatever the
    * answer), its own events before the transition's (`events`), and queues its closing messages
@@ -349,7 +349,6 @@ export class RequestStore {
     fields: Partial<OpsRequest> = {},
     options: {
       notAfterExpiry?: boolean;
-      markToEnqueue?: boolean;
       now?: number;
       releaseLock?: string | undefined;
       audit?: Array<Omit<TimelineEvent, 'at'>> | undefined;
@@ -368,7 +367,6 @@ export class RequestStore {
         {
           ...this.recordKeys(id),
           votes: this.votesKey(id),
-          enqueue: this.toEnqueueKey(),
           audit: this.auditKey(),
           open: this.openKey(),
           outbox: outbox?.listKey,
@@ -383,7 +381,6 @@ export class RequestStore {
           notAfter: options.notAfterExpiry || undefined,
           now,
           fence: options.fence === undefined ? undefined : String(options.fence),
-          enqueue: options.markToEnqueue ? id : undefined,
           minId: this.auditMinId(now),
           lockHolder: options.releaseLock ? id : undefined,
           reads: audit.map((entry) => auditFields(entry, id)),
