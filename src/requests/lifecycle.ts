@@ -114,6 +114,9 @@ export class RequestLifecycle {
    * happens next: queueing the run and the root update are retried by the reconciler if need be.
    */
   async approve(requestId: string, user: string, origin?: ClickOrigin, now = Date.now()): Promise<Decision> {
+    // The re-check and the rules the clicker may fill depend on nothing a vote changes: made once,
+    // on the first pass, however often a race with another vote sends the loop round again.
+    let eligible: number[] | undefined;
     for (let attempt = 0; attempt < VOTE_TRIES; attempt += 1) {
       const request = await this.deps.store.get(requestId);
       if (!request) return this.refuse('unknown', `request ${requestId} does not exist (any more).`);
@@ -124,9 +127,11 @@ export class RequestLifecycle {
         return this.refuse('late', `request ${requestId} expired; ask for it again.`);
       const quorum = this.quorumOf(request);
       if (!quorum) return this.refuse('refused', `${request.actionId} is no longer known to this opsbot.`);
-      const blocked = await this.recheck(request);
-      if (blocked) return this.refuseBlocked(request, user, blocked);
-      const eligible = await this.deps.policy.eligibleFor(quorum.rules, user);
+      if (eligible === undefined) {
+        const blocked = await this.recheck(request);
+        if (blocked) return this.refuseBlocked(request, user, blocked);
+        eligible = await this.deps.policy.eligibleFor(quorum.rules, user);
+      }
       const verdict = evaluateVote(
         quorum.rules,
         request.votes,
