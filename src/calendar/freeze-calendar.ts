@@ -41,9 +41,13 @@ export class FreezeCalendar {
 
   /** Every freeze in effect at `at` (set from Slack ones as they stand `now`). */
   async inEffect(at: number, now = Date.now()): Promise<Freeze[]> {
+    return this.#inEffectWith(at, await this.store.current(now));
+  }
+
+  /** As inEffect, with the freezes set from Slack already read (`set`). */
+  #inEffectWith(at: number, set: readonly Freeze[]): Freeze[] {
     const declared = this.#declared.flatMap((freeze) => freeze.at(at) ?? []);
-    const set = (await this.store.current(now)).filter((freeze) => freeze.start <= at && at < freeze.end);
-    return [...declared, ...set];
+    return [...declared, ...set.filter((freeze) => freeze.start <= at && at < freeze.end)];
   }
 
   /** The freezes in effect at `at` that cover a request acting at `place`. */
@@ -73,9 +77,11 @@ export class FreezeCalendar {
     now = Date.now(),
   ): Promise<Runnable> {
     const heldBy: Freeze[] = [];
+    // Read once: the windows followed below are all judged on the freezes as they stand now.
+    const set = await this.store.current(now);
     let when = at;
     for (let window = 0; window < MAX_HELD_WINDOWS; window += 1) {
-      const blocking = (await this.covering(place, when, now)).filter(
+      const blocking = covering(this.#inEffectWith(when, set), place, when).filter(
         (freeze) => !overrides.includes(freeze.name),
       );
       if (blocking.length === 0) return { ok: true, at: when, heldBy };

@@ -100,15 +100,24 @@ export class FreezeStore {
     return `${this.prefix}:freezes`;
   }
 
-  /** Records a freeze unless one of that name is in effect; answers whether it did. */
+  /**
+   * Records a freeze unless one of that name is in effect; answers whether it did. The freeze and
+   * its index entry are written in one step (a crash between them would leave a freeze in force
+   * that no check sees), and ended entries are taken out of the index here, not on every read.
+   */
   async add(freeze: Freeze & { setBy: string }, now: number): Promise<boolean> {
-    const ttl = Math.max(1, freeze.end - now);
-    const [[, set] = []] =
-      (await this.redis.multi().set(this.key(freeze.name), JSON.stringify(freeze), 'PX', ttl, 'NX').exec()) ??
-      [];
-    if (set !== 'OK') return false;
-    await this.redis.zadd(this.indexKey(), freeze.end, freeze.name);
-    return true;
+    const added = await this.redis.eval(
+      ADD_FREEZE,
+      2,
+      this.key(freeze.name),
+      this.indexKey(),
+      JSON.stringify(freeze),
+      String(Math.max(1, freeze.end - now)),
+      String(freeze.end),
+      freeze.name,
+      String(now),
+    );
+    return added === 1;
   }
 
   /** Removes a freeze; answers it as it was, or undefined if there was none (any more). */
@@ -121,9 +130,8 @@ export class FreezeStore {
 
   /** Every freeze set from Slack that has not ended by `now`. */
   async current(now: number): Promise<Freeze[]> {
+    // Ended ones may still be in the index (add takes them out); their keys expired by themselves.
     const names = await this.redis.zrangebyscore(this.indexKey(), `(${now}`, '+inf');
-    // Ended ones are taken out of the index here; their keys expired by themselves.
-    await this.redis.zremrangebyscore(this.indexKey(), '-inf', now);
     if (names.length === 0) return [];
     const raws = await this.redis.mget(...names.map((name) => this.key(name)));
     return raws.flatMap((raw) => this.decode(raw) ?? []);
@@ -133,6 +141,17 @@ export class FreezeStore {
     return raw ? (JSON.parse(raw) as Freeze) : undefined;
   }
 }
+
+/**
+ * KEYS: the freeze, the index. ARGV: the freeze (JSON), its time to live (ms), its end, its name,
+ * now. Sets it unless one of that name is in effect, and indexes it; drops ended index entries.
+ */
+const ADD_FREEZE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1
+`;
 
 /** The freezes of `all` in effect at `at` that cover a request acting at `place`. */
 export function covering(all: readonly Freeze[], place: Place, at: number): Freeze[] {
