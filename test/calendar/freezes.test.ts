@@ -136,7 +136,7 @@ describe('freezes set from Slack', () => {
     // As it stands once its end has passed: none in effect; the next freeze set drops its index entry.
     expect(await freezes.store.current(now + 60_000)).toEqual([]);
     await freezes.store.add({ ...freeze, name: 'fz-test2', end: now + 120_000 }, now + 60_000);
-    expect(await redis.zrange(`${prefix}:freezes`, 0, -1)).toEqual(['fz-test2']);
+    expect(await redis.zrange(`${prefix}:freezes`, '0', '-1')).toEqual(['fz-test2']);
 
     expect((await freezes.store.remove('fz-test2'))?.reason).toBe('migration');
     expect(await freezes.store.remove('fz-test2')).toBeUndefined();
