@@ -92,8 +92,18 @@ export async function startOpsbot(config: Config, options: StartOptions = {}): P
   const policy = new Policy(config, slack);
 
   /** The freezes, locks and schedules (src/calendar/) on one role's connection. */
-  const calendarOn = ({ redis, locks, queues }: State) =>
-    new Calendar({ redis, prefix: config.redis.prefix, config, policy, locks, queues });
+  // One Calendar per connection state (metrics, the web role and the worker role may share one):
+  // building it parses every declared freeze's scope and cron expression again.
+  const calendars = new Map<State, Calendar>();
+  const calendarOn = (state: State): Calendar => {
+    let calendar = calendars.get(state);
+    if (!calendar) {
+      const { redis, locks, queues } = state;
+      calendar = new Calendar({ redis, prefix: config.redis.prefix, config, policy, locks, queues });
+      calendars.set(state, calendar);
+    }
+    return calendar;
+  };
 
   const web = express();
   web.disable('x-powered-by');
